@@ -1,0 +1,151 @@
+"""Input validation shared by every analyzer and evaluator.
+
+Each check runs before any expensive work and raises ``ValueError`` (or
+``TypeError``) with a message that names the problem and the fix.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def model_input_shape(model) -> tuple:
+    """The per-image input shape ``(H, W, C)`` of a single-input Keras model."""
+    shapes = model.input_shape
+    if isinstance(shapes, list):
+        if len(shapes) != 1:
+            raise ValueError(
+                f"model {model.name!r} has {len(shapes)} inputs; xaibench explains "
+                "single-input image classifiers. Wrap the model so it takes one image tensor."
+            )
+        shapes = shapes[0]
+    return tuple(shapes[1:])
+
+
+def model_num_classes(model) -> int:
+    shape = model.output_shape
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            raise ValueError(
+                f"model {model.name!r} has {len(shape)} outputs; xaibench explains "
+                "single-output classifiers. Build a Model with the class scores as its only output."
+            )
+        shape = shape[0]
+    if len(shape) != 2:
+        raise ValueError(
+            f"model {model.name!r} outputs shape {shape}; a classifier must output "
+            "(batch, classes). Add a Flatten/Dense head or select one output."
+        )
+    return int(shape[1])
+
+
+def check_images(x, model=None, name: str = "x") -> np.ndarray:
+    """Return ``x`` as float32 ``(N, H, W, C)``; refuse wrong rank/shape and NaN/inf."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as err:  # pragma: no cover - exotic inputs
+            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}") from err
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
+    if model is not None:
+        expected = model_input_shape(model)
+        if x.ndim == len(expected):
+            raise ValueError(
+                f"{name} has shape {x.shape}, which is a single image; the model expects a batch "
+                f"(N, {', '.join(map(str, expected))}). Use x[None] to add the batch axis."
+            )
+        if x.ndim != len(expected) + 1:
+            raise ValueError(
+                f"{name} has rank {x.ndim} (shape {x.shape}); the model expects rank "
+                f"{len(expected) + 1}: (N, {', '.join(map(str, expected))}), channels last."
+            )
+        for got, want in zip(x.shape[1:], expected):
+            if want is not None and got != want:
+                raise ValueError(
+                    f"{name} has shape {x.shape}; model {model.name!r} expects "
+                    f"(N, {', '.join(map(str, expected))}). Resize or preprocess the images "
+                    "to the model's input size (channels last)."
+                )
+    elif x.ndim != 4:
+        raise ValueError(
+            f"{name} has rank {x.ndim} (shape {x.shape}); images must be (N, H, W, C), channels last."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (batch size 0); pass at least one image.")
+    x = np.asarray(x, dtype=np.float32)
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); clean or re-preprocess the images "
+            "(for example np.nan_to_num) before explaining them."
+        )
+    return x
+
+
+def resolve_neuron_selection(neuron_selection, n: int, num_classes: int):
+    """Normalise ``neuron_selection`` to ``None`` (explain the top logit) or ``int64[n]``.
+
+    Accepts ``None`` / ``"max_activation"``, one int for all images, or ``n`` ints.
+    """
+    if neuron_selection is None or (
+        isinstance(neuron_selection, str) and neuron_selection == "max_activation"
+    ):
+        return None
+    if isinstance(neuron_selection, str):
+        raise ValueError(
+            f"neuron_selection={neuron_selection!r} is not understood; use None or "
+            "'max_activation' for the top class, an int, or one int per image."
+        )
+    if isinstance(neuron_selection, (bool, np.bool_)):
+        raise TypeError("neuron_selection must be an int class index, not a bool.")
+    if isinstance(neuron_selection, numbers.Integral):
+        idx = np.full(n, int(neuron_selection), dtype=np.int64)
+    else:
+        arr = np.asarray(neuron_selection)
+        if arr.ndim == 0:
+            arr = arr.reshape(1).repeat(n)
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise ValueError(
+                f"neuron_selection has shape {arr.shape}; pass one int for all images or "
+                f"exactly one int per image ({n})."
+            )
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise TypeError(
+                    f"neuron_selection must hold integer class indices, got dtype {arr.dtype}."
+                )
+        idx = arr.astype(np.int64)
+    bad = (idx < 0) | (idx >= num_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"class index {int(idx[bad][0])} in neuron_selection is out of range: the model "
+            f"has {num_classes} classes (valid indices 0..{num_classes - 1})."
+        )
+    return idx
+
+
+def check_in_range(name: str, value, low=None, high=None, *, low_inclusive=True,
+                   high_inclusive=True, integer=False):
+    """Refuse a parameter outside [low, high] with a message naming the range."""
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {value!r}.")
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    ok_low = low is None or (value >= low if low_inclusive else value > low)
+    ok_high = high is None or (value <= high if high_inclusive else value < high)
+    if not (ok_low and ok_high):
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        lb = "[" if low_inclusive and low is not None else "("
+        rb = "]" if high_inclusive and high is not None else ")"
+        raise ValueError(f"{name}={value!r} is out of range; it must lie in {lb}{lo}, {hi}{rb}.")
+    return value

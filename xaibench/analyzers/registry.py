@@ -1,0 +1,83 @@
+"""Analyzer registry: ``create_analyzer(name, model, **params)`` and ``list_analyzers()``.
+
+Each provider module registers its factories with :func:`register`; the
+registry imports the providers on first use so that ``import xaibench`` stays cheap.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+#: modules that register analyzers when imported
+PROVIDERS = (
+    "xaibench.analyzers.innvestigate_backend",
+)
+
+
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    name: str
+    factory: Callable
+    description: str
+    family: str
+
+
+_REGISTRY: dict[str, AnalyzerSpec] = {}
+_loaded = False
+
+
+def register(name: str, description: str, family: str):
+    """Decorator registering ``factory(model, **params) -> Analyzer`` under ``name``."""
+
+    def wrap(factory):
+        if name in _REGISTRY:
+            raise RuntimeError(f"analyzer {name!r} is registered twice")
+        _REGISTRY[name] = AnalyzerSpec(name, factory, description, family)
+        return factory
+
+    return wrap
+
+
+def _load_providers():
+    global _loaded
+    if not _loaded:
+        for module in PROVIDERS:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def list_analyzers(family: str | None = None) -> dict[str, str]:
+    """Names of all analyzers with a one-line description, optionally of one family."""
+    _load_providers()
+    return {
+        spec.name: spec.description
+        for spec in _REGISTRY.values()
+        if family is None or spec.family == family
+    }
+
+
+def get_spec(name: str) -> AnalyzerSpec:
+    _load_providers()
+    if not isinstance(name, str):
+        raise TypeError(f"analyzer name must be a string, got {type(name).__name__}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=4, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(
+            f"unknown analyzer {name!r}.{hint} xb.list_analyzers() lists all names."
+        ) from None
+
+
+def create_analyzer(name: str, model, **params):
+    """Create the analyzer ``name`` for a Keras ``model`` (iNNvestigate's call shape)."""
+    from xaibench._keras import check_keras_model
+
+    spec = get_spec(name)
+    check_keras_model(model)
+    analyzer = spec.factory(model, **params)
+    analyzer.name = name
+    return analyzer

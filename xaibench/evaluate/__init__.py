@@ -1,0 +1,1 @@
+"""Heatmap evaluation: faithfulness, localisation, complexity and statistics."""
