@@ -1,0 +1,139 @@
+"""Builders of the papers' CNNs, in the style of ``keras.applications``.
+
+Every builder returns an uncompiled ``tf.keras.Model`` that ends in a softmax,
+as the papers train them; :func:`xaibench.prepare` strips the softmax for
+explanation.
+"""
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from xaibench._checks import check_in_range
+
+L = tf.keras.layers
+
+#: layer groups of Amorim et al. (Sec. III-A) that carry the L2 penalty
+REGULARIZE_GROUPS = ("B1", "B2", "B3", "B", "D1", "D2", "D", "A")
+
+
+def _group_members(group: str) -> set[str]:
+    return {
+        "B1": {"B1"}, "B2": {"B2"}, "B3": {"B3"}, "B": {"B1", "B2", "B3"},
+        "D1": {"D1"}, "D2": {"D2"}, "D": {"D1", "D2"},
+        "A": {"B1", "B2", "B3", "D1", "D2", "OUT"},
+    }[group]
+
+
+def cifar_cnn(weight_decay: float = 0.0, regularize: str = "A", input_shape=(32, 32, 3),
+              num_classes: int = 10, filters=(32, 64, 128), dense_units=(512, 256),
+              name: str = "cifar_cnn") -> tf.keras.Model:
+    """The CIFAR-10 CNN of Amorim et al. (Fig. 1): three blocks of two 3x3 ReLU
+    convolutions and a 2x2 max-pool, two ReLU dense layers, a softmax output.
+
+    ``weight_decay`` is the L2 coefficient (the paper uses 0, 1e-4, 1e-3, 5e-3,
+    1e-2, 5e-2); ``regularize`` names the layer group that carries it: B1, B2, B3
+    (one conv block), B (all blocks), D1, D2 (one dense layer), D (both), A (all
+    layers, including the output layer).
+    """
+    check_in_range("weight_decay", weight_decay, 0.0)
+    if regularize not in REGULARIZE_GROUPS:
+        raise ValueError(
+            f"regularize={regularize!r} is not a layer group; use one of {', '.join(REGULARIZE_GROUPS)}."
+        )
+    members = _group_members(regularize)
+
+    def reg(group):
+        if weight_decay > 0 and group in members:
+            return tf.keras.regularizers.L2(weight_decay)
+        return None
+
+    x = inputs = L.Input(shape=input_shape, name="image")
+    for b, f in enumerate(filters, start=1):
+        for c in (1, 2):
+            x = L.Conv2D(f, 3, padding="same", activation="relu", kernel_regularizer=reg(f"B{b}"),
+                         name=f"block{b}_conv{c}")(x)
+        x = L.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    x = L.Flatten(name="flatten")(x)
+    for d, units in enumerate(dense_units, start=1):
+        x = L.Dense(units, activation="relu", kernel_regularizer=reg(f"D{d}"), name=f"dense{d}")(x)
+    outputs = L.Dense(num_classes, activation="softmax", kernel_regularizer=reg("OUT"),
+                      name="predictions")(x)
+    return tf.keras.Model(inputs, outputs, name=name)
+
+
+def mnist_cnn(input_shape=(28, 28, 1), num_classes: int = 10, filters=(8, 16, 32),
+              name: str = "mnist_cnn") -> tf.keras.Model:
+    """The MNIST CNN of Anjomshoae et al. (Fig. 1): three blocks of
+    [3x3 convolution, batch normalization, ReLU, 2x2 max-pool], a dense softmax layer.
+    """
+    x = inputs = L.Input(shape=input_shape, name="image")
+    for b, f in enumerate(filters, start=1):
+        x = L.Conv2D(f, 3, padding="same", name=f"conv{b}")(x)
+        x = L.BatchNormalization(name=f"bn{b}")(x)
+        x = L.ReLU(name=f"relu{b}")(x)
+        x = L.MaxPooling2D(2, name=f"pool{b}")(x)
+    x = L.Flatten(name="flatten")(x)
+    outputs = L.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return tf.keras.Model(inputs, outputs, name=name)
+
+
+def caffenet(num_classes: int = 1000, input_shape=(227, 227, 3),
+             name: str = "caffenet") -> tf.keras.Model:
+    """The CaffeNet/AlexNet stack used by Samek et al.: conv 11x11/4 (96), max-pool
+    3x3/2, conv 5x5 (256), max-pool, conv 3x3 (384), conv 3x3 (384), conv 3x3 (256),
+    max-pool, dense 4096, dropout, dense 4096, dropout, dense softmax.
+
+    Local response normalisation and the two-group convolutions of the original
+    are left out: neither is a Keras layer that LRP rules are defined for.
+    """
+    check_in_range("num_classes", num_classes, 2, integer=True)
+    x = inputs = L.Input(shape=input_shape, name="image")
+    x = L.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = L.Conv2D(256, 5, padding="same", activation="relu", name="conv2")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = L.Conv2D(384, 3, padding="same", activation="relu", name="conv3")(x)
+    x = L.Conv2D(384, 3, padding="same", activation="relu", name="conv4")(x)
+    x = L.Conv2D(256, 3, padding="same", activation="relu", name="conv5")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool5")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(4096, activation="relu", name="fc6")(x)
+    x = L.Dropout(0.5, name="drop6")(x)
+    x = L.Dense(4096, activation="relu", name="fc7")(x)
+    x = L.Dropout(0.5, name="drop7")(x)
+    outputs = L.Dense(num_classes, activation="softmax", name="fc8")(x)
+    return tf.keras.Model(inputs, outputs, name=name)
+
+
+VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+
+
+def vgg16(weights=None, input_shape=(224, 224, 3), classes: int = 1000) -> tf.keras.Model:
+    """VGG-16 from ``keras.applications`` (Kohlbrenner et al. use its ImageNet weights).
+
+    ``weights``: ``None`` (random), ``"imagenet"`` (loaded through Keras from its
+    cache ``~/.keras/models/``; downloaded there by Keras when the network allows)
+    or the path of a local ``.h5`` weights file.
+    """
+    if weights is not None and weights != "imagenet" and not os.path.isfile(str(weights)):
+        raise FileNotFoundError(
+            f"VGG-16 weights file {weights!r} does not exist. Pass weights='imagenet' to load "
+            f"through Keras, or download {VGG16_WEIGHTS_FILE} and pass its path."
+        )
+    if weights == "imagenet":
+        cached = os.path.join(os.path.expanduser("~"), ".keras", "models", VGG16_WEIGHTS_FILE)
+        try:
+            return tf.keras.applications.VGG16(weights="imagenet", input_shape=input_shape,
+                                               classes=classes)
+        except Exception as err:
+            raise RuntimeError(
+                f"could not load the VGG-16 ImageNet weights ({type(err).__name__}: {err}). "
+                f"Without network access, download {VGG16_WEIGHTS_FILE} from the Keras "
+                f"applications release page and put it at {cached}, or pass its path as weights=."
+            ) from err
+    model = tf.keras.applications.VGG16(weights=None, input_shape=input_shape, classes=classes)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
