@@ -263,7 +263,7 @@ def _eps(default):
 SPECS: dict[str, _Spec] = {
     "input": _Spec("input", "The input x itself (a reference, not an explanation).", "utility", {}),
     "random": _Spec("random", "Gaussian noise of x's shape (a sanity baseline).", "utility",
-                    {"stddev": _number(0.0, low_inclusive=False), "seed": _seed}),
+                    {"stddev": _number(0.0, low_inclusive=False), "seed": _seed}, {"seed": 0}),
     "gradient": _Spec("gradient", "Sensitivity d f_c / d x (Simonyan et al.; Samek eq. 3 before "
                       "channel pooling).", "gradient", {"postprocess": _POSTPROCESS}),
     "gradient.baseline": _Spec("gradient.baseline", "Gradient through Keras's own gradient op "
@@ -282,7 +282,7 @@ SPECS: dict[str, _Spec] = {
         "smoothgrad", "SmoothGrad (Smilkov et al.): gradients averaged over `augment_by_n` noisy "
         "copies.", "gradient",
         {"augment_by_n": _integer(1), "noise_scale": _number(0.0), "postprocess": _POSTPROCESS,
-         "seed": _seed}),
+         "seed": _seed}, {"seed": 0}),
     "lrp": _Spec("lrp", "LRP with rule(s) given by name (`rule`, `input_layer_rule`, "
                  "`until_layer_idx`, `until_layer_rule`).", "lrp",
                  {"rule": _rule, "input_layer_rule": _rule, "until_layer_idx": _integer(0),

@@ -92,18 +92,22 @@ class _Entry:
     """One analyzer with its own graph, session and copy of the model."""
 
     def __init__(self, json_config, weights, recipe=None, params=None, mode=None, seed=None):
+        import numpy as np
         import tensorflow as tf
 
         self.graph = tf.Graph()
         self.session = tf.compat.v1.Session(graph=self.graph)
         with self.graph.as_default(), self.session.as_default():
             if seed is not None:
+                # graph-level seed for TF ops, numpy's for the op seeds Keras draws
                 tf.compat.v1.set_random_seed(seed)
+                np.random.seed(seed)
             self.model = tf.keras.models.model_from_json(json_config)
             self.model.set_weights(weights)
             self.analyzer = None
             if recipe is not None:
                 self.analyzer = _build_analyzer(recipe, params, self.model, mode)
+                self.analyzer.create_analyzer_model()
 
     def run(self, fn):
         with self.graph.as_default(), self.session.as_default():

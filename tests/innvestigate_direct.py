@@ -1,0 +1,46 @@
+"""Run iNNvestigate 2.1.2 directly, the way its README shows, in graph mode: the
+reference side of ``test_innvestigate_differential.py``. Run as a script:
+
+    python innvestigate_direct.py IN.npz OUT.npz
+
+IN.npz holds ``model_json``, ``weights_<i>``, ``x``, ``y`` and ``cases`` (a JSON
+list of [analyzer name, params]); OUT.npz gets one heatmap array per case, or the
+error text as ``error_<i>``.
+"""
+import json
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+tf.compat.v1.disable_eager_execution()
+import innvestigate  # noqa: E402
+
+
+def load_model(data):
+    tf.keras.backend.clear_session()
+    model = tf.keras.models.model_from_json(str(data["model_json"]))
+    n = sum(1 for k in data.files if k.startswith("weights_"))
+    model.set_weights([data[f"weights_{i}"] for i in range(n)])
+    return model
+
+
+def main(src, dst):
+    data = np.load(src, allow_pickle=False)
+    x, y = data["x"], data["y"]
+    out = {}
+    for i, (name, params) in enumerate(json.loads(str(data["cases"]))):
+        try:
+            # a fresh model per analyzer: analyzers built on one model object in one
+            # session change each other's results (an input-layer rule is lost)
+            model = load_model(data)
+            an = innvestigate.create_analyzer(name, model, neuron_selection_mode="index",
+                                              **params)
+            out[f"case_{i}"] = an.analyze(x, neuron_selection=y)
+        except Exception as err:  # reported to the test
+            out[f"error_{i}"] = np.array(f"{type(err).__name__}: {err}")
+    np.savez(dst, **out)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
