@@ -53,7 +53,7 @@ def check_images(x, model=None, name: str = "x") -> np.ndarray:
         raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
     if model is not None:
         expected = model_input_shape(model)
-        if x.ndim == len(expected):
+        if x.ndim == len(expected) and all(w is None or g == w for g, w in zip(x.shape, expected)):
             raise ValueError(
                 f"{name} has shape {x.shape}, which is a single image; the model expects a batch "
                 f"(N, {', '.join(map(str, expected))}). Use x[None] to add the batch axis."

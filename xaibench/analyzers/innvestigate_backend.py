@@ -429,8 +429,10 @@ class InnvestigateAnalyzer(Analyzer):
     def __del__(self):
         # never talk to the worker from a finalizer (it may run inside a call);
         # the next call tells the worker to free this analyzer's graph
-        for mode in ("max_activation", "index"):
-            _pending_drops.append((self._key, mode))
+        key = getattr(self, "_key", None)   # absent when __init__ refused the input
+        if key is not None:
+            for mode in ("max_activation", "index"):
+                _pending_drops.append((key, mode))
 
 
 def _factory(name):

@@ -79,6 +79,8 @@ def _build_analyzer(recipe: str, params: dict, model, mode: str):
                 )
             return innvestigate.create_analyzer(recipe, model, neuron_selection_mode=mode,
                                                 **params)
+        except innvestigate.NotAnalyzeableModelException as err:
+            raise ValueError(f"iNNvestigate's {recipe!r} cannot analyze this model: {err}") from None
         except NotImplementedError as err:
             # iNNvestigate turns a failed model check of type "warning" into a bare
             # NotImplementedError; give its warning text back instead.

@@ -1,0 +1,236 @@
+"""Shared machinery of the perturbation explainers: the explained score, the
+batched ``tf.function`` that builds perturbed copies on the device and scores
+them, counter-based noise, sliding windows and parameter checks.
+
+Every method describes its perturbed copies as *jobs* (one small record per
+copy: image index, window position, region, sample number...).  The kernel
+gathers the images of a chunk of ``batch_size`` jobs, perturbs them inside the
+traced function and evaluates the model once per chunk, so copies of several
+images share a model call.  Noise is a pure function of ``(seed, copy id,
+element)`` (a 32-bit integer hash and Box-Muller), so the numbers do not depend
+on ``batch_size`` or on which other images are explained in the same call.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from xaibench._checks import check_in_range
+from xaibench.prepare import ends_with_softmax, logits_model
+
+OUTPUTS = ("probability", "logit")
+_MASK32 = 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- parameters
+
+def check_output(output) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"output={output!r} is not understood; use 'probability' (softmax "
+                         "of the logits) or 'logit' (pre-softmax score).")
+    return output
+
+
+def check_seed(seed) -> int:
+    return int(check_in_range("seed", seed, 0, 2**31 - 1, integer=True))
+
+
+def check_batch_size(batch_size) -> int:
+    return int(check_in_range("batch_size", batch_size, 1, integer=True))
+
+
+def check_fill(fill, allowed=("mean",)) -> object:
+    """A fill value: a finite number or one of the named strategies ``allowed``."""
+    if isinstance(fill, str):
+        if fill not in allowed:
+            raise ValueError(f"fill={fill!r} is not understood; use a number or one of "
+                             f"{', '.join(map(repr, allowed))}.")
+        return fill
+    return float(check_in_range("fill", fill))
+
+
+def image_size(model, x=None) -> tuple:
+    """``(H, W)`` of the images: from ``x`` when given, else from the model (may hold None)."""
+    if x is not None:
+        return tuple(x.shape[1:3])
+    shape = model.input_shape
+    shape = shape[0] if isinstance(shape, list) else shape
+    return tuple(shape[1:3]) if len(shape) == 4 else (None, None)
+
+
+# --------------------------------------------------------------------------- scores
+
+def score_function(model, output: str):
+    """``f(x) -> (B, K)``: class probabilities or logits of ``model``.
+
+    A model that already ends in a softmax is not softmaxed twice: its output
+    *is* the probability, and its logits come from :func:`logits_model`.
+    """
+    softmax_out = ends_with_softmax(model)
+    if output == "probability":
+        if softmax_out:
+            return lambda x: model(x, training=False)
+        return lambda x: tf.nn.softmax(model(x, training=False), axis=-1)
+    net = logits_model(model) if softmax_out else model
+    return lambda x: net(x, training=False)
+
+
+# --------------------------------------------------------------------------- noise
+
+def _hash32(v):
+    """``lowbias32`` integer hash of int64 values in ``[0, 2^32)`` (wraps mod 2^32)."""
+    v = tf.bitwise.bitwise_xor(v, tf.bitwise.right_shift(v, 16))
+    v = tf.bitwise.bitwise_and(v * 0x7FEB352D, _MASK32)
+    v = tf.bitwise.bitwise_xor(v, tf.bitwise.right_shift(v, 15))
+    v = tf.bitwise.bitwise_and(v * 0x846CA68B, _MASK32)
+    return tf.bitwise.bitwise_xor(v, tf.bitwise.right_shift(v, 16))
+
+
+def normal_noise(seed, copy_ids, shape):
+    """Standard normal noise of shape ``(B,) + shape``, a pure function of
+    ``(seed, copy id, element index)`` (hash-based uniforms, Box-Muller).
+
+    ``copy_ids``: int tensor ``(B,)``. Usable inside and outside ``tf.function``.
+    """
+    shape = tf.cast(shape, tf.int32)
+    n = tf.cast(tf.reduce_prod(shape), tf.int64)
+    copy_ids = tf.cast(copy_ids, tf.int64)
+    key = _hash32(tf.bitwise.bitwise_xor(_hash32(tf.constant(seed, tf.int64) + 0x3C6EF372),
+                                         tf.bitwise.bitwise_and(copy_ids, _MASK32)))
+    key = _hash32(tf.bitwise.bitwise_xor(key, tf.bitwise.right_shift(copy_ids, 32)))
+    elem = tf.range(n, dtype=tf.int64)[None, :]
+    h1 = _hash32(tf.bitwise.bitwise_xor(_hash32(2 * elem), key[:, None]))
+    h2 = _hash32(tf.bitwise.bitwise_xor(_hash32(2 * elem + 1), key[:, None]))
+    u1 = (tf.cast(h1, tf.float32) + 0.5) / 4294967296.0
+    u2 = (tf.cast(h2, tf.float32) + 0.5) / 4294967296.0
+    z = tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(2.0 * math.pi * u2)
+    return tf.reshape(z, tf.concat([tf.shape(copy_ids), shape], 0))
+
+
+# --------------------------------------------------------------------------- windows
+
+def window_starts(size: int, k: int, stride: int) -> np.ndarray:
+    """Start offsets ``0, stride, 2 stride, ...`` of a window of ``k`` pixels,
+    plus ``size - k`` so that the last pixels are covered too."""
+    starts = list(range(0, size - k + 1, stride))
+    if starts[-1] != size - k:
+        starts.append(size - k)
+    return np.asarray(starts, dtype=np.int32)
+
+
+def window_mask(rows, cols, kh: int, kw: int, height: int, width: int):
+    """Boolean ``(B, H, W)`` masks of the ``kh x kw`` windows at ``(rows, cols)``."""
+    h = tf.range(height)[None, :, None]
+    w = tf.range(width)[None, None, :]
+    r = tf.cast(rows, tf.int32)[:, None, None]
+    c = tf.cast(cols, tf.int32)[:, None, None]
+    return (h >= r) & (h < r + kh) & (w >= c) & (w < c + kw)
+
+
+def spread_windows(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, kh: int, kw: int,
+                   height: int, width: int) -> np.ndarray:
+    """Each window's value spread over its pixels, averaged by the number of
+    windows covering a pixel (``s = s / c``, Seo Alg. 2 line 16). ``values`` is
+    ``(len(rows), len(cols))``; returns ``(H, W)``."""
+    acc = np.zeros((height, width), np.float64)
+    cnt = np.zeros((height, width), np.float64)
+    for di in range(kh):
+        for dj in range(kw):
+            idx = np.ix_(rows + di, cols + dj)
+            acc[idx] += values
+            cnt[idx] += 1.0
+    return np.where(cnt > 0, acc / np.maximum(cnt, 1.0), 0.0)
+
+
+# --------------------------------------------------------------------------- the kernel
+
+class PerturbationKernel:
+    """Scores perturbed copies in chunks of ``batch_size`` with one traced function.
+
+    ``perturb(images, aux, jobs) -> (B, H, W, C)`` builds the copies on the
+    device; ``images`` is the stack of explained images, ``aux`` a dict of
+    per-method tensors (fill images, segment maps, ...), ``jobs`` a dict of
+    ``(B,)`` int tensors with at least ``"img"``.  ``stats`` records the model
+    images and wall time of the last run.
+    """
+
+    def __init__(self, model, output: str, batch_size: int, perturb, jit_compile: bool = False):
+        self.score = score_function(model, output)
+        self.batch_size = batch_size
+        self._perturb = perturb
+        self._step = tf.function(self._step_impl, reduce_retracing=True, jit_compile=jit_compile)
+        self._clean = tf.function(self.score, reduce_retracing=True, jit_compile=jit_compile)
+        self.stats = {}
+
+    def _step_impl(self, images, aux, jobs, targets):
+        xb = self._perturb(images, aux, jobs)
+        s = self.score(xb)
+        t = tf.gather(targets, jobs["img"])
+        return tf.gather(s, t, axis=1, batch_dims=1)
+
+    def clean_scores(self, x: np.ndarray) -> np.ndarray:
+        """All class scores of the unperturbed images ``(N, K)``, ``batch_size`` at a time."""
+        t0 = time.perf_counter()
+        out = [self._clean(tf.constant(x[i:i + self.batch_size]))
+               for i in range(0, len(x), self.batch_size)]
+        self.stats = {"model_images": len(x), "model_calls": len(out),
+                      "model_seconds": time.perf_counter() - t0}
+        return np.concatenate([o.numpy() for o in out]).astype(np.float64)
+
+    def run(self, images: np.ndarray, aux: dict, jobs: dict, targets: np.ndarray) -> np.ndarray:
+        """The explained score of every job's copy, ``(num_jobs,)`` float64."""
+        t0 = time.perf_counter()
+        n = len(jobs["img"])
+        images = tf.constant(images, tf.float32)
+        aux = {k: tf.constant(v) for k, v in aux.items()}
+        targets = tf.constant(np.asarray(targets, np.int64))
+        jobs = {k: tf.constant(np.asarray(v)) for k, v in jobs.items()}
+        out, calls = [], 0
+        for i in range(0, n, self.batch_size):
+            chunk = {k: v[i:i + self.batch_size] for k, v in jobs.items()}
+            out.append(self._step(images, aux, chunk, targets))
+            calls += 1
+        res = np.concatenate([o.numpy() for o in out]) if out else np.zeros(0)
+        self.stats["model_images"] = self.stats.get("model_images", 0) + n
+        self.stats["model_calls"] = self.stats.get("model_calls", 0) + calls
+        self.stats["model_seconds"] = self.stats.get("model_seconds", 0.0) + time.perf_counter() - t0
+        return res.astype(np.float64)
+
+
+def targets_from(clean: np.ndarray, neuron_selection) -> np.ndarray:
+    """The explained class per image: the selection, or the top-scoring class."""
+    if neuron_selection is None:
+        return np.argmax(clean, axis=1).astype(np.int64)
+    return np.asarray(neuron_selection, np.int64)
+
+
+def broadcast_channels(maps: np.ndarray, channels: int) -> np.ndarray:
+    """``(N, H, W)`` maps repeated over the channel axis -> ``(N, H, W, C)`` float32."""
+    return np.repeat(maps[..., None], channels, axis=-1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- analyzer base
+
+class PerturbationAnalyzer:
+    """Mixin of the common parameters ``output``, ``batch_size``, ``seed``,
+    ``jit_compile`` and of the kernel; subclasses define ``_perturb``."""
+
+    default_output = "probability"
+
+    def _setup(self, model, output, batch_size, seed, jit_compile):
+        self.output = check_output(self.default_output if output is None else output)
+        self.batch_size = check_batch_size(batch_size)
+        self.seed = check_seed(seed)
+        if not isinstance(jit_compile, bool):
+            raise TypeError(f"jit_compile must be True or False, got {jit_compile!r}.")
+        self.kernel = PerturbationKernel(model, self.output, self.batch_size, self._perturb,
+                                         jit_compile=jit_compile)
+
+    @property
+    def stats(self) -> dict:
+        """Model images, model calls and seconds of the last ``analyze`` call
+        (``model_seconds``: the batched model loop; ``prepare_seconds``: segmentation etc.)."""
+        return dict(self.kernel.stats)
