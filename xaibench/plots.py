@@ -1,0 +1,51 @@
+"""Figures made with matplotlib: heatmap grids (red = positive, blue = negative,
+a symmetric colour scale per heatmap so that zero is white)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pixel_map(R: np.ndarray) -> np.ndarray:
+    """Sum relevance over colour channels (a heatmap per pixel)."""
+    return R.sum(-1) if R.ndim == 3 else R
+
+
+def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
+                 cmap: str = "bwr", dpi: int = 110) -> str:
+    """Write a grid with one row per image: the image, then one heatmap per analyzer.
+
+    ``images``: ``(N, H, W, C)``; ``heatmaps``: ``{name: (N, H, W, C)}``; ``titles``:
+    optional row labels. Each heatmap uses the range ``[-max|R|, max|R|]``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, cols = len(images), len(heatmaps) + 1
+    fig, axes = plt.subplots(n, cols, figsize=(1.35 * cols, 1.35 * n), squeeze=False)
+    for i in range(n):
+        img = images[i]
+        ax = axes[i, 0]
+        if img.shape[-1] == 1:
+            ax.imshow(img[..., 0], cmap="gray")
+        else:
+            lo, hi = float(img.min()), float(img.max())
+            ax.imshow((img - lo) / (hi - lo + 1e-12))
+        if titles is not None:
+            ax.set_ylabel(str(titles[i]), fontsize=7)
+        for j, (name, R) in enumerate(heatmaps.items(), start=1):
+            h = _pixel_map(np.asarray(R[i], dtype=np.float64))
+            m = float(np.abs(h).max()) or 1.0
+            axes[i, j].imshow(h, cmap=cmap, vmin=-m, vmax=m)
+            if i == 0:
+                axes[i, j].set_title(name, fontsize=6)
+        if i == 0:
+            axes[i, 0].set_title("input", fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout(pad=0.2)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
