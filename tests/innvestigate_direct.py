@@ -17,8 +17,11 @@ tf.compat.v1.disable_eager_execution()
 import innvestigate  # noqa: E402
 
 
-def load_model(data):
+def load_model(data, seed=None):
     tf.keras.backend.clear_session()
+    if seed is not None:  # seed the graph and the op seeds Keras draws from numpy
+        tf.compat.v1.set_random_seed(seed)
+        np.random.seed(seed)
     model = tf.keras.models.model_from_json(str(data["model_json"]))
     n = sum(1 for k in data.files if k.startswith("weights_"))
     model.set_weights([data[f"weights_{i}"] for i in range(n)])
@@ -33,9 +36,11 @@ def main(src, dst):
         try:
             # a fresh model per analyzer: analyzers built on one model object in one
             # session change each other's results (an input-layer rule is lost)
-            model = load_model(data)
+            seed = params.pop("seed", None)
+            model = load_model(data, seed)
             an = innvestigate.create_analyzer(name, model, neuron_selection_mode="index",
                                               **params)
+            an.create_analyzer_model()
             out[f"case_{i}"] = an.analyze(x, neuron_selection=y)
         except Exception as err:  # reported to the test
             out[f"error_{i}"] = np.array(f"{type(err).__name__}: {err}")

@@ -28,9 +28,9 @@ CASES = [
     ("lrp.sequential_preset_a_flat", {}), ("lrp.sequential_preset_b_flat", {}),
     ("lrp.sequential_preset_b_flat_until_idx", {"until_layer_idx": 3}),
     ("deep_taylor", {}), ("deep_taylor.bounded", {"low": -1.0, "high": 1.0}),
+    # seeded noise: the same seed gives iNNvestigate's numbers too
+    ("random", {"seed": 3}), ("smoothgrad", {"augment_by_n": 4, "noise_scale": 0.3, "seed": 4}),
 ]
-# random noise: compared by its statistics below, not element-wise
-STOCHASTIC = {"random", "smoothgrad"}
 
 
 def small_cnn():

@@ -156,7 +156,8 @@ def serve(conn) -> None:
             else:
                 sel = indices[start:start + batch_size]
                 out.append(entry.run(lambda: entry.analyzer.analyze(xb, neuron_selection=sel)))
-        return np.concatenate(out).astype(np.float32)
+        heatmaps = out[0] if len(out) == 1 else np.concatenate(out)
+        return heatmaps.astype(np.float32, copy=False)
 
     def predict(model_key, x):
         entry = get_analyzer(("predict", model_key), model_key, None, None, None)
