@@ -1,22 +1,98 @@
-"""The ``xaibench`` command line: ``xaibench list`` and ``xaibench demo``."""
+"""The ``xaibench`` command line.
+
+    xaibench list                                   analyzers, metrics, data sets
+    xaibench explain [--model M] --data D --analyzers a,b --out DIR
+    xaibench evaluate --config run.yaml --out DIR   a resumable batch run
+    xaibench report DIR                             tables and plots of a run folder
+    xaibench demo                                   the demo (no network)
+
+Errors in flags, files or config values end the command with a one-line message
+and exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
 def _list(args) -> int:
     import xaibench as xb
+    from xaibench.runner.datasets import LOADERS
+    from xaibench.runner.metrics import METRICS
 
-    for family in ("utility", "gradient", "lrp", "deep_taylor", None):
-        names = xb.list_analyzers(family) if family else {
-            k: v for k, v in xb.list_analyzers().items()
-            if k not in set().union(*(xb.list_analyzers(f) for f in
-                                      ("utility", "gradient", "lrp", "deep_taylor")))}
-        if names:
-            print(f"[{family or 'other'}]")
-            for name, description in names.items():
-                print(f"  {name:<40} {description}")
+    families: dict = {}
+    for name in xb.list_analyzers():
+        from xaibench.analyzers.registry import get_spec
+
+        families.setdefault(get_spec(name).family, []).append(name)
+    print("analyzers:")
+    for family, names in families.items():
+        print(f"  [{family}]")
+        for name in names:
+            print(f"    {name:<40} {xb.list_analyzers()[name]}")
+    print("metrics:")
+    for name, (fn, _) in METRICS.items():
+        print(f"    {name:<40} {(fn.__doc__ or '').strip().splitlines()[0]}")
+    print("data sets:")
+    for name in LOADERS:
+        print(f"    {name}")
+    return 0
+
+
+def _split(names: str) -> list:
+    out = [n.strip() for n in names.split(",") if n.strip()]
+    if not out:
+        raise ValueError("--analyzers needs at least one name, e.g. --analyzers gradient,lrp.z")
+    return out
+
+
+def _explain(args) -> int:
+    import numpy as np
+
+    import xaibench as xb
+    from xaibench.analyzers.registry import get_spec
+    from xaibench.plots import heatmap_grid
+    from xaibench.runner.datasets import LOADERS, load
+    from xaibench.runner.engine import load_model
+
+    names = _split(args.analyzers)
+    for name in names:
+        get_spec(name)                         # unknown names fail before any work
+    if args.data not in LOADERS:
+        raise ValueError(f"unknown data set {args.data!r}; use one of {', '.join(LOADERS)}")
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
+    data = load({"name": args.data, "n": args.n})
+    model = load_model(args.model)
+    os.makedirs(args.out, exist_ok=True)
+    heatmaps = {}
+    for name in names:
+        heatmaps[name] = xb.create_analyzer(name, model).analyze(data.x, neuron_selection=data.y)
+    np.savez_compressed(os.path.join(args.out, "heatmaps.npz"), x=data.x, y=data.y, **heatmaps)
+    grid = heatmap_grid(data.x, heatmaps, os.path.join(args.out, "heatmaps.png"),
+                        titles=[f"y={c}" for c in data.y])
+    print(f"heatmaps: {os.path.abspath(os.path.join(args.out, 'heatmaps.npz'))}")
+    print(f"grid:     {os.path.abspath(grid)}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from xaibench.report import summary
+    from xaibench.runner import load_config, run
+
+    config = load_config(args.config)
+    run(config, args.out, progress=not args.quiet).close()
+    print(f"run folder: {os.path.abspath(args.out)}")
+    for analyzer, metric, setting, n, mean, low, high in summary(args.out):
+        print(f"  {analyzer:<24} {metric:<36} {setting:<10} {mean:10.4g}  [{low:.4g}, {high:.4g}]")
+    return 0
+
+
+def _report(args) -> int:
+    from xaibench.report import report
+
+    print(f"report: {os.path.abspath(report(args.folder))}")
     return 0
 
 
@@ -30,11 +106,35 @@ def _demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xaibench", description="Explain and benchmark Keras image classifiers.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="list the analyzers with a one-line description each")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("list", help="list analyzers, metrics and data sets",
+                       description="List analyzers (with a description), metrics and data sets.")
     p.set_defaults(func=_list)
-    p = sub.add_parser("demo", help="explain test digits with several analyzers and write "
-                                    "a heatmap grid (no network needed)")
+    p = sub.add_parser("explain", help="compute heatmaps for images of a data set",
+                       description="Explain the first N images of a data set for their true "
+                                   "class; writes heatmaps.npz and heatmaps.png.")
+    p.add_argument("--model", default="demo",
+                   help="'demo' (the shipped digits CNN), a zoo builder name, or a Keras "
+                        "model file (default: demo)")
+    p.add_argument("--data", default="digits", help="data set name (default: digits)")
+    p.add_argument("--analyzers", required=True, help="comma-separated analyzer names")
+    p.add_argument("--n", type=int, default=8, help="number of images (default: 8)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_explain)
+    p = sub.add_parser("evaluate", help="run a batch evaluation from a config file",
+                       description="Run (or resume) the batch evaluation described by a JSON/YAML "
+                                   "config into a run folder; see xaibench.runner.config.")
+    p.add_argument("--config", required=True, help="run config (.json, .yaml or .yml)")
+    p.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_evaluate)
+    p = sub.add_parser("report", help="write report.md and plots for a run folder",
+                       description="Write report.md with tables and PNG plots into a run folder.")
+    p.add_argument("folder", help="a run folder made by `xaibench evaluate`")
+    p.set_defaults(func=_report)
+    p = sub.add_parser("demo", help="the demo: explain test digits (no network)",
+                       description="Explain test digits with several analyzers and write a "
+                                   "heatmap grid.")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.set_defaults(func=_demo)
     return parser
@@ -45,7 +145,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
-        print(f"xaibench {args.command}: error: {err}", file=sys.stderr)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"xaibench {args.command}: error: {str(message).splitlines()[0]}", file=sys.stderr)
         return 2
 
 

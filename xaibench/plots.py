@@ -10,12 +10,19 @@ def _pixel_map(R: np.ndarray) -> np.ndarray:
     return R.sum(-1) if R.ndim == 3 else R
 
 
+def _gray(img: np.ndarray) -> np.ndarray:
+    g = img.mean(-1)
+    lo, hi = float(g.min()), float(g.max())
+    return (g - lo) / (hi - lo + 1e-12)
+
+
 def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
-                 cmap: str = "bwr", dpi: int = 110) -> str:
+                 cmap: str = "bwr", dpi: int = 110, overlay: bool = False) -> str:
     """Write a grid with one row per image: the image, then one heatmap per analyzer.
 
     ``images``: ``(N, H, W, C)``; ``heatmaps``: ``{name: (N, H, W, C)}``; ``titles``:
-    optional row labels. Each heatmap uses the range ``[-max|R|, max|R|]``.
+    optional row labels. Each heatmap uses the range ``[-max|R|, max|R|]``; with
+    ``overlay`` it is drawn half-transparent over the image in gray.
     """
     import matplotlib
 
@@ -37,7 +44,9 @@ def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
         for j, (name, R) in enumerate(heatmaps.items(), start=1):
             h = _pixel_map(np.asarray(R[i], dtype=np.float64))
             m = float(np.abs(h).max()) or 1.0
-            axes[i, j].imshow(h, cmap=cmap, vmin=-m, vmax=m)
+            if overlay:
+                axes[i, j].imshow(_gray(img), cmap="gray", vmin=0, vmax=1)
+            axes[i, j].imshow(h, cmap=cmap, vmin=-m, vmax=m, alpha=0.65 if overlay else 1.0)
             if i == 0:
                 axes[i, j].set_title(name, fontsize=6)
         if i == 0:

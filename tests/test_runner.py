@@ -1,0 +1,180 @@
+"""Batch runs: resumable after SIGKILL, config changes refused, the CLI's happy paths
+and one-line errors, the report's statistics."""
+import json
+import re
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from xaibench.cli import main as cli
+from xaibench.report import report, summary
+from xaibench.runner import ConfigError, RunFolderError, from_mapping, plan_shards, run
+
+CONFIG = {
+    "model": "demo",
+    "data": {"name": "digits", "n": 48},
+    "analyzers": ["gradient", {"name": "lrp.epsilon", "params": {"epsilon": 0.01}}],
+    "metrics": [{"name": "aopc", "params": {"region": 7, "steps": 8, "repeats": 2}},
+                "complexity"],
+    "shard_size": 2,
+    "seed": 3,
+}
+
+
+def table(folder):
+    db = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    rows = db.execute("SELECT image, analyzer, metric, setting, step, value FROM results").fetchall()
+    db.close()
+    return rows
+
+
+def shards_done(folder):
+    path = os.path.join(folder, "results.sqlite")
+    if not os.path.exists(path):
+        return 0
+    try:
+        db = sqlite3.connect(path, timeout=1)
+        n = db.execute("SELECT count(*) FROM shards").fetchone()[0]
+        db.close()
+        return n
+    except sqlite3.OperationalError:
+        return 0
+
+
+def evaluate_cmd(cfg_path, out):
+    return [sys.executable, "-m", "xaibench", "evaluate", "--config", str(cfg_path),
+            "--out", str(out), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs") / "full"
+    run(from_mapping(CONFIG), str(folder), progress=False).close()
+    return folder
+
+
+def test_sigkill_then_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path, uninterrupted):
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps(CONFIG))
+    out = tmp_path / "killed"
+    total = len(plan_shards(48, from_mapping(CONFIG)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(evaluate_cmd(cfg, out), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while shards_done(out) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_at_kill = shards_done(out)
+    assert 3 <= done_at_kill < total, "the run was not killed in the middle"
+    resumed = subprocess.run(evaluate_cmd(cfg, out), env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    rows = table(out)
+    assert len(rows) == len(set(r[:5] for r in rows))          # none twice
+    assert sorted(rows) == sorted(table(uninterrupted))         # exactly the same rows
+    assert shards_done(out) == total
+
+
+def test_changed_config_in_the_same_folder_is_refused(uninterrupted):
+    changed = dict(CONFIG, seed=4)
+    with pytest.raises(RunFolderError, match="different config"):
+        run(from_mapping(changed), str(uninterrupted), progress=False)
+
+
+def test_rerun_of_a_finished_run_adds_nothing(uninterrupted):
+    before = table(uninterrupted)
+    run(from_mapping(CONFIG), str(uninterrupted), progress=False).close()
+    assert table(uninterrupted) == before
+
+
+def test_manifest_records_config_seed_and_versions(uninterrupted):
+    manifest = json.loads((uninterrupted / "manifest.json").read_text())
+    assert manifest["config"]["seed"] == 3 and manifest["seed"] == 3
+    assert manifest["versions"]["tensorflow"].startswith("2.14")
+    assert (uninterrupted / "run.log").read_text().count("shard ") == len(
+        plan_shards(48, from_mapping(CONFIG)))
+
+
+def test_report_statistics_and_files(uninterrupted):
+    rows = table(uninterrupted)
+    png = np.array([v for i, a, m, s, k, v in rows
+                    if a == "gradient" and m == "complexity" and s == "png"])
+    got = {(a, m, s): (n, mean, lo, hi) for a, m, s, n, mean, lo, hi in summary(uninterrupted)}
+    n, mean, lo, hi = got["gradient", "complexity", "png"]
+    half = stats.t.ppf(0.975, len(png) - 1) * png.std(ddof=1) / np.sqrt(len(png))
+    assert n == 48 and mean == pytest.approx(png.mean()) and hi - mean == pytest.approx(half)
+    assert ("baseline", "aopc(region=7,repeats=2,steps=8)", "random") in got
+    path = report(str(uninterrupted))
+    text = open(path).read()
+    assert "| gradient | complexity | png | 48 |" in text and "aopc.png" in text
+    assert (uninterrupted / "aopc.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"analyzers": ["lrp.epsilom"]}, "unknown analyzer 'lrp.epsilom'.*lrp.epsilon"),
+    ({"metrics": ["aopcc"]}, "unknown metric"),
+    ({"shard_size": 0}, "shard_size must be a positive int"),
+    ({"data": {"name": "nowhere"}}, "data must name one of"),
+    ({"colour": "red"}, "unknown config key"),
+    ({"analyzers": []}, "non-empty list"),
+    ({"save_heatmaps": "yes"}, "true or false"),
+])
+def test_bad_config_values(change, match):
+    with pytest.raises(ConfigError, match=match):
+        from_mapping(dict(CONFIG, **change))
+
+
+def test_cli_happy_paths(tmp_path, capsys):
+    assert cli(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "lrp.cmp_alpha2_flat" in listing and "relevance_ratio" in listing
+    assert cli(["explain", "--analyzers", "gradient,lrp.z", "--n", "3",
+                "--out", str(tmp_path / "ex")]) == 0
+    with np.load(tmp_path / "ex" / "heatmaps.npz") as f:
+        assert f["lrp.z"].shape == (3, 28, 28, 1)
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: demo\ndata: {name: digits, n: 4}\nanalyzers: [gradient]\n"
+                   "metrics: [complexity]\nsave_heatmaps: true\nshard_size: 2\n")
+    assert cli(["evaluate", "--config", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert cli(["report", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "heatmaps.png").exists()
+    assert (tmp_path / "run" / "heatmaps" / "gradient[0:2].npz").exists()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["explain", "--analyzers", "nope", "--out", "x"], "unknown analyzer 'nope'"),
+    (["explain", "--analyzers", "gradient", "--data", "nope", "--out", "x"], "unknown data set"),
+    (["evaluate", "--config", "/no/such.yaml", "--out", "x"], "does not exist"),
+    (["report", "/no/such/run"], "not a run folder"),
+])
+def test_cli_errors_are_one_line(argv, match, capsys):
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert re.search(match, err)
+
+
+def test_cli_bad_flag_is_one_line():
+    proc = subprocess.run([sys.executable, "-m", "xaibench", "evaluate", "--nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unrecognized arguments: --nope" in proc.stderr.splitlines()[-1] or \
+        "required" in proc.stderr.splitlines()[-1]
+
+
+def test_cli_bad_config_value_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps(dict(CONFIG, shard_size=-1)))
+    assert cli(["evaluate", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == ["xaibench evaluate: error: shard_size must be a positive int, "
+                                "got -1"]

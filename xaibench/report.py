@@ -1,0 +1,158 @@
+"""Reports of a run folder: Markdown tables (mean and 95 % interval per analyzer and
+metric), AOPC curves against the random baseline, mu against box size, heatmap grids."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import numpy as np
+
+from xaibench.runner.engine import BASELINE
+
+
+def _load(folder: str):
+    path = os.path.join(folder, "results.sqlite")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{folder} is not a run folder (no results.sqlite); run "
+                                "`xaibench evaluate --config ... --out DIR` first")
+    with open(os.path.join(folder, "manifest.json")) as fh:
+        manifest = json.load(fh)
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT image, analyzer, metric, setting, step, value FROM results").fetchall()
+    db.close()
+    return manifest, rows
+
+
+def summary(folder: str) -> list:
+    """Rows ``(analyzer, metric, setting, n, mean, low, high)``: mean over images with
+    its 95 % t-interval, for every scalar result of the run."""
+    from scipy import stats
+
+    _, rows = _load(folder)
+    groups: dict = {}
+    for image, analyzer, metric, setting, step, value in rows:
+        if step == -1 and value is not None and np.isfinite(value):
+            groups.setdefault((analyzer, metric, setting), []).append(value)
+    out = []
+    for key in sorted(groups):
+        v = np.asarray(groups[key])
+        mean = float(v.mean())
+        half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) \
+            if len(v) > 1 else float("nan")
+        out.append((*key, len(v), mean, mean - half, mean + half))
+    return out
+
+
+def _curves(rows, setting_of):
+    """Mean curve per analyzer: {analyzer: (steps, mean values)}."""
+    acc: dict = {}
+    for image, analyzer, metric, setting, step, value in rows:
+        if step >= 0 and setting == setting_of(analyzer):
+            acc.setdefault(analyzer, {}).setdefault(step, []).append(value)
+    return {a: (np.array(sorted(d)), np.array([np.mean(d[k]) for k in sorted(d)]))
+            for a, d in acc.items()}
+
+
+def _plot_aopc(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    aopc_rows = [r for r in rows if r[2].startswith("aopc")]
+    if not aopc_rows:
+        return None
+    curves = _curves(aopc_rows, lambda a: "random" if a == BASELINE else "morf")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for analyzer, (k, v) in sorted(curves.items()):
+        style = dict(color="black", ls="--") if analyzer == BASELINE else {}
+        ax.plot(k, v, label="random order" if analyzer == BASELINE else analyzer, **style)
+    ax.set_xlabel("perturbation steps L")
+    ax.set_ylabel("AOPC (eq. 12)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _plot_mu(rows, path, bins=10):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per: dict = {}
+    for image, analyzer, metric, setting, step, value in rows:
+        if metric.startswith("relevance_ratio") and setting in ("mu", "size"):
+            per.setdefault(analyzer, {}).setdefault(image, {})[setting] = value
+    if not per:
+        return None
+    edges = np.linspace(0, 1, bins + 1)
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for analyzer, images in sorted(per.items()):
+        size = np.array([d.get("size", np.nan) for d in images.values()])
+        mu = np.array([d.get("mu", np.nan) for d in images.values()])
+        idx = np.clip(np.digitize(size, edges) - 1, 0, bins - 1)
+        means = [np.nanmean(mu[idx == b]) if np.any((idx == b) & np.isfinite(mu)) else np.nan
+                 for b in range(bins)]
+        style = dict(color="black", ls="--") if analyzer == BASELINE else {}
+        ax.plot((edges[:-1] + edges[1:]) / 2, means, marker=".",
+                label="uniform" if analyzer == BASELINE else analyzer, **style)
+    ax.set_xlabel("box size / image size")
+    ax.set_ylabel("mu = R_in / R_tot (eq. 2)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _heatmap_grid(folder, manifest, path, n=8):
+    hdir = os.path.join(folder, "heatmaps")
+    if not os.path.isdir(hdir):
+        return None
+    from xaibench.plots import heatmap_grid
+    from xaibench.runner.datasets import load
+
+    data = load(manifest["config"]["data"])
+    heatmaps = {}
+    for fname in sorted(os.listdir(hdir)):
+        if not fname.endswith(".npz"):
+            continue
+        label, rng = fname[:-4].rsplit("[", 1)
+        if not rng.startswith("0:"):
+            continue
+        with np.load(os.path.join(hdir, fname)) as f:
+            heatmaps[label] = f["R"][:n].astype(np.float32)
+    if not heatmaps:
+        return None
+    k = min(n, min(len(v) for v in heatmaps.values()))
+    heatmaps = {a: v[:k] for a, v in heatmaps.items()}
+    return heatmap_grid(data.x[:k], heatmaps, path, titles=[f"y={c}" for c in data.y[:k]],
+                        overlay=True)
+
+
+def report(folder: str) -> str:
+    """Write ``report.md`` and its PNG figures into the run folder; returns its path."""
+    manifest, rows = _load(folder)
+    lines = [f"# xaibench run `{os.path.basename(os.path.abspath(folder))}`", "",
+             f"config digest `{manifest['digest']}`, seed {manifest['seed']}, "
+             f"git {manifest.get('git_revision') or 'n/a'}, created {manifest['created']}", "",
+             "Mean over images with the 95 % t-interval. `baseline` is the analyzer-free "
+             "reference (random-order perturbation, uniform relevance).", "",
+             "| analyzer | metric | setting | n | mean | 95 % interval |", "|---|---|---|---|---|---|"]
+    for analyzer, metric, setting, n, mean, low, high in summary(folder):
+        lines.append(f"| {analyzer} | {metric} | {setting} | {n} | {mean:.4g} | "
+                     f"[{low:.4g}, {high:.4g}] |")
+    figures = [("AOPC against perturbation steps", _plot_aopc(rows, os.path.join(folder, "aopc.png"))),
+               ("mu against box size", _plot_mu(rows, os.path.join(folder, "mu_by_size.png"))),
+               ("Heatmaps", _heatmap_grid(folder, manifest, os.path.join(folder, "heatmaps.png")))]
+    for title, path in figures:
+        if path:
+            lines += ["", f"## {title}", "", f"![{title}]({os.path.basename(path)})"]
+    out = os.path.join(folder, "report.md")
+    with open(out, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return out

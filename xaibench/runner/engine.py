@@ -1,0 +1,130 @@
+"""Run a batch evaluation: images x analyzers x metrics, in resumable shards.
+
+The work is split into independent shards: an image range and one analyzer (or the
+analyzer-free ``baseline`` of the metrics). Shards run one after another here; each
+is self-contained (config + image range), so another engine can hand them to other
+machines. A finished shard is committed atomically (see :mod:`.store`); running the
+same command again skips the finished ones.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from xaibench.runner.config import RunConfig
+from xaibench.runner.metrics import METRICS
+from xaibench.runner.store import RunStore
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class Shard:
+    analyzer: str          # label of the analyzer step, or BASELINE
+    start: int
+    stop: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.analyzer}[{self.start}:{self.stop}]"
+
+
+@dataclass
+class Context:
+    model: object
+    x: np.ndarray
+    y: np.ndarray
+    boxes: list | None
+    masks: np.ndarray | None
+    seed: int
+
+
+def plan_shards(n_images: int, config: RunConfig) -> list:
+    """All shards of a run, image range by image range."""
+    needs_baseline = any(METRICS[m.name][1] is not None for m in config.metrics)
+    labels = ([BASELINE] if needs_baseline else []) + [a.label for a in config.analyzers]
+    return [Shard(label, start, min(start + config.shard_size, n_images))
+            for start in range(0, n_images, config.shard_size) for label in labels]
+
+
+def load_model(spec: str):
+    """``demo`` (the shipped digits CNN), a zoo builder name, or a saved Keras model file."""
+    import tensorflow as tf
+
+    from xaibench import zoo
+    from xaibench.demo import load_demo_model
+
+    if spec == "demo":
+        return load_demo_model()
+    if os.path.exists(spec):
+        return tf.keras.models.load_model(spec)
+    builder = getattr(zoo, spec, None)
+    if builder is None or spec.startswith("_") or not callable(builder):
+        raise ValueError(f"model {spec!r} is neither 'demo', a file, nor a zoo builder "
+                         "(mnist_cnn, cifar_cnn, caffenet, vgg16)")
+    return builder()
+
+
+def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
+    """Run (or resume) ``config`` into the folder ``out``; returns the open store."""
+    from tqdm.auto import tqdm
+
+    import xaibench as xb
+    from xaibench.runner.datasets import load
+
+    store = RunStore(out, config)
+    log = logging.getLogger(f"xaibench.run.{os.path.abspath(out)}")
+    if not log.handlers:
+        handler = logging.FileHandler(os.path.join(out, "run.log"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    data = load(config.data)
+    model = load_model(config.model)
+    shards = plan_shards(len(data.x), config)
+    done = store.done()
+    todo = [s for s in shards if s.id not in done]
+    log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
+             len(shards) - len(todo), len(todo))
+    steps = {a.label: a for a in config.analyzers}
+    analyzers = {}
+    bar = tqdm(total=sum(s.stop - s.start for s in shards), unit="img", disable=not progress,
+               initial=sum(s.stop - s.start for s in shards if s.id in done),
+               desc="xaibench run", dynamic_ncols=True)
+    try:
+        for shard in todo:
+            t0 = time.perf_counter()
+            sl = slice(shard.start, shard.stop)
+            ctx = Context(model, data.x[sl], data.y[sl],
+                          None if data.boxes is None else data.boxes[sl],
+                          None if data.masks is None else data.masks[sl], config.seed)
+            rows, R = [], None
+            if shard.analyzer == BASELINE:
+                for metric in config.metrics:
+                    base = METRICS[metric.name][1]
+                    if base is not None:
+                        rows += [(shard.start + i, BASELINE, metric.label, s, k, v)
+                                 for i, s, k, v in base(ctx, metric.params)]
+            else:
+                step = steps[shard.analyzer]
+                if step.label not in analyzers:
+                    analyzers[step.label] = xb.create_analyzer(step.name, model, **step.params)
+                R = analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
+                for metric in config.metrics:
+                    fn = METRICS[metric.name][0]
+                    rows += [(shard.start + i, step.label, metric.label, s, k, v)
+                             for i, s, k, v in fn(ctx, R, metric.params)]
+            seconds = time.perf_counter() - t0
+            store.write_shard(shard, rows, seconds,
+                              R if (config.save_heatmaps and R is not None) else None)
+            log.info("shard %s: %d rows in %.2f s", shard.id, len(rows), seconds)
+            bar.update(shard.stop - shard.start)
+    finally:
+        bar.close()
+    log.info("run complete")
+    return store
