@@ -1,0 +1,133 @@
+"""Grad-CAM (Selvaraju et al., eq. 1-2) against a plain-numpy forward/backward pass and
+bilinear (half-pixel) upsampling written with np.interp."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import xaibench as xb
+
+L = tf.keras.layers
+
+
+def conv_same(x, w, b):
+    """Stride-1 'same' convolution by shifted einsums."""
+    k = w.shape[0]
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    h, wd = x.shape[1:3]
+    out = sum(np.einsum("nhwc,ck->nhwk", xp[:, i:i + h, j:j + wd], w[i, j])
+              for i in range(k) for j in range(k))
+    return out + b
+
+
+def upsample_bilinear(m, h, w):
+    """(N, u, v) -> (N, h, w): separable linear interpolation at half-pixel centres,
+    edges clamped (what tf.image.resize(method='bilinear') does without antialiasing)."""
+    n, u, v = m.shape
+    rows = (np.arange(h) + 0.5) * u / h - 0.5
+    cols = (np.arange(w) + 0.5) * v / w - 0.5
+    tmp = np.stack([[np.interp(rows, np.arange(u), m[i, :, j]) for j in range(v)]
+                    for i in range(n)]).transpose(0, 2, 1)          # (n, h, v)
+    return np.stack([[np.interp(cols, np.arange(v), tmp[i, r]) for r in range(h)]
+                     for i in range(n)])
+
+
+def numpy_gradcam(model, x, selection, relu=True):
+    g = lambda n: [np.asarray(a, np.float64) for a in model.get_layer(n).get_weights()]  # noqa
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = g("conv1"), g("conv2"), g("fc"), g("out")
+    a1 = np.maximum(conv_same(x, w1, b1), 0)
+    n, h, w, c = a1.shape
+    pooled = a1.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    A = np.maximum(conv_same(pooled, w2, b2), 0)                 # feature maps of the last conv
+    z3 = A.reshape(n, -1) @ w3 + b3
+    logits = np.maximum(z3, 0) @ w4 + b4                         # pre-softmax scores
+    sel = logits.argmax(1) if selection is None else selection
+    g_h = w4[:, sel].T * (z3 > 0)                                # d y_c / d fc
+    grads = (g_h @ w3.T).reshape(A.shape)                        # d y_c / d A
+    alpha = grads.mean(axis=(1, 2))                              # eq. 1
+    cam = np.einsum("nk,nuvk->nuv", alpha, A)                    # eq. 2 (before the ReLU)
+    if relu:
+        cam = np.maximum(cam, 0)
+    return upsample_bilinear(cam, x.shape[1], x.shape[2]), logits
+
+
+@pytest.fixture(scope="module")
+def model():
+    tf.keras.utils.set_random_seed(3)
+    inp = L.Input((8, 8, 2))
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    h = L.MaxPooling2D(2, name="pool")(h)
+    h = L.Conv2D(5, 3, padding="same", name="conv2")(h)
+    h = L.BatchNormalization(name="bn")(h)      # folded by prepare
+    h = L.ReLU(name="relu2")(h)                 # merged by prepare
+    h = L.Flatten(name="flat")(h)
+    h = L.Dense(6, activation="relu", name="fc")(h)
+    out = L.Dense(3, activation="softmax", name="out")(h)
+    m = tf.keras.Model(inp, out)
+    bn = m.get_layer("bn")
+    rng = np.random.RandomState(0)
+    bn.set_weights([rng.uniform(0.5, 1.5, 5), rng.normal(0, 0.3, 5), rng.normal(0, 0.2, 5),
+                    rng.uniform(0.5, 2, 5)])
+    return m
+
+
+def folded(model):
+    """The same network with the batch norm folded by hand (the reference's weights)."""
+    inp = L.Input((8, 8, 2))
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    h = L.MaxPooling2D(2)(h)
+    h = L.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(h)
+    h = L.Flatten()(h)
+    h = L.Dense(6, activation="relu", name="fc")(h)
+    out = L.Dense(3, name="out")(h)
+    ref = tf.keras.Model(inp, out)
+    for n in ("conv1", "fc", "out"):
+        ref.get_layer(n).set_weights(model.get_layer(n).get_weights())
+    gamma, beta, mean, var = model.get_layer("bn").get_weights()
+    k, b = model.get_layer("conv2").get_weights()
+    s = gamma / np.sqrt(var + model.get_layer("bn").epsilon)
+    ref.get_layer("conv2").set_weights([k * s, (b - mean) * s + beta])
+    return ref
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_gradcam_equals_numpy_reference(model, relu):
+    x = np.random.RandomState(1).normal(0, 1, (6, 8, 8, 2)).astype(np.float32)
+    an = xb.create_analyzer("grad_cam", model, relu=relu)
+    assert an.layer_name == "conv2"           # default: the last conv layer
+    ref_model = folded(model)
+    for selection in (None, np.array([0, 1, 2, 2, 1, 0])):
+        R = an.analyze(x, neuron_selection=selection)
+        ref, logits = numpy_gradcam(ref_model, x.astype(np.float64), selection, relu)
+        assert R.shape == x.shape
+        np.testing.assert_array_equal(R[..., 0], R[..., 1])   # the map repeated over channels
+        scale = np.abs(ref).max()
+        assert scale > 1e-3
+        np.testing.assert_allclose(R[..., 0], ref, rtol=1e-4, atol=1e-5 * scale)
+        if relu:
+            assert R.min() >= 0
+        else:
+            assert (ref < 0).any()
+    # the explained score is the pre-softmax logit: the same map for the model without softmax
+    np.testing.assert_allclose(xb.create_analyzer("grad_cam", ref_model, relu=relu).analyze(x, selection), R,
+                               rtol=1e-5, atol=1e-6 * scale)
+    assert np.allclose(model.predict(x, verbose=0).argmax(1), logits.argmax(1))
+
+
+def test_gradcam_layer_choice_and_errors(model):
+    x = np.random.RandomState(2).normal(0, 1, (2, 8, 8, 2)).astype(np.float32)
+    pool = xb.create_analyzer("grad_cam", model, layer="pool")
+    assert pool.analyze(x).shape == x.shape
+    with pytest.raises(ValueError, match="merged or removed"):
+        xb.create_analyzer("grad_cam", model, layer="bn")
+    with pytest.raises(ValueError, match="not in the prepared model"):
+        xb.create_analyzer("grad_cam", model, layer="nope")
+    with pytest.raises(ValueError, match="feature maps"):
+        xb.create_analyzer("grad_cam", model, layer="fc")
+    with pytest.raises(TypeError, match="layer name"):
+        xb.create_analyzer("grad_cam", model, layer=3)
+    dense = tf.keras.Sequential([L.Input((4, 4, 1)), L.Flatten(), L.Dense(2)])
+    with pytest.raises(ValueError, match="no Conv2D"):
+        xb.create_analyzer("grad_cam", dense)
+    with pytest.raises(ValueError, match="out of range"):
+        xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=3)

@@ -1,0 +1,118 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017), native TF2.
+
+For the explained pre-softmax logit ``y^c`` and the feature maps ``A^k`` (k = 1..K,
+size u x v) of a convolutional layer:
+
+* eq. 1: ``alpha_k^c = 1/(u v) sum_ij d y^c / d A^k_ij`` (global-average-pooled gradients)
+* eq. 2: ``L^c = ReLU(sum_k alpha_k^c A^k)``
+
+The u x v map is upsampled to the input's H x W with bilinear interpolation
+(``tf.image.resize(method="bilinear")``: half-pixel centres, edge values
+clamped, no antialiasing) and repeated over the input's colour channels, so
+the heatmap has the shape of ``x``. ``relu=True`` (default) applies the ReLU of
+eq. 2 as Selvaraju et al. do; ``relu=False`` keeps the signed map.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from xaibench._checks import check_in_range
+from xaibench.analyzers.base import Analyzer
+from xaibench.analyzers.registry import register
+from xaibench.prepare import prepare
+
+L = tf.keras.layers
+
+
+def _rank4_output(layer) -> bool:
+    shape = layer.output_shape
+    return not isinstance(shape, list) and len(shape) == 4
+
+
+class GradCAM(Analyzer):
+    """Grad-CAM at a convolutional layer of the prepared (BN-folded, softmax-free) model.
+
+    Parameters: ``layer`` (None: the last Conv2D layer; or the name of any layer
+    with a 4-D ``(N, u, v, K)`` output, e.g. a pooling layer), ``relu`` (True),
+    ``batch_size`` (64).
+    """
+
+    def __init__(self, model, layer=None, relu=True, batch_size=64):
+        super().__init__(model, layer=layer, relu=relu, batch_size=batch_size)
+        self.batch_size = check_in_range("batch_size", batch_size, 1, integer=True)
+        if not isinstance(relu, (bool, np.bool_)):
+            raise TypeError(f"relu must be True or False, got {relu!r}.")
+        self.relu = bool(relu)
+        self.prepared = prepare(model)
+        self.layer_name = self._choose_layer(layer)
+        feature = self.prepared.get_layer(self.layer_name).output
+        self._model = tf.keras.Model(self.prepared.inputs, [feature, self.prepared.output])
+        self._fn = None
+
+    def _choose_layer(self, layer) -> str:
+        layers = self.prepared.layers
+        if layer is None:
+            convs = [lay.name for lay in layers if isinstance(lay, L.Conv2D)]
+            if not convs:
+                raise ValueError(f"model {self.model.name!r} has no Conv2D layer; Grad-CAM needs "
+                                 "a convolutional layer (pass layer= a layer with a 4-D output).")
+            return convs[-1]
+        if not isinstance(layer, str):
+            raise TypeError(f"layer must be a layer name (str) or None, got {type(layer).__name__}.")
+        names = [lay.name for lay in layers]
+        if layer not in names:
+            merged = ""
+            try:
+                self.model.get_layer(layer)
+                merged = (" It exists in the original model but prepare() merged or removed it "
+                          "(batch norm / activation / dropout); name the Conv2D layer before it.")
+            except ValueError:
+                pass
+            raise ValueError(f"layer {layer!r} is not in the prepared model.{merged} "
+                             f"Layers: {', '.join(names)}.")
+        chosen = self.prepared.get_layer(layer)
+        if not _rank4_output(chosen) or chosen is self.prepared.layers[-1]:
+            raise ValueError(f"layer {layer!r} ({type(chosen).__name__}) has output shape "
+                             f"{chosen.output_shape}; Grad-CAM needs a layer with feature maps "
+                             "(N, u, v, K) before the classifier head.")
+        return layer
+
+    def _build(self):
+        model, relu = self._model, self.relu
+
+        @tf.function(input_signature=[tf.TensorSpec([None] + list(self.prepared.input_shape[1:]),
+                                                    tf.float32),
+                                      tf.TensorSpec([None], tf.int64)])
+        def cam(x, selection):
+            with tf.GradientTape() as tape:
+                feats, y = model(x, training=False)
+                top = tf.argmax(y, axis=-1, output_type=tf.int64)
+                idx = tf.where(selection < 0, top, selection)
+                yc = tf.gather(y, idx, axis=1, batch_dims=1)
+            grads = tape.gradient(yc, feats)                     # d y^c / d A^k_ij per image
+            alpha = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)          # eq. 1
+            lmap = tf.reduce_sum(alpha * feats, axis=-1, keepdims=True)         # eq. 2
+            if relu:
+                lmap = tf.nn.relu(lmap)
+            size = tf.shape(x)[1:3]
+            up = tf.image.resize(lmap, size, method="bilinear")
+            return tf.repeat(up, tf.shape(x)[3], axis=-1)
+
+        return cam
+
+    def _analyze(self, x, neuron_selection):
+        if self._fn is None:
+            self._fn = self._build()
+        sel = (np.full(len(x), -1, np.int64) if neuron_selection is None
+               else np.asarray(neuron_selection, np.int64))
+        out = [self._fn(tf.constant(x[i:i + self.batch_size]),
+                        tf.constant(sel[i:i + self.batch_size])).numpy()
+               for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out, axis=0)
+
+
+@register("grad_cam", "Grad-CAM (Selvaraju et al. 2017): ReLU of gradient-weighted feature maps "
+          "of a conv layer (default: the last), bilinearly upsampled", "gradient")
+def _grad_cam(model, **params):
+    return GradCAM(model, **params)
