@@ -1,6 +1,7 @@
 """Data sets a run can name, loaded as numpy arrays (x, y, boxes, masks)."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,13 @@ def load(spec: dict) -> RunData:
     loader = getattr(data, spec["name"], None)
     if loader is None:
         raise ValueError(f"data set {spec['name']!r} is not available in this version of xaibench")
+    accepted = inspect.signature(loader).parameters
+    n = spec.get("n")
+    if n is not None:          # let loaders that can make or read fewer images do so
+        if "n" in accepted:
+            params["n"] = n
+        elif "limit" in accepted:
+            params["limit"] = n
     result = loader(**params)
     if isinstance(result, tuple) and len(result) == 4:       # (x_train, y_train, x_test, y_test)
         out = RunData(result[2], result[3])
@@ -35,7 +43,6 @@ def load(spec: dict) -> RunData:
     else:
         out = RunData(result.x, result.y, getattr(result, "boxes", None),
                       getattr(result, "masks", None))
-    n = spec.get("n")
     if n is not None:
         if n > len(out.x):
             raise ValueError(f"data.n={n} but {spec['name']!r} has only {len(out.x)} images")

@@ -1,16 +1,13 @@
-"""Data sets that ship with the installed packages (no network).
-
-``digits``: scikit-learn's 8x8 handwritten digits (1,797 images), upsampled to
-``size`` x ``size`` with bilinear interpolation and scaled to [0, 1], split into
-train and test with a fixed seed.
-"""
+"""sklearn's handwritten digits, upsampled (embedded, no network)."""
 from __future__ import annotations
 
 import numpy as np
 
 
 def digits(size: int = 28, test_fraction: float = 0.25, seed: int = 0):
-    """``(x_train, y_train, x_test, y_test)``; images are float32 ``(N, size, size, 1)``."""
+    """``(x_train, y_train, x_test, y_test)``: scikit-learn's 8x8 handwritten digits (1,797
+    images) upsampled to ``size`` x ``size`` (bilinear), float32 ``(N, size, size, 1)`` in
+    [0, 1], split stratified with ``seed``."""
     from skimage.transform import resize
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -30,3 +27,14 @@ def digits(size: int = 28, test_fraction: float = 0.25, seed: int = 0):
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return x_train, y_train, x_test, y_test
+
+
+def digits_dataset(split: str = "test", size: int = 28, test_fraction: float = 0.25,
+                   seed: int = 0):
+    """:func:`digits` as a :class:`~xaibench.data.Dataset` (``split``: "train" or "test")."""
+    from xaibench.data._dataset import Dataset, check_choice
+
+    check_choice("split", split, ("train", "test"))
+    x_train, y_train, x_test, y_test = digits(size, test_fraction, seed)
+    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+    return Dataset(x, y, class_names=[str(i) for i in range(10)], name=f"digits-{split}")
