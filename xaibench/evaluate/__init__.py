@@ -4,8 +4,22 @@
     xb.evaluate.aopc(curves, relative_to=random_curves)         # eq. 12, Fig. 4
     xb.evaluate.confidence_drop(model, x, R)                    # Amorim et al. eq. 3
     xb.evaluate.relevance_ratio(R, boxes)                       # Kohlbrenner et al. eq. 2
+    xb.evaluate.pointing_game(R, boxes)
+    xb.evaluate.precision_recall_curves(R, masks)               # Seo et al.
+    xb.evaluate.complexity(R)                                   # Samek et al. Fig. 5
+    xb.evaluate.friedman(table)                                 # Amorim et al. Sec. IV-A
 """
+from xaibench.evaluate.complexity import complexity, encoded_size, image_entropy
 from xaibench.evaluate.faithfulness import (Curves, aopc, aopc_curve, confidence_drop,
                                             perturbation_curve)
+from xaibench.evaluate.localisation import (boxes_to_masks, mu_by_box_size, pointing_game,
+                                            precision_recall_curves, relevance_ratio,
+                                            relevance_ratio_table, uniform_relevance_ratio)
+from xaibench.evaluate.statistics import FriedmanResult, friedman
 
-__all__ = ["Curves", "aopc", "aopc_curve", "confidence_drop", "perturbation_curve"]
+__all__ = [
+    "Curves", "aopc", "aopc_curve", "confidence_drop", "perturbation_curve",
+    "boxes_to_masks", "mu_by_box_size", "pointing_game", "precision_recall_curves",
+    "relevance_ratio", "relevance_ratio_table", "uniform_relevance_ratio",
+    "complexity", "encoded_size", "image_entropy", "FriedmanResult", "friedman",
+]

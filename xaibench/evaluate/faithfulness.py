@@ -8,20 +8,25 @@
 
 Execution: a batch of (image, repeat) pairs goes through ONE traced ``tf.function``: channel
 pooling, region scores, ranking (argsort, inverse permutation), the replacement values
-(uniform noise / mean / blur / constant, stateless random from the seed), the masks of all
-steps and every model call (a ``tf.while_loop`` over groups of steps) run on the device. At
-most ``batch_size`` perturbed images exist at a time, so peak memory does not grow with N.
+(uniform noise / mean / blur / constant; stateless Philox random numbers keyed by (seed,
+image, repeat)), the masks of all steps and every model call (unrolled up to 16 model calls,
+else a ``tf.while_loop`` over groups of steps) run on the device. At most ``batch_size``
+perturbed images exist at a time, so peak memory does not grow with N.
 
 ``jit_compile`` default, measured with ``benchmarks/evaluate_throughput.py --jit`` on the
-2-core CPU of the project machine (TF 2.14.1, perturbed images per second, same run):
-see :data:`JIT_MEASUREMENT`. GPU default: XLA on (not measured here: no GPU on the machine;
-measure with the same script before relying on it).
+2-core CPU of the project machine (TF 2.14.1, shared and loaded, functions timed round-robin
+in one run; two runs on 2026-11-23): demo CNN 28x28, region 2, 100 steps, 10 repeats,
+batch 512: XLA off 36,400 / 29,000 perturbed images/s, XLA on 8,000 / 8,800 (3.3-4.5x
+slower); VGG-16 224x224, batch 16: off 2.40 / 5.38, on 1.42 / 2.64 images/s (1.7-2.0x
+slower). Hence ``JIT_DEFAULT["CPU"] = False``. GPU default: XLA on --
+not measured (no GPU on the machine); measure with the same script before relying on it.
+The random draws are made outside the XLA cluster, so the same seed gives the same numbers
+with and without ``jit_compile``.
 """
 from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import weakref
 from dataclasses import dataclass, field
 
@@ -37,13 +42,15 @@ ORDERS = ("morf", "lerf", "random")
 PERTURBATIONS = ("uniform", "mean", "zero", "blur")
 OUTPUTS = ("logit", "probability")
 
-#: measured on the project machine (filled from benchmarks/evaluate_throughput.py --jit)
-JIT_MEASUREMENT = "see module docstring"
-#: default of ``jit_compile`` per device kind
+#: default of ``jit_compile`` per device kind (CPU measured, see the module docstring)
 JIT_DEFAULT = {"CPU": False, "GPU": True}
 
 #: images per model call when ``batch_size`` is None: about 2**22 input floats, within [8, 512]
 _INPUT_BUDGET = 2 ** 22
+#: model calls per kernel up to which the step loop is unrolled in the graph
+_MAX_UNROLL = 16
+#: traced kernels kept per model (one per setting)
+_MAX_KERNELS = 16
 
 
 def default_jit_compile() -> bool:
@@ -208,7 +215,7 @@ def _gaussian_blur(x, sigma):
 
 def _stateless(shape, seeds):
     """One stateless uniform [0, 1) sample of ``shape`` per row of ``seeds`` (P, 2)."""
-    return tf.map_fn(lambda s: tf.random.stateless_uniform(shape, s), seeds,
+    return tf.map_fn(lambda s: tf.random.stateless_uniform(shape, s, alg="philox"), seeds,
                      fn_output_signature=tf.float32)
 
 
@@ -229,14 +236,14 @@ def _build_kernel(fmodel, softmax, image_shape, region, ks, pairs, per_call, ord
     takes_seeds = callable(perturbation) and len(inspect.signature(perturbation).parameters) >= 2
     sigma = float(blur_sigma if blur_sigma is not None else region / 2)
 
-    def kernel(x, R, y, noise_seeds, order_seeds):
+    def core(x, R, y, noise_seeds, order_keys, noise):
         # -- region scores (eq. 11: locations r on a grid, ranked by summed relevance) --
         hmap = heatmaps.reduce_channels(R, channel_reduce)   # (P, H, W)
         hmap = hmap[:, top:top + gh * region, left:left + gw * region]
         scores = tf.reduce_sum(tf.reshape(hmap, (pairs, gh, region, gw, region)), axis=(2, 4))
         scores = tf.reshape(scores, (pairs, n_regions))
         # -- ordering O = (r_1, ..., r_L), eq. 9/10; ties broken by a seeded random order --
-        perm = tf.argsort(_stateless((n_regions,), order_seeds), axis=1)
+        perm = tf.argsort(order_keys, axis=1)
         if order != "random":
             s_perm = tf.gather(scores, perm, batch_dims=1)
             perm = tf.gather(perm, tf.argsort(sign * s_perm, axis=1, stable=True), batch_dims=1)
@@ -254,7 +261,7 @@ def _build_kernel(fmodel, softmax, image_shape, region, ks, pairs, per_call, ord
                 hi = tf.reduce_max(x, axis=(1, 2, 3), keepdims=True)
             else:
                 lo, hi = value_range
-            repl = lo + (hi - lo) * _stateless((h, w, c), noise_seeds)
+            repl = lo + (hi - lo) * noise
         elif kind == "zero":
             repl = tf.zeros_like(x)
         elif kind == "mean":
@@ -268,7 +275,9 @@ def _build_kernel(fmodel, softmax, image_shape, region, ks, pairs, per_call, ord
             repl = tf.broadcast_to(fill, tf.shape(x))
         x5, repl5 = x[:, None], repl[:, None]
         out = tf.TensorArray(tf.float32, size=n_iter)
-        for it in tf.range(n_iter):
+        # unrolled when short: TF 2.14's CPU graph optimiser does not fuse the model's ops
+        # inside a while-loop body (measured: VGG-16 about 2x slower per call)
+        for it in (range(n_iter) if n_iter <= _MAX_UNROLL else tf.range(n_iter)):
             k = ks_pad[it]                                   # (S,) steps of this model call
             xk = tf.where(rank <= k[None, :, None, None, None], repl5, x5)   # x^(k), eq. 11
             f = fmodel(tf.reshape(xk, (pairs * per_call, h, w, c)), training=False)
@@ -279,11 +288,20 @@ def _build_kernel(fmodel, softmax, image_shape, region, ks, pairs, per_call, ord
         res = tf.transpose(out.stack(), (1, 0, 2))
         return tf.reshape(res, (pairs, n_iter * per_call))[:, :K]
 
-    return tf.function(kernel, jit_compile=bool(jit_compile))
+    core = tf.function(core, jit_compile=bool(jit_compile))
+
+    def kernel(x, R, y, noise_seeds, order_seeds):
+        # random draws outside the XLA cluster: XLA's stateless RNG gives other numbers, and
+        # the same seed must give the same curves with and without jit_compile
+        order_keys = _stateless((n_regions,), order_seeds)
+        noise = _stateless((h, w, c), noise_seeds) if kind == "uniform" else tf.zeros((pairs, 1, 1, 1))
+        return core(x, R, y, noise_seeds, order_keys, noise)
+
+    return tf.function(kernel)
 
 
 def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduce, output,
-         seed, batch_size, jit_compile, value_range, blur_sigma, progress):
+         seed, batch_size, jit_compile, value_range, blur_sigma, progress, image_ids=None):
     """Evaluate f(x^(k)) for k in ``ks`` for every (image, repeat): (N, repeats, K)."""
     n, h, w, c = x.shape
     fmodel, softmax = _scoring_model(model, output)
@@ -305,22 +323,26 @@ def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduc
     if jit_compile is None:
         jit_compile = default_jit_compile()
     key = ("kernel", (h, w, c), region, tuple(int(k) for k in ks), pairs, per_call, order,
-           perturbation if isinstance(perturbation, str) else id(perturbation),
-           None if isinstance(perturbation, (str, type(None))) or callable(perturbation)
-           else perturbation.tobytes(), channel_reduce, value_range, blur_sigma, bool(jit_compile),
+           perturbation if isinstance(perturbation, str) else (
+               id(perturbation) if callable(perturbation)
+               else (perturbation.shape, perturbation.tobytes())), channel_reduce, value_range, blur_sigma, bool(jit_compile),
            output, R.shape[3:])
     store = _CACHE.setdefault(model, {})
     if key not in store:
+        kernels = [k for k in store if k[0] == "kernel"]
+        if len(kernels) >= _MAX_KERNELS:               # bounded cache: drop the oldest
+            del store[kernels[0]]
         store[key] = _build_kernel(fmodel, softmax, (h, w, c), region, np.asarray(ks), pairs,
                                    per_call, order, perturbation, channel_reduce, value_range,
                                    blur_sigma, jit_compile)
     kernel = store[key]
     img = np.repeat(np.arange(n), reps)
     rep = np.tile(np.arange(reps), n)
-    stream = (img.astype(np.int64) * repeats + rep) * 2
+    gid = (np.arange(n, dtype=np.int64) if image_ids is None else image_ids)[img]
+    stream = (gid * repeats + rep) * 2
     noise_seeds = np.stack([np.full(n_pairs, seed, np.int64), stream], axis=1)
     # the order/tie-break stream depends on the repeat only for the random order
-    order_stream = (img.astype(np.int64) * repeats + (rep if order == "random" else 0)) * 2 + 1
+    order_stream = (gid * repeats + (rep if order == "random" else 0)) * 2 + 1
     order_seeds = np.stack([np.full(n_pairs, seed, np.int64), order_stream], axis=1)
     result = np.empty((n_pairs, K), np.float32)
     chunks = range(0, n_pairs, pairs)
@@ -351,7 +373,7 @@ def perturbation_curve(model, x, R, y=None, region: int = 9, steps: int = 100,
                        channel_reduce: str = "sum", output: str = "logit", seed: int = 0,
                        batch_size: int | None = None, jit_compile: bool | None = None,
                        value_range=None, blur_sigma: float | None = None,
-                       progress: bool | None = None) -> Curves:
+                       progress: bool | None = None, image_ids=None) -> Curves:
     """Region perturbation curves of Samek et al. (2017), eq. 11:
 
         x^(0) = x,   x^(k) = g(x^(k-1), r_k)  for 1 <= k <= L,
@@ -379,9 +401,11 @@ def perturbation_curve(model, x, R, y=None, region: int = 9, steps: int = 100,
 
     ``y``: the explained class (None: the predicted class; int or one int per image).
     ``output``: "logit" (pre-softmax) or "probability". ``seed``: the same seed gives the same
-    numbers, independent of ``batch_size``. ``batch_size``: perturbed images per model call
+    numbers, independent of ``batch_size``; the random streams are keyed by (seed, image id,
+    repeat) with ``image_ids`` (default 0..N-1): pass the images' indices in the data set and
+    shards give the same numbers as one call. ``batch_size``: perturbed images per model call
     (bounds peak memory; default about 2**22 input floats). ``jit_compile``: XLA, default per
-    device kind (:data:`JIT_DEFAULT`, measured: see module docstring).
+    device kind (:data:`JIT_DEFAULT`; on CPU off: measured 1.7-4.5x slower with XLA).
     Returns :class:`Curves` with ``values`` of shape (N, repeats, steps + 1).
     """
     x, R, perturbation, value_range = _check_common(
@@ -401,7 +425,8 @@ def perturbation_curve(model, x, R, y=None, region: int = 9, steps: int = 100,
     y = resolve_neuron_selection(y, n, model_num_classes(model))
     ks = np.arange(steps + 1)
     values, y = _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduce,
-                     output, seed, batch_size, jit_compile, value_range, blur_sigma, progress)
+                     output, seed, batch_size, jit_compile, value_range, blur_sigma, progress,
+                     _check_ids(image_ids, n))
     settings = dict(region=region, order=order, repeats=repeats, channel_reduce=channel_reduce,
                     output=output, seed=seed, value_range=value_range,
                     perturbation=perturbation if isinstance(perturbation, str) else (
@@ -409,6 +434,17 @@ def perturbation_curve(model, x, R, y=None, region: int = 9, steps: int = 100,
                         else "fill"))
     return Curves(values=values, y=y, steps=ks, fraction=ks * region * region / (h * w),
                   settings=settings)
+
+
+def _check_ids(image_ids, n):
+    if image_ids is None:
+        return None
+    ids = np.asarray(image_ids)
+    if ids.shape != (n,) or not np.issubdtype(ids.dtype, np.integer) or np.any(ids < 0) or \
+            len(np.unique(ids)) != n:
+        raise ValueError(f"image_ids must be {n} distinct non-negative ints (the images' indices "
+                         f"in the data set), got shape {ids.shape} and dtype {ids.dtype}.")
+    return ids.astype(np.int64)
 
 
 def _check_curves(curves, name="curves"):
@@ -457,7 +493,7 @@ def confidence_drop(model, x, R, fractions=(.05, .1, .2, .3, .4, .5, .75),
                     repeats: int = 10, channel_reduce: str = "sum", output: str = "probability",
                     seed: int = 0, batch_size: int | None = None,
                     jit_compile: bool | None = None, value_range=None,
-                    progress: bool | None = None) -> dict:
+                    progress: bool | None = None, image_ids=None) -> dict:
     """Amorim et al., eq. 3: Drop(k) = f(x^(0)) - f(x^(k)), x^(k) being x with its k % most
     relevant pixels (channel-pooled ``R``) replaced by ``perturbation`` (default: a uniform
     random value per pixel and channel in the image's range, Sec. III-C), for k in
@@ -466,7 +502,7 @@ def confidence_drop(model, x, R, fractions=(.05, .1, .2, .3, .4, .5, .75),
 
     Returns a dict of numpy arrays: "fractions" (F,), "pixels" (F,) number of pixels replaced,
     "drop" (N, F) and, with a control, "control" (N, F) -- both averaged over ``repeats``
-    draws of the noise -- and "y" (N,).
+    draws of the noise -- and "y" (N,). ``seed``, ``image_ids``: as in :func:`perturbation_curve`.
     """
     x, R, perturbation, value_range = _check_common(
         model, x, R, "morf", perturbation, repeats, channel_reduce, output, seed, batch_size,
@@ -483,7 +519,8 @@ def confidence_drop(model, x, R, fractions=(.05, .1, .2, .3, .4, .5, .75),
     out = {"fractions": fr, "pixels": pixels}
     common = dict(perturbation=perturbation, repeats=repeats, channel_reduce=channel_reduce,
                   output=output, seed=seed, batch_size=batch_size, jit_compile=jit_compile,
-                  value_range=value_range, blur_sigma=None, progress=progress)
+                  value_range=value_range, blur_sigma=None, progress=progress,
+                  image_ids=_check_ids(image_ids, len(x)))
     v, y = _run(model, x, R, y, ks, 1, "morf", **common)
     out["drop"] = (v[..., :1] - v[..., 1:]).mean(axis=1)
     if control == "random":

@@ -41,6 +41,7 @@ class Context:
     boxes: list | None
     masks: np.ndarray | None
     seed: int
+    ids: np.ndarray            # global image indices: the noise of image i is the same in any shard
 
 
 def plan_shards(n_images: int, config: RunConfig) -> list:
@@ -102,7 +103,8 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
             sl = slice(shard.start, shard.stop)
             ctx = Context(model, data.x[sl], data.y[sl],
                           None if data.boxes is None else data.boxes[sl],
-                          None if data.masks is None else data.masks[sl], config.seed)
+                          None if data.masks is None else data.masks[sl], config.seed,
+                          np.arange(shard.start, shard.stop))
             rows, R = [], None
             if shard.analyzer == BASELINE:
                 for metric in config.metrics:

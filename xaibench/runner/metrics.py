@@ -40,7 +40,7 @@ def aopc(ctx, R, params):
     from xaibench.evaluate import perturbation_curve
 
     curves = perturbation_curve(ctx.model, ctx.x, R, y=ctx.y, order="morf", seed=ctx.seed,
-                                **_aopc_settings(ctx.x, params))
+                                image_ids=ctx.ids, **_aopc_settings(ctx.x, params))
     return _curve_rows(curves, "morf")
 
 
@@ -48,7 +48,7 @@ def aopc_baseline(ctx, params):
     from xaibench.evaluate import perturbation_curve
 
     curves = perturbation_curve(ctx.model, ctx.x, np.zeros_like(ctx.x), y=ctx.y, order="random",
-                                seed=ctx.seed, **_aopc_settings(ctx.x, params))
+                                seed=ctx.seed, image_ids=ctx.ids, **_aopc_settings(ctx.x, params))
     return _curve_rows(curves, "random")
 
 
@@ -58,7 +58,7 @@ def confidence_drop(ctx, R, params):
 
     fractions = tuple(params.get("fractions", (.05, .1, .2, .3, .4, .5, .75)))
     out = drop(ctx.model, ctx.x, R, fractions=fractions, y=ctx.y, seed=ctx.seed,
-               repeats=int(params.get("repeats", 3)))
+               image_ids=ctx.ids, repeats=int(params.get("repeats", 3)))
     rows = []
     for key in ("drop", "control"):
         for i in range(out[key].shape[0]):
