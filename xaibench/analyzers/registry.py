@@ -13,6 +13,8 @@ from typing import Callable
 #: modules that register analyzers when imported
 PROVIDERS = (
     "xaibench.analyzers.innvestigate_backend",
+    "xaibench.analyzers.perturbation",
+    "xaibench.analyzers.pattern", "xaibench.analyzers.gradcam",
 )
 
 

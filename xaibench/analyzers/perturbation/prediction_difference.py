@@ -54,8 +54,9 @@ def ring_statistics(image: np.ndarray, rows, cols, k: int, l: int):
     """Per-channel mean and standard deviation of the ring x_out \\ x_in around
     every inner window (top-left ``(rows[i], cols[j])``); ``(len(rows), len(cols), C)``.
 
-    The outer window starts ``(l - k) // 2`` pixels before the inner one and is
-    clipped to the image.
+    The outer window starts ``(l - k) // 2`` pixels before the inner one, shifted
+    to lie inside the image near its border (so every ring holds l^2 - k^2 pixels;
+    an outer window larger than the image is the whole image).
     """
     h, w, _ = image.shape
     x = image.astype(np.float64)
@@ -73,8 +74,9 @@ def ring_statistics(image: np.ndarray, rows, cols, k: int, l: int):
 
     pad = (l - k) // 2
     ri, ci = np.asarray(rows), np.asarray(cols)
-    r0o, r1o = np.clip(ri - pad, 0, h), np.clip(ri - pad + l, 0, h)
-    c0o, c1o = np.clip(ci - pad, 0, w), np.clip(ci - pad + l, 0, w)
+    r0o = np.maximum(0, np.minimum(ri - pad, h - l))
+    c0o = np.maximum(0, np.minimum(ci - pad, w - l))
+    r1o, c1o = np.minimum(h, r0o + l), np.minimum(w, c0o + l)
     n = box(ones, r0o, r1o, c0o, c1o) - box(ones, ri, ri + k, ci, ci + k)
     s = box(s1, r0o, r1o, c0o, c1o) - box(s1, ri, ri + k, ci, ci + k)
     q = box(s2, r0o, r1o, c0o, c1o) - box(s2, ri, ri + k, ci, ci + k)
@@ -135,11 +137,19 @@ class PredictionDifference(PerturbationAnalyzer, Analyzer):
                              f"around it; use inner < {min(h, w)}.")
 
     def _perturb(self, images, aux, jobs):
+        """x' = x with x_in replaced by a sampled patch (Alg. 2 line 7). Sample j of
+        window w draws its k x k x C standard normals with copy id ``w * r + j``."""
         shape = tf.shape(images)
         k = self.inner
         mask = window_mask(jobs["row"], jobs["col"], k, k, shape[1], shape[2])
         x = tf.gather(images, jobs["img"])
-        z = normal_noise(self.seed, jobs["copy"], shape[1:])
+        z = normal_noise(self.seed, jobs["copy"], tf.stack([k * k, shape[3]]))  # (B, k*k, C)
+        # every pixel looks up its patch element (clipped outside the patch, masked anyway)
+        lr = tf.clip_by_value(tf.range(shape[1])[None, :] - tf.cast(jobs["row"], tf.int32)[:, None],
+                              0, k - 1)
+        lc = tf.clip_by_value(tf.range(shape[2])[None, :] - tf.cast(jobs["col"], tf.int32)[:, None],
+                              0, k - 1)
+        z = tf.gather(z, lr[:, :, None] * k + lc[:, None, :], batch_dims=1)     # (B, H, W, C)
         if "mean" in aux:  # marginal: per-pixel normal of the training data
             value = aux["mean"][None] + aux["std"][None] * z
         else:  # conditional: the ring's per-channel normal

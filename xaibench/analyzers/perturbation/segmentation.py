@@ -189,6 +189,18 @@ def check_segments_param(segments) -> None:
                          f"map, or label maps (H, W) / (N, H, W); got shape {arr.shape}.")
 
 
+def region_mean_images(x: np.ndarray, segs) -> np.ndarray:
+    """Each image with every region painted in its mean colour (the ``"mean"`` fill)."""
+    out = np.empty_like(x)
+    for i, (img, lab) in enumerate(zip(x, segs)):
+        flat = lab.ravel()
+        cnt = np.bincount(flat)
+        for ch in range(x.shape[-1]):
+            sums = np.bincount(flat, img[..., ch].ravel().astype(np.float64))
+            out[i, ..., ch] = (sums / cnt)[lab]
+    return out
+
+
 def boundary_prior(image: np.ndarray, regions: int = 2 ** 8, method: str = "slic"):
     """Mean ``mu`` (C,) of the background: Seo et al. Alg. 3 line 2.
 

@@ -1,0 +1,89 @@
+"""Shared helpers of the perturbation tests, and the checks common to all five methods."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import xaibench as xb
+
+L = tf.keras.layers
+NAMES = ("occlusion", "prediction_difference", "rmpd", "contextual_importance", "lime")
+
+
+class CountImages(L.Layer):
+    """Identity layer that counts the images flowing through the model."""
+
+    def build(self, input_shape):
+        self.count = self.add_weight("count", shape=(), dtype=tf.int64, initializer="zeros",
+                                     trainable=False)
+
+    def call(self, x):
+        self.count.assign_add(tf.cast(tf.shape(x)[0], tf.int64))
+        return x
+
+
+def linear_model(shape, classes, activation=None, seed=0, bias=True, counted=False):
+    """Flatten -> Dense(classes) with seeded weights; returns (model, W, b)."""
+    rng = np.random.default_rng(seed)
+    inp = L.Input(shape=shape)
+    h = CountImages(name="count")(inp) if counted else inp
+    dense = L.Dense(classes, activation=activation, use_bias=bias)
+    out = dense(L.Flatten()(h))
+    model = tf.keras.Model(inp, out)
+    w = rng.normal(size=(int(np.prod(shape)), classes)).astype(np.float32)
+    b = rng.normal(size=classes).astype(np.float32)
+    dense.set_weights([w, b] if bias else [w])
+    return model, w, (b if bias else np.zeros(classes, np.float32))
+
+
+def count_of(model) -> int:
+    return int(model.get_layer("count").count.numpy())
+
+
+def softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_registered_in_perturbation_family():
+    names = xb.list_analyzers(family="perturbation")
+    assert set(NAMES) <= set(names)
+    assert all(names[n] for n in NAMES)
+
+
+@pytest.mark.parametrize("output", ["probability", "logit"])
+def test_softmax_model_is_not_softmaxed_twice(output):
+    """A model ending in softmax and its logit twin give the same explanation."""
+    x = np.random.default_rng(1).normal(size=(2, 6, 6, 1)).astype(np.float32)
+    soft, w, b = linear_model((6, 6, 1), 4, activation="softmax", seed=3)
+    lin, _, _ = linear_model((6, 6, 1), 4, activation=None, seed=3)
+    r_soft = xb.create_analyzer("occlusion", soft, patch=3, output=output).analyze(x, 2)
+    r_lin = xb.create_analyzer("occlusion", lin, patch=3, output=output).analyze(x, 2)
+    np.testing.assert_allclose(r_soft, r_lin, rtol=1e-5, atol=1e-6)
+    # and the numbers are those of the output asked for: window (0, 0) of image 0
+    xf = x.copy()
+    xf[:, :3, :3] = 0.0
+    z, zf = x.reshape(2, -1) @ w + b, xf.reshape(2, -1) @ w + b
+    f, ff = (softmax(z), softmax(zf)) if output == "probability" else (z, zf)
+    np.testing.assert_allclose(r_soft[:, 0, 0, 0], f[:, 2] - ff[:, 2], rtol=1e-4, atol=1e-6)
+
+
+def test_top_class_is_explained_by_default():
+    x = np.random.default_rng(2).normal(size=(3, 6, 6, 1)).astype(np.float32)
+    model, w, b = linear_model((6, 6, 1), 5, seed=4)
+    top = np.argmax(x.reshape(3, -1) @ w + b, axis=1)
+    quarters = np.arange(36).reshape(6, 6) // 9
+    an = xb.create_analyzer("contextual_importance", model, segments=quarters)
+    np.testing.assert_allclose(an.analyze(x), an.analyze(x, top), atol=1e-7)
+    other = (top + 1) % 5
+    assert not np.allclose(an.analyze(x), an.analyze(x, other))
+
+
+@pytest.mark.parametrize("name,params", [
+    ("occlusion", {"output": "softmax"}), ("lime", {"batch_size": 0}), ("rmpd", {"seed": -1}),
+    ("prediction_difference", {"jit_compile": "yes"}), ("lime", {"fill": "blur"}),
+])
+def test_common_parameters_are_checked(name, params):
+    model, _, _ = linear_model((8, 8, 1), 3)
+    with pytest.raises((ValueError, TypeError)):
+        xb.create_analyzer(name, model, **params)

@@ -1,0 +1,98 @@
+"""rmpd (Seo Alg. 3): the 63 model images, the exact region counts, the boundary
+prior, and a numpy re-derivation sharing segmentation, prior and noise."""
+import numpy as np
+import pytest
+from skimage import data
+
+import xaibench as xb
+from xaibench.analyzers.perturbation._kernels import normal_noise
+from xaibench.analyzers.perturbation.segmentation import boundary_prior, segment
+from test_perturbation_common import count_of, linear_model, softmax
+
+
+def _digits(n):
+    """sklearn's 8x8 digits upsampled to 24x24, values in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits().images[:n] / 16.0
+    return np.kron(d, np.ones((3, 3)))[..., None].astype(np.float32)
+
+
+def test_scales_5_calls_the_model_on_63_images_per_image():
+    x = _digits(3)
+    model, _, _ = linear_model((24, 24, 1), 10, activation="softmax", counted=True)
+    an = xb.create_analyzer("rmpd", model, scales=5, batch_size=64)
+    r = an.analyze(x)
+    assert count_of(model) == 3 * 63 == 3 * (2 + 4 + 8 + 16 + 32 + 1)
+    assert an.num_copies == 62
+    assert an.stats["model_calls"] == 1 + 3     # clean pass + ceil(186 / 64)
+    assert r.shape == x.shape and np.all(r >= 0)
+
+
+def test_matches_algorithm_3():
+    x = _digits(2)
+    model, w, b = linear_model((24, 24, 1), 10, activation="softmax", seed=3)
+    an = xb.create_analyzer("rmpd", model, scales=3, seed=5, input_range=(0, 1))
+    r = an.analyze(x, 4)
+    for i in range(2):
+        segs = an.segment_scales(x[i])
+        mu, sigma = an.prior(x[i])
+        assert [s.max() + 1 for s in segs] == [2, 4, 8]
+        np.testing.assert_allclose(sigma, np.sqrt(10.0) / 255.0, rtol=1e-6)
+        noise = normal_noise(5, np.arange(14), (24, 24, 1)).numpy()
+        p = softmax(x[i].reshape(-1) @ w + b)[4]
+        s, copy = np.zeros((24, 24)), 0
+        for j in range(3):
+            sj = np.zeros((24, 24))
+            for region in range(2 ** (j + 1)):
+                xp = x[i].astype(np.float64).copy()
+                m = segs[j] == region
+                xp[m] = mu + sigma * noise[copy][m]
+                copy += 1
+                sj[m] = max(0.0, p - softmax(xp.reshape(-1) @ w + b)[4])
+            s += sj / 3
+        np.testing.assert_allclose(r[i, ..., 0], s, rtol=1e-4, atol=1e-6)
+
+
+def test_segmentation_has_exactly_the_requested_regions():
+    img = data.astronaut()[::4, ::4].astype(np.float32)
+    noise = np.random.default_rng(0).random((20, 20, 1)).astype(np.float32)
+    for im in (img, noise):
+        for n in (2, 4, 8, 16, 32, 256):
+            for method in ("slic", "felzenszwalb"):
+                lab = segment(im, n, method)
+                assert lab.shape == im.shape[:2] and lab.dtype == np.int32
+                assert np.array_equal(np.unique(lab), np.arange(n))
+
+
+def test_boundary_prior_is_the_largest_border_cluster():
+    """Border mostly colour A, an object of colour B touching one side: mu ~ A."""
+    rng = np.random.default_rng(1)
+    img = np.empty((48, 48, 3), np.float32)
+    img[:] = (200, 180, 40)
+    img[8:, 14:34] = (20, 60, 220)        # object reaching the bottom border
+    img += rng.normal(0, 2, img.shape).astype(np.float32)
+    mu = boundary_prior(img)
+    np.testing.assert_allclose(mu, (200, 180, 40), atol=3)
+    img[:, :] = (20, 60, 220)            # now B is everywhere: mu follows it
+    assert np.allclose(boundary_prior(img), (20, 60, 220), atol=1e-3)
+
+
+def test_seed():
+    x = _digits(1)
+    model, _, _ = linear_model((24, 24, 1), 10, activation="softmax", seed=3)
+    a = xb.create_analyzer("rmpd", model, scales=2, seed=1).analyze(x, 2)
+    np.testing.assert_allclose(a, xb.create_analyzer("rmpd", model, scales=2, seed=1,
+                                                     batch_size=3).analyze(x, 2), atol=1e-7)
+    assert not np.allclose(a, xb.create_analyzer("rmpd", model, scales=2, seed=2).analyze(x, 2))
+
+
+@pytest.mark.parametrize("params,msg", [
+    ({"scales": 0}, "scales"), ({"scales": 10}, "scales <= 9"),
+    ({"segmentation": "watershed"}, "segmentation"), ({"input_range": (1, 0)}, "high > low"),
+])
+def test_bad_parameters_are_refused_before_any_model_call(params, msg):
+    model, _, _ = linear_model((24, 24, 1), 3, counted=True)
+    with pytest.raises((ValueError, TypeError), match=msg):
+        xb.create_analyzer("rmpd", model, **params).analyze(_digits(1))
+    assert count_of(model) == 0
