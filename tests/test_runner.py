@@ -18,7 +18,7 @@ from xaibench.report import report, summary
 from xaibench.runner import ConfigError, RunFolderError, from_mapping, plan_shards, run
 
 CONFIG = {
-    "model": "demo",
+    "model": "digits",
     "data": {"name": "digits", "n": 48},
     "analyzers": ["gradient", {"name": "lrp.epsilon", "params": {"epsilon": 0.01}}],
     "metrics": [{"name": "aopc", "params": {"region": 7, "steps": 8, "repeats": 2}},
@@ -140,13 +140,19 @@ def test_cli_happy_paths(tmp_path, capsys):
     assert cli(["explain", "--analyzers", "gradient,lrp.z", "--n", "3",
                 "--out", str(tmp_path / "ex")]) == 0
     with np.load(tmp_path / "ex" / "heatmaps.npz") as f:
-        assert f["lrp.z"].shape == (3, 28, 28, 1)
+        assert f["lrp.z"].shape == (3, 48, 48, 3)          # the demo model on clutter
+    assert cli(["explain", "--model", "digits", "--data", "digits", "--analyzers", "lrp.z",
+                "--n", "2", "--out", str(tmp_path / "ex2")]) == 0
+    with np.load(tmp_path / "ex2" / "heatmaps.npz") as f:
+        assert f["lrp.z"].shape == (2, 28, 28, 1)
     cfg = tmp_path / "run.yaml"
-    cfg.write_text("model: demo\ndata: {name: digits, n: 4}\nanalyzers: [gradient]\n"
-                   "metrics: [complexity]\nsave_heatmaps: true\nshard_size: 2\n")
+    cfg.write_text("model: demo\ndata: {name: clutter, n: 4}\nanalyzers: [gradient, occlusion]\n"
+                   "metrics: [complexity, relevance_ratio, pointing_game]\nsave_heatmaps: true\n"
+                   "shard_size: 2\n")
     assert cli(["evaluate", "--config", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert cli(["report", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "heatmaps.png").exists()
+    assert (tmp_path / "run" / "mu_by_size.png").exists()
     assert (tmp_path / "run" / "heatmaps" / "gradient[0:2].npz").exists()
 
 

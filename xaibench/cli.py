@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Explain the first N images of a data set for their true "
                                    "class; writes heatmaps.npz and heatmaps.png.")
     p.add_argument("--model", default="demo",
-                   help="'demo' (the shipped digits CNN), a zoo builder name, or a Keras "
-                        "model file (default: demo)")
-    p.add_argument("--data", default="digits", help="data set name (default: digits)")
+                   help="'demo' (the shipped clutter CNN), 'digits' (the shipped digits CNN), "
+                        "a zoo builder name, or a Keras model file (default: demo)")
+    p.add_argument("--data", default="clutter",
+                   help="data set name (default: clutter, the demo model's test images)")
     p.add_argument("--analyzers", required=True, help="comma-separated analyzer names")
     p.add_argument("--n", type=int, default=8, help="number of images (default: 8)")
     p.add_argument("--out", required=True, help="output folder")
@@ -132,9 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write report.md with tables and PNG plots into a run folder.")
     p.add_argument("folder", help="a run folder made by `xaibench evaluate`")
     p.set_defaults(func=_report)
-    p = sub.add_parser("demo", help="the demo: explain test digits (no network)",
-                       description="Explain test digits with several analyzers and write a "
-                                   "heatmap grid.")
+    p = sub.add_parser("demo", help="the demo: a small benchmark run and its report (no network)",
+                       description="Explain 64 clutter test images with 15 analyzers, evaluate "
+                                   "AOPC, mu/mu_w, pointing game and complexity, write the report.")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.set_defaults(func=_demo)
     return parser

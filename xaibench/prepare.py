@@ -16,6 +16,7 @@ the layer, its type and what is supported, before any analysis starts.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -252,21 +253,42 @@ def ends_with_softmax(model) -> bool:
     return _is_softmax(last) or _activation_name(last) == "softmax"
 
 
+class _PreActivation(L.Layer):
+    """The pre-activation ``W x + b`` of a Dense/Conv layer, sharing its variables."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(name=f"{layer.name}_pre_activation", **kwargs)
+        self.inner = layer
+
+    def call(self, x):
+        inner = self.inner
+        if isinstance(inner, L.Dense):
+            z = tf.tensordot(x, inner.kernel, axes=1)
+        else:
+            z = inner.convolution_op(x, inner.kernel)
+        return z + inner.bias if inner.use_bias else z
+
+
+_logits_models: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def logits_model(model) -> tf.keras.Model:
     """``model`` itself when it has no final softmax, else a model sharing its
-    layers that outputs the pre-softmax scores (no other change, no copy of weights)."""
+    layers and variables that outputs the pre-softmax scores (no copy of weights;
+    built once per model, so traced functions keyed on it are reused)."""
     if not ends_with_softmax(model):
         return model
+    cached = _logits_models.get(model)
+    if cached is not None:
+        return cached
     last = model.outputs[0].node.layer
     if _is_softmax(last):
-        pre = last.input
-        return tf.keras.Model(model.inputs, pre, name=f"{model.name}_logits")
-    # a layer with activation="softmax": recompute it without the activation, sharing weights
-    x = last.input
-    if isinstance(last, L.Dense):
-        z = tf.matmul(x, last.kernel)
+        out = tf.keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    elif isinstance(last, KERNEL_LAYERS):
+        out = tf.keras.Model(model.inputs, _PreActivation(last)(last.input),
+                             name=f"{model.name}_logits")
     else:
-        z = last.convolution_op(x, last.kernel)
-    if last.use_bias:
-        z = z + last.bias
-    return tf.keras.Model(model.inputs, z, name=f"{model.name}_logits")
+        raise _unsupported(last, "only a Dense/Conv layer or a Softmax/Activation layer can end "
+                                 "in the softmax whose input is explained")
+    _logits_models[model] = out
+    return out

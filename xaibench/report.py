@@ -21,7 +21,8 @@ def _load(folder: str):
     db = sqlite3.connect(path)
     rows = db.execute("SELECT image, analyzer, metric, setting, step, value FROM results").fetchall()
     db.close()
-    return manifest, rows
+    # SQLite stores NaN (e.g. mu of an image without positive relevance) as NULL
+    return manifest, [r[:5] + (np.nan if r[5] is None else r[5],) for r in rows]
 
 
 def summary(folder: str) -> list:
@@ -32,7 +33,7 @@ def summary(folder: str) -> list:
     _, rows = _load(folder)
     groups: dict = {}
     for image, analyzer, metric, setting, step, value in rows:
-        if step == -1 and value is not None and np.isfinite(value):
+        if step == -1 and np.isfinite(value):
             groups.setdefault((analyzer, metric, setting), []).append(value)
     out = []
     for key in sorted(groups):

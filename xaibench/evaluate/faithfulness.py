@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench import heatmaps
+from xaibench._progress import inner_enabled
 from xaibench._checks import (check_images, check_in_range, model_num_classes,
                               resolve_neuron_selection)
 from xaibench.prepare import ends_with_softmax, logits_model
@@ -347,7 +348,7 @@ def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduc
     result = np.empty((n_pairs, K), np.float32)
     chunks = range(0, n_pairs, pairs)
     if progress is None:
-        progress = n_pairs * K > 200_000
+        progress = n_pairs * K > 200_000 and inner_enabled()
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc="perturbation curves", unit="chunk")

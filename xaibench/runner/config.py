@@ -2,8 +2,9 @@
 
 A run is described by a JSON or YAML mapping::
 
-    model: demo                      # "demo" (models/digits_cnn.keras), a zoo name, or a file
-    data: {name: digits, n: 64}      # a loader of xb.data and its arguments; n = images used
+    model: demo                      # "demo" (models/clutter_cnn.keras), "digits"
+                                     # (models/digits_cnn.keras), a zoo name, or a file
+    data: {name: clutter, n: 64}     # a loader of xb.data and its arguments; n = images used
     analyzers: [gradient, {name: lrp.epsilon, params: {epsilon: 0.01}}]
     metrics: [aopc, {name: relevance_ratio}, complexity]
     shard_size: 16                   # images per shard (one shard = images x one analyzer)
@@ -42,7 +43,7 @@ class Step:
 @dataclass(frozen=True)
 class RunConfig:
     model: str = "demo"
-    data: dict = field(default_factory=lambda: {"name": "digits", "n": 64})
+    data: dict = field(default_factory=lambda: {"name": "clutter", "n": 64})
     analyzers: tuple = ()
     metrics: tuple = ()
     shard_size: int = 16
@@ -101,7 +102,7 @@ def from_mapping(mapping: dict) -> RunConfig:
     extra = set(mapping) - allowed
     if extra:
         raise ConfigError(f"unknown config key(s) {sorted(extra)}; allowed: {sorted(allowed)}")
-    data = mapping.get("data", {"name": "digits", "n": 64})
+    data = mapping.get("data", {"name": "clutter", "n": 64})
     if isinstance(data, str):
         data = {"name": data}
     if not isinstance(data, dict) or data.get("name") not in LOADERS:

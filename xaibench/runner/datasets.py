@@ -11,6 +11,10 @@ LOADERS = ("digits", "clutter", "skimage_samples", "cifar10", "mnist", "imagenet
            "voc2007")
 
 
+#: arguments used unless a config gives others: ``clutter`` as the demo model was trained
+DEFAULTS = {"clutter": {"split": "test", "size": 48, "seed": 0, "digit_scale": (0.45, 0.8)}}
+
+
 @dataclass
 class RunData:
     x: np.ndarray
@@ -23,7 +27,8 @@ def load(spec: dict) -> RunData:
     """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split."""
     import xaibench.data as data
 
-    params = {k: v for k, v in spec.items() if k not in ("name", "n")}
+    params = dict(DEFAULTS.get(spec["name"], {}))
+    params.update({k: v for k, v in spec.items() if k not in ("name", "n")})
     loader = getattr(data, spec["name"], None)
     if loader is None:
         raise ValueError(f"data set {spec['name']!r} is not available in this version of xaibench")

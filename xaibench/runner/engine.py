@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xaibench._progress import outer_bar
+from xaibench.analyzers import create_analyzer
 from xaibench.runner.config import RunConfig
 from xaibench.runner.metrics import METRICS
 from xaibench.runner.store import RunStore
@@ -53,20 +55,21 @@ def plan_shards(n_images: int, config: RunConfig) -> list:
 
 
 def load_model(spec: str):
-    """``demo`` (the shipped digits CNN), a zoo builder name, or a saved Keras model file."""
+    """A shipped model (``demo``: the clutter CNN, ``digits``: the digits CNN), a zoo
+    builder name, or a saved Keras model file."""
     import tensorflow as tf
 
     from xaibench import zoo
-    from xaibench.demo import load_demo_model
+    from xaibench.demo import SHIPPED, load_shipped_model
 
-    if spec == "demo":
-        return load_demo_model()
+    if spec in SHIPPED:
+        return load_shipped_model(spec)
     if os.path.exists(spec):
         return tf.keras.models.load_model(spec)
     builder = getattr(zoo, spec, None)
     if builder is None or spec.startswith("_") or not callable(builder):
-        raise ValueError(f"model {spec!r} is neither 'demo', a file, nor a zoo builder "
-                         "(mnist_cnn, cifar_cnn, caffenet, vgg16)")
+        raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED)}, a file, nor a zoo "
+                         "builder (mnist_cnn, cifar_cnn, caffenet, vgg16)")
     return builder()
 
 
@@ -74,7 +77,6 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
     """Run (or resume) ``config`` into the folder ``out``; returns the open store."""
     from tqdm.auto import tqdm
 
-    import xaibench as xb
     from xaibench.runner.datasets import load
 
     store = RunStore(out, config)
@@ -98,35 +100,40 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
                initial=sum(s.stop - s.start for s in shards if s.id in done),
                desc="xaibench run", dynamic_ncols=True)
     try:
-        for shard in todo:
-            t0 = time.perf_counter()
-            sl = slice(shard.start, shard.stop)
-            ctx = Context(model, data.x[sl], data.y[sl],
-                          None if data.boxes is None else data.boxes[sl],
-                          None if data.masks is None else data.masks[sl], config.seed,
-                          np.arange(shard.start, shard.stop))
-            rows, R = [], None
-            if shard.analyzer == BASELINE:
-                for metric in config.metrics:
-                    base = METRICS[metric.name][1]
-                    if base is not None:
-                        rows += [(shard.start + i, BASELINE, metric.label, s, k, v)
-                                 for i, s, k, v in base(ctx, metric.params)]
-            else:
-                step = steps[shard.analyzer]
-                if step.label not in analyzers:
-                    analyzers[step.label] = xb.create_analyzer(step.name, model, **step.params)
-                R = analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
-                for metric in config.metrics:
-                    fn = METRICS[metric.name][0]
-                    rows += [(shard.start + i, step.label, metric.label, s, k, v)
-                             for i, s, k, v in fn(ctx, R, metric.params)]
-            seconds = time.perf_counter() - t0
-            store.write_shard(shard, rows, seconds,
-                              R if (config.save_heatmaps and R is not None) else None)
-            log.info("shard %s: %d rows in %.2f s", shard.id, len(rows), seconds)
-            bar.update(shard.stop - shard.start)
+        with outer_bar():
+            _run_shards(todo, store, config, data, model, steps, analyzers, bar, log)
     finally:
         bar.close()
     log.info("run complete")
     return store
+
+
+def _run_shards(todo, store, config, data, model, steps, analyzers, bar, log):
+    """Run each shard of ``todo`` and commit it; analyzers are built once and reused."""
+    for shard in todo:
+        t0 = time.perf_counter()
+        sl = slice(shard.start, shard.stop)
+        ctx = Context(model, data.x[sl], data.y[sl],
+                      None if data.boxes is None else data.boxes[sl],
+                      None if data.masks is None else data.masks[sl], config.seed,
+                      np.arange(shard.start, shard.stop))
+        if shard.analyzer == BASELINE:
+            R, rows = None, _baseline_rows(shard, ctx, config)
+        else:
+            step = steps[shard.analyzer]
+            if step.label not in analyzers:
+                analyzers[step.label] = create_analyzer(step.name, model, **step.params)
+            R = analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
+            rows = [(shard.start + i, step.label, metric.label, s, k, v)
+                    for metric in config.metrics
+                    for i, s, k, v in METRICS[metric.name][0](ctx, R, metric.params)]
+        seconds = time.perf_counter() - t0
+        store.write_shard(shard, rows, seconds, R if config.save_heatmaps else None)
+        log.info("shard %s: %d rows in %.2f s", shard.id, len(rows), seconds)
+        bar.update(shard.stop - shard.start)
+
+
+def _baseline_rows(shard, ctx, config):
+    return [(shard.start + i, BASELINE, metric.label, s, k, v)
+            for metric in config.metrics if METRICS[metric.name][1] is not None
+            for i, s, k, v in METRICS[metric.name][1](ctx, metric.params)]

@@ -68,19 +68,19 @@ def confidence_drop(ctx, R, params):
 
 
 def _ground_truth(ctx):
-    if ctx.boxes is None and ctx.masks is None:
-        raise ValueError("this metric needs boxes or masks; the data set has neither")
-    return dict(boxes=ctx.boxes, masks=ctx.masks) if ctx.masks is not None else dict(
-        boxes=ctx.boxes, image_shape=ctx.x.shape[1:3])
+    """The object as boxes when the data has them (Kohlbrenner et al.), else as masks."""
+    if ctx.boxes is not None:
+        return dict(boxes=ctx.boxes, image_shape=ctx.x.shape[1:3])
+    if ctx.masks is not None:
+        return dict(masks=ctx.masks)
+    raise ValueError("this metric needs boxes or masks; the data set has neither")
 
 
 def relevance_ratio(ctx, R, params):
-    """mu and mu_w of Kohlbrenner et al. eq. 2 (boxes, or masks when the data has them)."""
+    """mu and mu_w of Kohlbrenner et al. eq. 2 inside the object's boxes (or masks)."""
     from xaibench.evaluate import relevance_ratio as ratio
 
-    gt = dict(boxes=ctx.boxes, image_shape=ctx.x.shape[1:3]) if ctx.boxes is not None \
-        else _ground_truth(ctx)
-    out = ratio(R, **gt)
+    out = ratio(R, **_ground_truth(ctx))
     return [(i, key, SCALAR, float(out[key][i])) for key in ("mu", "mu_w", "size")
             for i in range(len(R))]
 
@@ -88,10 +88,11 @@ def relevance_ratio(ctx, R, params):
 def relevance_ratio_baseline(ctx, params):
     from xaibench.evaluate import uniform_relevance_ratio
 
-    if ctx.boxes is not None:
-        out = uniform_relevance_ratio(ctx.boxes, shape=ctx.x.shape[1:3])
+    gt = _ground_truth(ctx)
+    if "boxes" in gt:
+        out = uniform_relevance_ratio(gt["boxes"], shape=ctx.x.shape[1:3])
     else:
-        out = uniform_relevance_ratio(masks=_ground_truth(ctx)["masks"])
+        out = uniform_relevance_ratio(masks=gt["masks"])
     return [(i, key, SCALAR, float(out[key][i])) for key in ("mu", "mu_w", "size")
             for i in range(len(ctx.x))]
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from xaibench._checks import check_in_range
+from xaibench._progress import inner_enabled
 from xaibench.prepare import ends_with_softmax, logits_model
 
 OUTPUTS = ("probability", "logit")
@@ -227,7 +228,7 @@ class PerturbationKernel:
         out, calls = [], 0
         chunks = range(0, n, self.batch_size)
         for i in tqdm(chunks, desc="perturbed copies", unit="batch", leave=False,
-                      disable=len(chunks) < PROGRESS_MIN_CALLS):
+                      disable=len(chunks) < PROGRESS_MIN_CALLS or not inner_enabled()):
             chunk = {k: v[i:i + self.batch_size] for k, v in jobs.items()}
             out.append(step(images, aux, chunk, targets))
             calls += 1
