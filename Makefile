@@ -27,6 +27,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/analyzer_overhead.py
+	$(PY) benchmarks/evaluate_throughput.py --jit
+	$(PY) benchmarks/perturbation_throughput.py
+	$(PY) benchmarks/pattern_fit.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
