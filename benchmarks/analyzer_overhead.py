@@ -3,8 +3,8 @@ iNNvestigate directly in graph mode, measured side by side in one run.
 
     .venv/bin/python benchmarks/analyzer_overhead.py [--rounds 5] [--reps 3]
 
-For lrp.epsilon and lrp.sequential_preset_a_flat on mnist_cnn() (32 images) and
-vgg16(weights=None) (8 images at 224x224): the first call (analyzer build, and for
+For lrp.epsilon and lrp.sequential_preset_a_flat on mnist_cnn() (32 and 256 images)
+and vgg16(weights=None) (8 images at 224x224): the first call (analyzer build, and for
 xaibench the worker start and weight transfer) and the warm time per call. Warm
 calls alternate between the two sides in rounds; the ratio is the median of
 xaibench's times over the median of iNNvestigate's. Target: ratio <= 1.10 warm.
@@ -79,9 +79,11 @@ def main():
     parser.add_argument("--skip-vgg", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    rows = measure("mnist_cnn x32", xb.zoo.mnist_cnn(),
-                   rng.uniform(0, 1, (32, 28, 28, 1)).astype("float32"),
-                   rng.integers(0, 10, 32), args.rounds, args.reps)
+    rows = []
+    for n in (32, 256):
+        rows += measure(f"mnist_cnn x{n}", xb.zoo.mnist_cnn(),
+                        rng.uniform(0, 1, (n, 28, 28, 1)).astype("float32"),
+                        rng.integers(0, 10, n), args.rounds, args.reps)
     if not args.skip_vgg:
         rows += measure("vgg16 x8", xb.zoo.vgg16(weights=None),
                         rng.uniform(-120, 120, (8, 224, 224, 3)).astype("float32"),
