@@ -58,3 +58,28 @@ def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def line_plot(curves: dict, path: str, xlabel: str, ylabel: str, baseline=None,
+              marker=None, dpi: int = 120) -> str:
+    """One line per ``{label: (x, y)}``; ``baseline=(label, legend text)`` is drawn
+    dashed in black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.set_prop_cycle(color=plt.cm.tab20(np.linspace(0, 1, 20)))   # distinct colours for many
+    for label, (xs, ys) in sorted(curves.items()):
+        if baseline is not None and label == baseline[0]:
+            ax.plot(xs, ys, color="black", ls="--", marker=marker, label=baseline[1])
+        else:
+            ax.plot(xs, ys, marker=marker, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

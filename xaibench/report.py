@@ -56,33 +56,20 @@ def _curves(rows, setting_of):
 
 
 def _plot_aopc(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from xaibench.plots import line_plot
 
     aopc_rows = [r for r in rows if r[2].startswith("aopc")]
     if not aopc_rows:
         return None
     curves = _curves(aopc_rows, lambda a: "random" if a == BASELINE else "morf")
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for analyzer, (k, v) in sorted(curves.items()):
-        style = dict(color="black", ls="--") if analyzer == BASELINE else {}
-        ax.plot(k, v, label="random order" if analyzer == BASELINE else analyzer, **style)
-    ax.set_xlabel("perturbation steps L")
-    ax.set_ylabel("AOPC (eq. 12)")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return line_plot(curves, path, "perturbation steps L", "AOPC (eq. 12)",
+                     baseline=(BASELINE, "random order"))
 
 
 def _plot_mu(rows, path, bins=10):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """mu against box size (Kohlbrenner et al., Fig. 3) in ``bins`` intervals."""
+    from xaibench.evaluate import mu_by_box_size
+    from xaibench.plots import line_plot
 
     per: dict = {}
     for image, analyzer, metric, setting, step, value in rows:
@@ -90,24 +77,14 @@ def _plot_mu(rows, path, bins=10):
             per.setdefault(analyzer, {}).setdefault(image, {})[setting] = value
     if not per:
         return None
-    edges = np.linspace(0, 1, bins + 1)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for analyzer, images in sorted(per.items()):
-        size = np.array([d.get("size", np.nan) for d in images.values()])
-        mu = np.array([d.get("mu", np.nan) for d in images.values()])
-        idx = np.clip(np.digitize(size, edges) - 1, 0, bins - 1)
-        means = [np.nanmean(mu[idx == b]) if np.any((idx == b) & np.isfinite(mu)) else np.nan
-                 for b in range(bins)]
-        style = dict(color="black", ls="--") if analyzer == BASELINE else {}
-        ax.plot((edges[:-1] + edges[1:]) / 2, means, marker=".",
-                label="uniform" if analyzer == BASELINE else analyzer, **style)
-    ax.set_xlabel("box size / image size")
-    ax.set_ylabel("mu = R_in / R_tot (eq. 2)")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    curves = {}
+    for analyzer, images in per.items():
+        result = {key: np.array([d.get(key, np.nan) for d in images.values()])
+                  for key in ("mu", "size")}
+        edges, mean, _ = mu_by_box_size(result, bins=bins)
+        curves[analyzer] = ((edges[:-1] + edges[1:]) / 2, mean)
+    return line_plot(curves, path, "box size / image size", "mu = R_in / R_tot (eq. 2)",
+                     baseline=(BASELINE, "uniform"), marker=".")
 
 
 def _heatmap_grid(folder, manifest, path, n=8):
