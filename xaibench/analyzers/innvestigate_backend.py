@@ -63,21 +63,26 @@ class _Worker:
         child.close()
         self.conn = Connection(parent.detach())
         self.lock = threading.Lock()
+        self.shm = None             # shared-memory block for images and heatmaps
 
     def call(self, *msg):
         with self.lock:
-            try:
-                if _pending_drops:
-                    drops = [_pending_drops.pop() for _ in range(len(_pending_drops))]
-                    self.conn.send(("drop", drops))
-                    self.conn.recv()
-                self.conn.send(msg)
-                reply = self.conn.recv()
-            except (EOFError, OSError, BrokenPipeError) as err:
-                raise WorkerError(
-                    f"the iNNvestigate worker process died ({err!r}); its log is {self.log.name}:\n"
-                    + self.tail()
-                ) from None
+            return self._call_locked(*msg)
+
+    def _call_locked(self, *msg):
+        """Send one request and wait for its reply; the caller holds ``self.lock``."""
+        try:
+            if _pending_drops:
+                drops = [_pending_drops.pop() for _ in range(len(_pending_drops))]
+                self.conn.send(("drop", drops))
+                self.conn.recv()
+            self.conn.send(msg)
+            reply = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as err:
+            raise WorkerError(
+                f"the iNNvestigate worker process died ({err!r}); its log is {self.log.name}:\n"
+                + self.tail()
+            ) from None
         if reply[0] == "ok":
             return reply[1]
         _, kind, message, trace = reply
@@ -85,6 +90,27 @@ class _Worker:
             raise {"ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError}[kind](
                 message)
         raise WorkerError(f"iNNvestigate failed with {kind}: {message}\n{trace}")
+
+    def analyze(self, key, model_key, recipe, params, x, indices, batch_size):
+        """Heatmaps of ``x``: x goes to the worker and the heatmaps come back through a
+        shared-memory block (grown on demand), not through the socket."""
+        with self.lock:   # the block is shared with the worker for the whole call
+            buf = self._buffer(x.nbytes)
+            view = np.ndarray(x.shape, dtype=np.float32, buffer=buf.buf)
+            view[...] = x
+            self._call_locked("analyze", key, model_key, recipe, params, buf.name, x.shape,
+                              indices, batch_size)
+            return np.array(view)
+
+    def _buffer(self, nbytes: int):
+        from multiprocessing import shared_memory
+
+        if self.shm is None or self.shm.size < nbytes:
+            if self.shm is not None:
+                self.shm.close()
+                self.shm.unlink()
+            self.shm = shared_memory.SharedMemory(create=True, size=max(nbytes, 1 << 20))
+        return self.shm
 
     def tail(self, n: int = 4000) -> str:
         try:
@@ -111,6 +137,10 @@ class _Worker:
             except subprocess.TimeoutExpired:  # pragma: no cover
                 self.proc.kill()
         self.conn.close()
+        if self.shm is not None:
+            self.shm.close()
+            self.shm.unlink()
+            self.shm = None
 
 
 _worker_instance: _Worker | None = None
@@ -423,8 +453,8 @@ class InnvestigateAnalyzer(Analyzer):
     def _analyze(self, x, neuron_selection):
         w = worker()
         _ensure_loaded(self._prepared, w)
-        return w.call("analyze", self._key, self._prepared.key, self._recipe,
-                      self._worker_params, x, neuron_selection, self.batch_size)
+        return w.analyze(self._key, self._prepared.key, self._recipe, self._worker_params, x,
+                         neuron_selection, self.batch_size)
 
     def __del__(self):
         # never talk to the worker from a finalizer (it may run inside a call);

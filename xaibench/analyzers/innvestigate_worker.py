@@ -16,10 +16,11 @@ import the user-side package (or run the user's ``__main__``, as a
 Protocol (pickled tuples over a ``multiprocessing.connection.Connection``):
 
 * ``("load_model", key, json_config, weights)`` -> ``None``
-* ``("analyze", analyzer_key, model_key, recipe, params, x, indices, batch_size)``
-  -> heatmaps; ``recipe`` is an iNNvestigate analyzer name or one of the
-  composite recipes below, ``indices`` is ``None`` (explain the top output) or
-  one int per image;
+* ``("analyze", analyzer_key, model_key, recipe, params, shm_name, shape, indices,
+  batch_size)`` -> ``None``: x is read from the client's shared-memory block and
+  the heatmaps are written back into it (no copies through the socket);
+  ``recipe`` is an iNNvestigate analyzer name or one of the composite recipes
+  below, ``indices`` is ``None`` (explain the top output) or one int per image;
 * ``("predict", model_key, x)`` -> model outputs (used by tests and checks);
 * ``("drop", [analyzer_key, ...])`` and ``("shutdown",)``.
 
@@ -145,19 +146,37 @@ def serve(conn) -> None:
             old.close()
         return entry
 
-    def analyze(key, model_key, recipe, params, x, indices, batch_size):
+    buffers: dict = {}
+
+    def shared_array(name, shape):
+        """A view of the client's shared-memory block ``name`` (attached once)."""
+        from multiprocessing import resource_tracker, shared_memory
+
+        if name not in buffers:
+            for old in buffers.values():
+                old.close()
+            buffers.clear()
+            shm = shared_memory.SharedMemory(name=name)
+            # the client owns the block; keep this process's tracker from unlinking it
+            resource_tracker.unregister(shm._name, "shared_memory")
+            buffers[name] = shm
+        return np.ndarray(shape, dtype=np.float32, buffer=buffers[name].buf)
+
+    def analyze(key, model_key, recipe, params, shm_name, shape, indices, batch_size):
+        """Read x from shared memory, write the heatmaps over it chunk by chunk (each
+        chunk of x is consumed by its session run before its heatmaps are written)."""
         mode = "max_activation" if indices is None else "index"
         entry = get_analyzer((key, mode), model_key, recipe, params, mode)
-        out = []
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size]
+        data = shared_array(shm_name, shape)
+        for start in range(0, shape[0], batch_size):
+            xb = np.array(data[start:start + batch_size])
             if indices is None:
-                out.append(entry.run(lambda: entry.analyzer.analyze(xb)))
+                R = entry.run(lambda: entry.analyzer.analyze(xb))
             else:
                 sel = indices[start:start + batch_size]
-                out.append(entry.run(lambda: entry.analyzer.analyze(xb, neuron_selection=sel)))
-        heatmaps = out[0] if len(out) == 1 else np.concatenate(out)
-        return heatmaps.astype(np.float32, copy=False)
+                R = entry.run(lambda: entry.analyzer.analyze(xb, neuron_selection=sel))
+            data[start:start + batch_size] = R
+        return None
 
     def predict(model_key, x):
         entry = get_analyzer(("predict", model_key), model_key, None, None, None)
