@@ -156,11 +156,21 @@ def test_cli_happy_paths(tmp_path, capsys):
     assert (tmp_path / "run" / "heatmaps" / "gradient[0:2].npz").exists()
 
 
+def test_cli_demo_on_a_few_images(tmp_path, capsys):
+    assert cli(["demo", "--images", "4", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "lrp.cmp_alpha1_flat" in out and "report:" in out
+    assert (tmp_path / "demo" / "report.md").exists()
+    rows = table(tmp_path / "demo")
+    assert {r[1] for r in rows} >= {"baseline", "occlusion", "rmpd", "lime", "lrp.cam"}
+
+
 @pytest.mark.parametrize("argv,match", [
     (["explain", "--analyzers", "nope", "--out", "x"], "unknown analyzer 'nope'"),
     (["explain", "--analyzers", "gradient", "--data", "nope", "--out", "x"], "unknown data set"),
     (["evaluate", "--config", "/no/such.yaml", "--out", "x"], "does not exist"),
     (["report", "/no/such/run"], "not a run folder"),
+    (["demo", "--images", "0"], "--images must be at least 1"),
 ])
 def test_cli_errors_are_one_line(argv, match, capsys):
     assert cli(argv) == 2

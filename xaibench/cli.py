@@ -99,7 +99,9 @@ def _report(args) -> int:
 def _demo(args) -> int:
     from xaibench.demo import run
 
-    run(out=args.out)
+    if args.images < 1:
+        raise ValueError(f"--images must be at least 1, got {args.images}")
+    run(out=args.out, n_images=args.images)
     return 0
 
 
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Explain 64 clutter test images with 15 analyzers, evaluate "
                                    "AOPC, mu/mu_w, pointing game and complexity, write the report.")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.add_argument("--images", type=int, default=64, help="test images to explain (default: 64)")
     p.set_defaults(func=_demo)
     return parser
 
