@@ -292,3 +292,12 @@ def logits_model(model) -> tf.keras.Model:
                                  "in the softmax whose input is explained")
     _logits_models[model] = out
     return out
+
+
+def output_head(model, output: str):
+    """``(net, apply_softmax)``: ``net(x)``, followed by a softmax when ``apply_softmax``,
+    gives ``model``'s class probabilities (``output="probability"``) or pre-softmax logits
+    (``"logit"``); a model that already ends in a softmax is never softmaxed twice."""
+    if output == "probability" and ends_with_softmax(model):
+        return model, False
+    return logits_model(model), output == "probability"

@@ -37,7 +37,7 @@ from xaibench import heatmaps
 from xaibench._progress import inner_enabled
 from xaibench._checks import (check_images, check_in_range, model_num_classes,
                               resolve_neuron_selection)
-from xaibench.prepare import ends_with_softmax, logits_model
+from xaibench.prepare import output_head
 
 ORDERS = ("morf", "lerf", "random")
 PERTURBATIONS = ("uniform", "mean", "zero", "blur")
@@ -193,10 +193,7 @@ def _scoring_model(model, output):
     store = _CACHE.setdefault(model, {})
     key = ("__f__", output)
     if key not in store:
-        if output == "probability" and ends_with_softmax(model):
-            store[key] = (model, False)
-        else:
-            store[key] = (logits_model(model), output == "probability")
+        store[key] = output_head(model, output)
     return store[key]
 
 

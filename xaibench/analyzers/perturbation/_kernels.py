@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from xaibench._checks import check_in_range
 from xaibench._progress import inner_enabled
-from xaibench.prepare import ends_with_softmax, logits_model
+from xaibench.prepare import output_head
 
 OUTPUTS = ("probability", "logit")
 PROGRESS_MIN_CALLS = 100   #: show a progress bar from this many model calls on
@@ -74,14 +74,11 @@ def score_function(model, output: str):
     """``f(x) -> (B, K)``: class probabilities or logits of ``model``.
 
     A model that already ends in a softmax is not softmaxed twice: its output
-    *is* the probability, and its logits come from :func:`logits_model`.
+    *is* the probability, and its logits come from :func:`xaibench.prepare.logits_model`.
     """
-    softmax_out = ends_with_softmax(model)
-    if output == "probability":
-        if softmax_out:
-            return lambda x: model(x, training=False)
-        return lambda x: tf.nn.softmax(model(x, training=False), axis=-1)
-    net = logits_model(model) if softmax_out else model
+    net, apply_softmax = output_head(model, output)
+    if apply_softmax:
+        return lambda x: tf.nn.softmax(net(x, training=False), axis=-1)
     return lambda x: net(x, training=False)
 
 
