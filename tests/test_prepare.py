@@ -125,6 +125,12 @@ def test_model_without_softmax_is_kept_as_is():
               L.Flatten(), L.Dense(2)], "r6", "ReLU"),
     (lambda: [L.Conv2D(2, 3, name="c"), L.Softmax(name="sm"), L.Flatten(), L.Dense(2)],
      "sm", "Softmax"),
+    # an activation after a layer that has one already is not merged (it would replace it)
+    (lambda: [L.Conv2D(2, 3, activation="relu", name="c"), L.Activation("sigmoid", name="sg"),
+              L.Flatten(), L.Dense(2)], "sg", "Activation"),
+    (lambda: [L.Conv2D(2, 3, name="c"), L.BatchNormalization(name="bn1"), L.ReLU(name="r"),
+              L.BatchNormalization(name="bn2"), L.Flatten(), L.Dense(2)], "bn2",
+     "BatchNormalization"),
 ])
 def test_unsupported_layers_are_named(build, layer_name, kind):
     model = tf.keras.Sequential([L.Input((6, 6, 1))] + build())

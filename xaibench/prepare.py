@@ -124,8 +124,8 @@ def _merge_target(nodes: dict, name: str):
     src_node = nodes[src]
     if not isinstance(src_node.layer, KERNEL_LAYERS):
         return None
-    if _activation_name(src_node.layer) != "linear" and (src_node.config or {}).get(
-            "activation", "linear") != "linear":
+    config = src_node.config if src_node.config is not None else src_node.layer.get_config()
+    if config.get("activation", "linear") != "linear":
         return None
     if _consumers(nodes, src) != [name]:
         return None
