@@ -21,16 +21,17 @@ def _list(args) -> int:
     from xaibench.runner.datasets import LOADERS
     from xaibench.runner.metrics import METRICS
 
-    families: dict = {}
-    for name in xb.list_analyzers():
-        from xaibench.analyzers.registry import get_spec
+    from xaibench.analyzers.registry import get_spec
 
+    descriptions = xb.list_analyzers()
+    families: dict = {}
+    for name in descriptions:
         families.setdefault(get_spec(name).family, []).append(name)
     print("analyzers:")
     for family, names in families.items():
         print(f"  [{family}]")
         for name in names:
-            print(f"    {name:<40} {xb.list_analyzers()[name]}")
+            print(f"    {name:<40} {descriptions[name]}")
     print("metrics:")
     for name, (fn, _) in METRICS.items():
         print(f"    {name:<40} {(fn.__doc__ or '').strip().splitlines()[0]}")

@@ -53,3 +53,15 @@ class Analyzer(abc.ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
         return f"<{type(self).__name__} {self.name!r} on {self.model.name!r}({params})>"
+
+
+def run_in_batches(fn, x: np.ndarray, neuron_selection, batch_size: int) -> np.ndarray:
+    """``fn(x_chunk, selection_chunk)`` over chunks of ``batch_size`` images, as tensors;
+    the selection is -1 where the top class is to be explained."""
+    import tensorflow as tf
+
+    sel = (np.full(len(x), -1, np.int64) if neuron_selection is None
+           else np.asarray(neuron_selection, np.int64))
+    out = [fn(tf.constant(x[i:i + batch_size]), tf.constant(sel[i:i + batch_size])).numpy()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out, axis=0)

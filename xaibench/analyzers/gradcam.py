@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench._checks import check_in_range
-from xaibench.analyzers.base import Analyzer
+from xaibench.analyzers.base import Analyzer, run_in_batches
 from xaibench.analyzers.registry import register
 from xaibench.prepare import prepare
 
@@ -104,12 +104,7 @@ class GradCAM(Analyzer):
     def _analyze(self, x, neuron_selection):
         if self._fn is None:
             self._fn = self._build()
-        sel = (np.full(len(x), -1, np.int64) if neuron_selection is None
-               else np.asarray(neuron_selection, np.int64))
-        out = [self._fn(tf.constant(x[i:i + self.batch_size]),
-                        tf.constant(sel[i:i + self.batch_size])).numpy()
-               for i in range(0, len(x), self.batch_size)]
-        return np.concatenate(out, axis=0)
+        return run_in_batches(self._fn, x, neuron_selection, self.batch_size)
 
 
 @register("grad_cam", "Grad-CAM (Selvaraju et al. 2017): ReLU of gradient-weighted feature maps "

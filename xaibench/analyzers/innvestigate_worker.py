@@ -21,7 +21,6 @@ Protocol (pickled tuples over a ``multiprocessing.connection.Connection``):
   the heatmaps are written back into it (no copies through the socket);
   ``recipe`` is an iNNvestigate analyzer name or one of the composite recipes
   below, ``indices`` is ``None`` (explain the top output) or one int per image;
-* ``("predict", model_key, x)`` -> model outputs (used by tests and checks);
 * ``("drop", [analyzer_key, ...])`` and ``("shutdown",)``.
 
 Replies are ``("ok", value)`` or ``("error", type_name, message, traceback)``.
@@ -178,10 +177,6 @@ def serve(conn) -> None:
             data[start:start + batch_size] = R
         return None
 
-    def predict(model_key, x):
-        entry = get_analyzer(("predict", model_key), model_key, None, None, None)
-        return entry.run(lambda: entry.model.predict_on_batch(x))
-
     while True:
         try:
             msg = conn.recv()
@@ -198,8 +193,6 @@ def serve(conn) -> None:
                 result = None
             elif op == "analyze":
                 result = analyze(*msg[1:])
-            elif op == "predict":
-                result = predict(*msg[1:])
             elif op == "drop":
                 for key in msg[1]:
                     entry = analyzers.pop(key, None)

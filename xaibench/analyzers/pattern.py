@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench._checks import check_images, check_in_range
-from xaibench.analyzers.base import Analyzer
+from xaibench.analyzers.base import Analyzer, run_in_batches
 from xaibench.analyzers.patterns import (PATTERN_TYPES, LayerGraph, PatternStatistics,
                                          activation_name, check_pattern_model, iterate_batches,
                                          linear_op, pre_activation)
@@ -236,12 +236,7 @@ class PatternNet(Analyzer):
         self._require_patterns()
         if self._backward is None:
             self._backward = self._build()
-        sel = (np.full(len(x), -1, np.int64) if neuron_selection is None
-               else np.asarray(neuron_selection, np.int64))
-        out = [self._backward(tf.constant(x[i:i + self.batch_size]),
-                              tf.constant(sel[i:i + self.batch_size])).numpy()
-               for i in range(0, len(x), self.batch_size)]
-        return np.concatenate(out, axis=0)
+        return run_in_batches(self._backward, x, neuron_selection, self.batch_size)
 
 
 class PatternAttribution(PatternNet):

@@ -94,22 +94,22 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
     todo = [s for s in shards if s.id not in done]
     log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
              len(shards) - len(todo), len(todo))
-    steps = {a.label: a for a in config.analyzers}
-    analyzers = {}
     bar = tqdm(total=sum(s.stop - s.start for s in shards), unit="img", disable=not progress,
                initial=sum(s.stop - s.start for s in shards if s.id in done),
                desc="xaibench run", dynamic_ncols=True)
     try:
         with outer_bar():
-            _run_shards(todo, store, config, data, model, steps, analyzers, bar, log)
+            _run_shards(todo, store, config, data, model, bar, log)
     finally:
         bar.close()
     log.info("run complete")
     return store
 
 
-def _run_shards(todo, store, config, data, model, steps, analyzers, bar, log):
+def _run_shards(todo, store, config, data, model, bar, log):
     """Run each shard of ``todo`` and commit it; analyzers are built once and reused."""
+    steps = {a.label: a for a in config.analyzers}
+    analyzers = {}
     for shard in todo:
         t0 = time.perf_counter()
         sl = slice(shard.start, shard.stop)

@@ -122,10 +122,5 @@ class RunStore:
                             (shard.id, shard.analyzer, shard.start, shard.stop, seconds,
                              time.time()))
 
-    def rows(self, where: str = "", params=()) -> list:
-        return self.db.execute(
-            "SELECT image, analyzer, metric, setting, step, value FROM results "
-            + where + " ORDER BY analyzer, metric, setting, step, image", params).fetchall()
-
     def close(self) -> None:
         self.db.close()
