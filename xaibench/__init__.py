@@ -13,6 +13,7 @@ from xaibench.analyzers import create_analyzer, list_analyzers  # noqa: E402
 from xaibench.prepare import prepare  # noqa: E402
 from xaibench import zoo  # noqa: E402
 from xaibench import data, evaluate  # noqa: E402
+from xaibench.papers import reproduce  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["create_analyzer", "list_analyzers", "prepare", "zoo", "data", "evaluate", "__version__"]
+__all__ = ["create_analyzer", "list_analyzers", "prepare", "zoo", "data", "evaluate", "reproduce", "__version__"]

@@ -5,6 +5,8 @@
     xaibench evaluate --config run.yaml --out DIR   a resumable batch run
     xaibench report DIR                             tables and plots of a run folder
     xaibench demo                                   the demo (no network)
+    xaibench reproduce NAME [--quick] [--data D] [--out DIR]
+                                                    one paper's experiments vs its numbers
 
 Errors in flags, files or config values end the command with a one-line message
 and exit status 2.
@@ -106,6 +108,22 @@ def _demo(args) -> int:
     return 0
 
 
+def _reproduce(args) -> int:
+    from xaibench.papers import reproduce
+
+    options = {}
+    if args.folds is not None:
+        if args.folds < 2:
+            raise ValueError(f"--folds must be at least 2, got {args.folds}")
+        options["folds"] = args.folds
+    result = reproduce(args.name, quick=args.quick, data=args.data, out=args.out,
+                       progress=not args.quiet, **options)
+    print()
+    print(result)
+    print(f"\nfolder: {os.path.abspath(result.out)} (comparison.md, figures, run folders)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xaibench", description="Explain and benchmark Keras image classifiers.")
@@ -142,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument("--images", type=int, default=64, help="test images to explain (default: 64)")
     p.set_defaults(func=_demo)
+    from xaibench.papers import PAPERS
+
+    p = sub.add_parser("reproduce", help="reproduce a paper's experiments and compare",
+                       description="Run one paper's experiments as resumable batch runs and "
+                                   "print the paper's numbers next to xaibench's, with whether "
+                                   "its qualitative claims hold on this data.")
+    p.add_argument("name", help=f"the paper: {', '.join(PAPERS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="embedded data and small settings: minutes on 2 CPU cores")
+    p.add_argument("--data", default=None,
+                   help="data set instead of the paper's default: a name (digits, clutter, "
+                        "mnist, cifar10) or NAME:PATH (imagenet_val:/data/ILSVRC2012_val)")
+    p.add_argument("--out", default=None, help="output folder (default: out/reproduce/NAME)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="cross-validation folds (amorim only; paper: 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_reproduce)
     return parser
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 #: names a run config may use for ``data.name``; each is a function of ``xb.data``
 LOADERS = ("digits", "clutter", "skimage_samples", "cifar10", "mnist", "imagenet_val",
-           "voc2007")
+           "voc2007", "npz")
 
 
 #: arguments used unless a config gives others: ``clutter`` as the demo model was trained
@@ -23,10 +23,58 @@ class RunData:
     masks: np.ndarray | None = None
 
 
+def save_npz(path: str, x, y, boxes=None, masks=None) -> str:
+    """Save images for a run's ``{name: npz, path: ...}`` data: ``x``, ``y`` and optional
+    ``masks``; boxes as rows ``(image, x_min, y_min, x_max, y_max)`` (no pickles)."""
+    arrays = {"x": np.asarray(x, np.float32), "y": np.asarray(y, np.int64)}
+    if boxes is not None:
+        arrays["boxes"] = np.array([(i, *b) for i, bs in enumerate(boxes) for b in bs],
+                                   np.int64).reshape(-1, 5)
+    if masks is not None:
+        arrays["masks"] = np.asarray(masks, bool)
+    tmp = path + ".part.npz"
+    np.savez_compressed(tmp, **arrays)
+    import os
+
+    os.replace(tmp, path)
+    return path
+
+
+def load_npz(path: str) -> RunData:
+    """Images saved by :func:`save_npz` (or any ``.npz`` with ``x`` and ``y``)."""
+    import os
+
+    if not os.path.isfile(str(path)):
+        raise ValueError(f"data file {path!r} does not exist; save one with "
+                         "xaibench.runner.datasets.save_npz(path, x, y)")
+    with np.load(path, allow_pickle=False) as f:
+        missing = {"x", "y"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path} lacks array(s) {sorted(missing)}; it needs x and y")
+        x, y = f["x"], f["y"]
+        boxes = None
+        if "boxes" in f.files:
+            rows = f["boxes"]
+            boxes = [[tuple(int(v) for v in r[1:]) for r in rows if r[0] == i]
+                     for i in range(len(x))]
+        masks = f["masks"] if "masks" in f.files else None
+    return RunData(x, y, boxes, masks)
+
+
 def load(spec: dict) -> RunData:
-    """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split."""
+    """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split
+    (``npz``: the arrays of ``spec["path"]``, see :func:`save_npz`)."""
     import xaibench.data as data
 
+    if spec["name"] == "npz":
+        out = load_npz(spec.get("path"))
+        n = spec.get("n")
+        if n is None:
+            return out
+        if n > len(out.x):
+            raise ValueError(f"data.n={n} but {spec.get('path')} has only {len(out.x)} images")
+        return RunData(out.x[:n], out.y[:n], None if out.boxes is None else out.boxes[:n],
+                       None if out.masks is None else out.masks[:n])
     params = dict(DEFAULTS.get(spec["name"], {}))
     params.update({k: v for k, v in spec.items() if k not in ("name", "n")})
     loader = getattr(data, spec["name"], None)

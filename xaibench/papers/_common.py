@@ -1,0 +1,68 @@
+"""Pieces every reproduction uses: data choice, sub-runs, cached trained models."""
+from __future__ import annotations
+
+import os
+
+#: data sets read from a folder given as NAME:PATH
+FOLDER_DATA = ("imagenet_val", "voc2007")
+
+
+def parse_data(spec: str | None, default: str, allowed) -> dict:
+    """``"digits"`` / ``"imagenet_val:/path"`` -> a runner data mapping, checked
+    against the data sets this paper can use before any work is done."""
+    spec = spec or default
+    name, _, path = spec.partition(":")
+    if name not in allowed:
+        raise ValueError(f"data {name!r} is not used by this paper; choose one of "
+                         f"{', '.join(allowed)}" + (" (as NAME:PATH)" if
+                                                    set(allowed) & set(FOLDER_DATA) else ""))
+    if name in FOLDER_DATA:
+        if not path:
+            raise ValueError(f"--data {name} needs the data folder: --data {name}:/path/to/it")
+        if not os.path.isdir(path):
+            raise ValueError(f"data folder {path!r} for {name} does not exist")
+        return {"name": name, "root": path}
+    if path:
+        raise ValueError(f"data {name!r} takes no path (got {spec!r}); Keras-cached and "
+                         "embedded data sets are found by name")
+    return {"name": name}
+
+
+def sub_run(result, key: str, mapping: dict, progress: bool = True):
+    """Run (or resume) the batch-runner config ``mapping`` into ``<out>/runs/<key>``,
+    write its report and record it on ``result``; returns the run folder."""
+    from xaibench.report import report
+    from xaibench.runner import from_mapping, run
+
+    folder = os.path.join(result.out, "runs", key)
+    run(from_mapping(mapping), folder, progress=progress).close()
+    report(folder)
+    result.runs[key] = folder
+    return folder
+
+
+def rows_of(folder: str):
+    """All result rows of a run folder as tuples (image, analyzer, metric, setting, step, value)."""
+    import sqlite3
+
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        return con.execute("SELECT image, analyzer, metric, setting, step, value "
+                           "FROM results").fetchall()
+    finally:
+        con.close()
+
+
+def cached_model(path: str, train, progress: bool = True):
+    """Load the Keras model saved at ``path``, or call ``train()`` (-> model), save
+    it there atomically and return it: a killed reproduction keeps every finished model."""
+    import tensorflow as tf
+
+    if os.path.isfile(path):
+        return tf.keras.models.load_model(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    model = train()
+    tmp = path + ".part.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+    return model
