@@ -8,10 +8,12 @@ LIME is also timed against the ``lime`` package's LimeImageExplainer at equal
 settings (same segments, masks, fill, num_samples, batch_size; classifier_fn =
 ``model.predict_on_batch``), and against the usual lime recipe (classifier_fn =
 ``model.predict``, lime's default batch of 10).  Timings are the best of
-``--repeat`` interleaved runs on the MNIST CNN, single runs on VGG-16.
+``--repeat`` interleaved runs on the demo CNN (the shipped clutter CNN, 48x48
+RGB, the model of ``make demo``) and on ``zoo.mnist_cnn`` (28x28 grey, the
+smallest model, where per-image CPU work weighs most), single runs on VGG-16.
 
-    .venv/bin/python benchmarks/perturbation_throughput.py            # MNIST CNN + VGG-16
-    .venv/bin/python benchmarks/perturbation_throughput.py --no-vgg   # MNIST CNN only
+    .venv/bin/python benchmarks/perturbation_throughput.py            # demo CNN, MNIST CNN, VGG-16
+    .venv/bin/python benchmarks/perturbation_throughput.py --no-vgg   # the two small CNNs
 
 Targets (issue 4): ratio >= 0.8 for occlusion, prediction_difference and rmpd;
 lime >= 5x faster than the lime package.
@@ -23,6 +25,7 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TQDM_DISABLE", "1")     # the lime package's per-image bars
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -36,6 +39,12 @@ def mnist_images(n):
 
     d = np.kron(load_digits().images[:n] / 16.0, np.ones((3, 3)))
     return np.pad(d, ((0, 0), (2, 2), (2, 2)))[..., None].astype(np.float32)
+
+
+def demo_images(n):
+    from xaibench.runner.datasets import load
+
+    return load({"name": "clutter", "n": n}).x
 
 
 def vgg_images(n):
@@ -141,6 +150,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-vgg", action="store_true", help="skip VGG-16")
     ap.add_argument("--mnist-images", type=int, default=8)
+    ap.add_argument("--demo-images", type=int, default=8)
     ap.add_argument("--vgg-images", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="timing repeats on the MNIST CNN")
     args = ap.parse_args()
@@ -148,6 +158,17 @@ def main():
           "over model.predict images/s (e2e: whole analyze incl. segmentation; loop: the "
           "batched model loop alone)\n")
 
+    from xaibench.demo import load_shipped_model
+
+    bench("demo_cnn", load_shipped_model("demo"), demo_images(args.demo_images), [
+        ("occlusion", {"patch": 8, "stride": 4}),
+        ("prediction_difference", {"inner": 8, "outer": 16, "samples": 10, "stride": 4}),
+        ("rmpd", {"scales": 5}),
+        ("contextual_importance", {"segments": 50}),
+        ("lime", {"segments": 50, "num_samples": 1000}),
+    ], batch_size=256, lime_settings={"segments": 50, "num_samples": 1000}, repeat=args.repeat)
+
+    print()
     mnist = xb.zoo.mnist_cnn()
     bench("mnist_cnn", mnist, mnist_images(args.mnist_images), [
         ("occlusion", {"patch": 4, "stride": 2}),

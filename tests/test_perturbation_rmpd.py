@@ -96,3 +96,52 @@ def test_bad_parameters_are_refused_before_any_model_call(params, msg):
     with pytest.raises((ValueError, TypeError), match=msg):
         xb.create_analyzer("rmpd", model, **params).analyze(_digits(1))
     assert count_of(model) == 0
+
+
+def test_mean_shift_bandwidth_equals_scikit_learn():
+    from sklearn.cluster import estimate_bandwidth
+
+    from xaibench.analyzers.perturbation.segmentation import mean_shift_bandwidth
+
+    rng = np.random.default_rng(3)
+    for n, c in [(2, 1), (7, 3), (60, 3), (61, 1)]:
+        pts = rng.normal(size=(n, c))
+        assert mean_shift_bandwidth(pts, 0.3) == pytest.approx(estimate_bandwidth(pts, quantile=0.3),
+                                                               rel=1e-12)
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_scales_have_exact_counts_and_nesting(nested):
+    img = data.astronaut()[::8, ::8].astype(np.float32)          # 64x64 RGB
+    model, _, _ = linear_model(img.shape, 3, activation="softmax")
+    an = xb.create_analyzer("rmpd", model, scales=5, nested=nested, input_range=(0, 255))
+    segs = an.segment_scales(img)
+    assert [int(s.max()) + 1 for s in segs] == [2, 4, 8, 16, 32]
+    for coarse, fine in zip(segs[:-1], segs[1:]):
+        # nested: each fine region lies in exactly one coarse region
+        parents = [len(np.unique(coarse[fine == k])) for k in range(int(fine.max()) + 1)]
+        assert (max(parents) == 1) == nested or not nested
+    if nested:
+        base = segment(img, 256)
+        finest = segs[-1]
+        assert all(len(np.unique(finest[base == k])) == 1 for k in range(256))
+    with pytest.raises(TypeError, match="nested"):
+        xb.create_analyzer("rmpd", model, nested="yes")
+
+
+def test_mean_shift_equals_scikit_learn():
+    from sklearn.cluster import MeanShift
+
+    from xaibench.analyzers.perturbation.segmentation import mean_shift
+
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        c = 1 + trial % 3
+        k = 1 + trial % 4
+        pts = np.concatenate([rng.normal(rng.uniform(0, 1, c), 0.05, (rng.integers(3, 40), c))
+                              for _ in range(k)])
+        bw = float(rng.uniform(0.05, 0.4))
+        ref = MeanShift(bandwidth=bw, bin_seeding=True).fit(pts)
+        centers, labels = mean_shift(pts, bw)
+        np.testing.assert_allclose(centers, ref.cluster_centers_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(labels, ref.labels_)

@@ -48,9 +48,12 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     return inv.reshape(labels.shape).astype(np.int32)
 
 
-def _merge_to(labels: np.ndarray, image: np.ndarray, n: int) -> np.ndarray:
-    """Merge smallest regions into their closest-colour neighbour until ``n`` remain."""
+def _merge_levels(labels: np.ndarray, image: np.ndarray, levels) -> dict:
+    """Merge the smallest region into its closest-colour neighbour, one region at a
+    time, and return the label map at each region count of ``levels`` (each <=
+    the starting count): a nested hierarchy, coarse regions unions of fine ones."""
     m = int(labels.max()) + 1
+    levels = sorted({int(v) for v in levels if v <= m}, reverse=True)
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=m).astype(np.float64)
     sums = np.stack([np.bincount(flat, image[..., ch].ravel(), minlength=m)
@@ -67,52 +70,85 @@ def _merge_to(labels: np.ndarray, image: np.ndarray, n: int) -> np.ndarray:
     heap = [(counts[i], i) for i in range(m)]
     heapq.heapify(heap)
     alive = m
-    while alive > n and heap:
-        cnt, i = heapq.heappop(heap)
-        if parent[i] != i or cnt != counts[i] or not adj[i]:
-            continue
-        mean_i = sums[i] / counts[i]
-        j = min(adj[i], key=lambda k: (float(np.sum((sums[k] / counts[k] - mean_i) ** 2)), k))
-        parent[i] = j
-        counts[j] += counts[i]
-        sums[j] += sums[i]
-        for k in adj[i]:
-            adj[k].discard(i)
-            if k != j:
-                adj[k].add(j)
-                adj[j].add(k)
-        adj[i] = set()
-        alive -= 1
-        heapq.heappush(heap, (counts[j], j))
-    # resolve merge chains
-    root = parent.copy()
-    for i in range(m):
-        r = i
-        while root[r] != r:
-            r = root[r]
-        root[i] = r
-    return relabel(root[labels])
+    out = {}
+
+    def snapshot():
+        root = parent.copy()
+        while True:                        # resolve merge chains
+            nxt = root[root]
+            if np.array_equal(nxt, root):
+                break
+            root = nxt
+        return relabel(root[labels])
+
+    for level in levels:
+        while alive > level and heap:
+            cnt, i = heapq.heappop(heap)
+            if parent[i] != i or cnt != counts[i] or not adj[i]:
+                continue
+            nb = np.fromiter(adj[i], np.int64, len(adj[i]))
+            dist = ((sums[nb] / counts[nb, None] - sums[i] / counts[i]) ** 2).sum(axis=1)
+            j = int(nb[np.lexsort((nb, dist))[0]])    # closest colour, then lowest id
+            parent[i] = j
+            counts[j] += counts[i]
+            sums[j] += sums[i]
+            for k in adj[i]:
+                adj[k].discard(i)
+                if k != j:
+                    adj[k].add(j)
+                    adj[j].add(k)
+            adj[i] = set()
+            alive -= 1
+            heapq.heappush(heap, (counts[j], j))
+        out[level] = snapshot()
+    return out
+
+
+def _merge_to(labels: np.ndarray, image: np.ndarray, n: int) -> np.ndarray:
+    """Merge smallest regions into their closest-colour neighbour until ``n`` remain."""
+    return _merge_levels(labels, image, [n])[n]
 
 
 def _split_to(labels: np.ndarray, n: int) -> np.ndarray:
-    """Split the largest region at the median of its principal axis until ``n`` exist."""
+    """Split the largest regions at the median of their principal axis until ``n`` exist.
+
+    Each pass halves up to ``n - m`` of the largest regions at once (pixel
+    moments by ``bincount``, the 2x2 covariance's major axis in closed form).
+    """
     labels = labels.copy()
+    height, width = labels.shape
+    ys, xs = np.divmod(np.arange(height * width, dtype=np.float64), width)
     m = int(labels.max()) + 1
     while m < n:
-        counts = np.bincount(labels.ravel(), minlength=m)
-        big = int(np.argmax(counts))
-        ys, xs = np.nonzero(labels == big)
-        if len(ys) < 2:
+        flat = labels.ravel()
+        counts = np.bincount(flat, minlength=m).astype(np.float64)
+        order = np.argsort(-counts, kind="stable")
+        big = order[:n - m][counts[order[:n - m]] >= 2]
+        if len(big) == 0:
             raise ValueError(f"cannot split the image into {n} regions: the regions are single "
                              "pixels already. Use fewer regions or a larger image.")
-        pts = np.stack([ys, xs], 1).astype(np.float64)
-        pts -= pts.mean(axis=0)
-        _, vecs = np.linalg.eigh(pts.T @ pts)
-        proj = pts @ vecs[:, -1]
-        order = np.argsort(proj, kind="stable")
-        second = order[len(order) // 2:]
-        labels[ys[second], xs[second]] = m
-        m += 1
+        cy = np.bincount(flat, ys, m) / counts
+        cx = np.bincount(flat, xs, m) / counts
+        dy, dx = ys - cy[flat], xs - cx[flat]
+        syy = np.bincount(flat, dy * dy, m)
+        sxx = np.bincount(flat, dx * dx, m)
+        sxy = np.bincount(flat, dy * dx, m)
+        theta = 0.5 * np.arctan2(2 * sxy, syy - sxx)        # major axis, (y, x) order
+        proj = dy * np.cos(theta)[flat] + dx * np.sin(theta)[flat]
+        chosen = np.zeros(m, bool)
+        chosen[big] = True
+        sel = np.nonzero(chosen[flat])[0]
+        sel = sel[np.lexsort((proj[sel], flat[sel]))]       # by region, then along the axis
+        lab = flat[sel]
+        start = np.searchsorted(lab, lab, side="left")
+        rank = np.arange(len(sel)) - start
+        upper = rank >= (counts[lab] // 2)
+        new_id = np.full(m, -1, np.int64)
+        new_id[big] = m + np.arange(len(big))
+        out = flat.copy()
+        out[sel[upper]] = new_id[lab[upper]]
+        labels = out.reshape(height, width)
+        m += len(big)
     return labels
 
 
@@ -131,6 +167,18 @@ def segment(image: np.ndarray, n: int, method: str = "slic") -> np.ndarray:
     if labels.max() + 1 < n:
         labels = _split_to(labels, n)
     return labels
+
+
+def nested_segments(image: np.ndarray, base: np.ndarray, counts) -> list:
+    """Label maps with exactly each of ``counts`` regions, made by agglomerating the
+    fine segmentation ``base`` (smallest region into its closest-colour neighbour),
+    so every coarse region is a union of finer ones."""
+    levels = _merge_levels(base, _unit(image.astype(np.float64)), counts)
+    missing = [n for n in counts if n not in levels]
+    if missing:
+        raise ValueError(f"cannot make {missing} regions by merging a segmentation of "
+                         f"{int(base.max()) + 1} regions; use a finer base segmentation.")
+    return [levels[n] for n in counts]
 
 
 def check_label_map(labels, shape, where: str) -> np.ndarray:
@@ -201,16 +249,77 @@ def region_mean_images(x: np.ndarray, segs) -> np.ndarray:
     return out
 
 
-def boundary_prior(image: np.ndarray, regions: int = 2 ** 8, method: str = "slic"):
+def mean_shift_bandwidth(points: np.ndarray, quantile: float = 0.3) -> float:
+    """Mean distance of each point to its ``int(n * quantile)``-th nearest point
+    (itself counted first): scikit-learn's ``estimate_bandwidth`` on all points,
+    computed directly for the few dozen border regions (its neighbour-index set-up
+    cost more than the mean shift itself)."""
+    from scipy.spatial.distance import cdist
+
+    k = max(1, int(len(points) * quantile))
+    d = cdist(points, points)
+    return float(np.partition(d, k - 1, axis=1)[:, k - 1].mean())
+
+
+def mean_shift(points: np.ndarray, bandwidth: float, max_iter: int = 300):
+    """Flat-kernel mean shift with bin seeding: ``(centers, labels)``.
+
+    The algorithm of scikit-learn's ``MeanShift(bandwidth, bin_seeding=True)``
+    (seeds on a bandwidth grid, each moved to the mean of the points within
+    ``bandwidth`` until it moves less than 1e-3 bandwidth; centres sorted by how
+    many points they hold, near-duplicates dropped; each point labelled with its
+    nearest centre), run for all seeds at once in numpy: on the few dozen border
+    regions of an image scikit-learn's per-seed dispatch and thread-pool set-up
+    cost 20-200 ms, this a fraction of a millisecond (equal results are tested).
+    """
+    from scipy.spatial.distance import cdist
+
+    pts = np.asarray(points, np.float64)
+    bins, first = np.unique(np.round(pts / bandwidth), axis=0, return_index=True)
+    if len(bins) == len(pts):
+        seeds = pts.copy()                              # no two points share a bin
+    else:
+        seeds = (bins[np.argsort(first)].astype(np.float32) * bandwidth).astype(np.float64)
+    active = np.ones(len(seeds), bool)
+    held = np.zeros(len(seeds), np.int64)
+    for _ in range(max_iter + 1):
+        if not active.any():
+            break
+        idx = np.nonzero(active)[0]
+        within = cdist(seeds[idx], pts) <= bandwidth
+        count = within.sum(axis=1)
+        held[idx] = count
+        moving = count > 0
+        new = within[moving] @ pts / count[moving, None]
+        shift = np.linalg.norm(new - seeds[idx[moving]], axis=1)
+        seeds[idx[moving]] = new
+        active[idx[~moving]] = False
+        active[idx[moving][shift <= 1e-3 * bandwidth]] = False
+    keep = held > 0
+    centers, held = seeds[keep], held[keep]
+    # strongest first (ties: larger coordinates first), then drop centres near a stronger one
+    order = sorted(range(len(centers)), key=lambda i: (held[i], tuple(centers[i])), reverse=True)
+    centers = centers[order]
+    unique = np.ones(len(centers), bool)
+    near = cdist(centers, centers) <= bandwidth
+    for i in range(len(centers)):
+        if unique[i]:
+            unique[near[i]] = False
+            unique[i] = True
+    centers = centers[unique]
+    return centers, np.argmin(cdist(pts, centers), axis=1)
+
+
+def boundary_prior(image: np.ndarray, regions: int = 2 ** 8, method: str = "slic",
+                   labels: np.ndarray | None = None):
     """Mean ``mu`` (C,) of the background: Seo et al. Alg. 3 line 2.
 
-    The image is segmented into ``regions`` super-pixels; the mean colours of the
-    super-pixels touching the image border are clustered with mean shift and the
-    mode of the largest cluster is ``mu``.
+    The image is segmented into ``regions`` super-pixels (or ``labels`` is that
+    segmentation); the mean colours of the super-pixels touching the image border
+    are clustered with mean shift and the mode of the largest cluster is ``mu``.
     """
-    from sklearn.cluster import MeanShift, estimate_bandwidth
-
-    labels = segment(image, min(regions, image.shape[0] * image.shape[1]), method)
+    if labels is None:
+        labels = segment(image, min(regions, image.shape[0] * image.shape[1]), method)
     m = int(labels.max()) + 1
     counts = np.bincount(labels.ravel(), minlength=m)
     means = np.stack([np.bincount(labels.ravel(), image[..., ch].ravel().astype(np.float64),
@@ -218,14 +327,11 @@ def boundary_prior(image: np.ndarray, regions: int = 2 ** 8, method: str = "slic
     means /= counts[:, None]
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     pts = means[border]
-    bandwidth = estimate_bandwidth(pts, quantile=0.3) if len(pts) > 1 else 0.0
+    bandwidth = mean_shift_bandwidth(pts, quantile=0.3) if len(pts) > 1 else 0.0
     if not np.isfinite(bandwidth) or bandwidth <= 1e-12:
         return pts.mean(axis=0)  # all border colours coincide: that colour is the mode
-    # seeds on a grid of bandwidth-sized bins (not one per point): the same modes at a
-    # fraction of the cost (measured 0.27 s -> a few ms per image with ~60 border regions)
-    ms = MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(pts)
-    largest = int(np.argmax(np.bincount(ms.labels_)))
-    return ms.cluster_centers_[largest]
+    centers, assigned = mean_shift(pts, bandwidth)
+    return centers[int(np.argmax(np.bincount(assigned)))]
 
 
 SegmentationFn = Callable[[np.ndarray], np.ndarray]
