@@ -194,3 +194,14 @@ def test_cli_bad_config_value_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == ["xaibench evaluate: error: shard_size must be a positive int, "
                                 "got -1"]
+
+
+def test_heatmap_file_names_hold_any_analyzer_label():
+    from xaibench.runner.engine import Shard
+    from xaibench.runner.store import heatmap_file
+
+    assert heatmap_file(Shard("lrp.epsilon(epsilon=0.01)", 0, 16)) == \
+        "lrp.epsilon(epsilon=0.01)[0:16].npz"
+    a = heatmap_file(Shard("pattern.attribution(patterns=/tmp/a/p.npz)", 0, 4))
+    b = heatmap_file(Shard("pattern.attribution(patterns=/tmp/b/p.npz)", 0, 4))
+    assert "/" not in a and a != b and a.endswith("[0:4].npz")

@@ -103,6 +103,7 @@ def _heatmap_grid(folder, manifest, path, n=8):
         if not rng.startswith("0:"):
             continue
         with np.load(os.path.join(hdir, fname)) as f:
+            label = str(f["label"]) if "label" in f.files else label
             heatmaps[label] = f["R"][:n].astype(np.float32)
     if not heatmaps:
         return None

@@ -36,7 +36,9 @@ def sub_run(result, key: str, mapping: dict, progress: bool = True):
 
     folder = os.path.join(result.out, "runs", key)
     run(from_mapping(mapping), folder, progress=progress).close()
-    report(folder)
+    results, written = (os.path.join(folder, f) for f in ("results.sqlite", "report.md"))
+    if not os.path.isfile(written) or os.path.getmtime(written) < os.path.getmtime(results):
+        report(folder)              # only when the run wrote rows since the last report
     result.runs[key] = folder
     return folder
 

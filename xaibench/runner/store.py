@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS shards (
 """
 
 
+def heatmap_file(shard) -> str:
+    """``<label>[start:stop].npz``; characters a file name cannot hold (a path among an
+    analyzer's parameters) become ``_`` plus a short hash of the label."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^\w.,=()+\-]", "_", shard.analyzer)
+    if safe != shard.analyzer:
+        safe += "~" + hashlib.sha256(shard.analyzer.encode()).hexdigest()[:8]
+    return f"{safe}[{shard.start}:{shard.stop}].npz"
+
+
 class RunFolderError(ValueError):
     """A run folder that does not belong to the given config."""
 
@@ -109,10 +121,11 @@ class RunStore:
         if heatmaps is not None:
             hdir = os.path.join(self.folder, "heatmaps")
             os.makedirs(hdir, exist_ok=True)
-            path = os.path.join(hdir, f"{shard.id}.npz")
+            path = os.path.join(hdir, heatmap_file(shard))
             tmp = f"{path}.tmp{os.getpid()}.npz"
             np.savez_compressed(tmp, R=heatmaps.astype(np.float16),
-                                images=np.arange(shard.start, shard.stop))
+                                images=np.arange(shard.start, shard.stop),
+                                label=np.array(shard.analyzer))
             os.replace(tmp, path)
         with self.db:   # one transaction: all rows and the mark, or nothing
             self.db.executemany(
