@@ -78,6 +78,8 @@ def test_unknown_paper_and_option():
     (["reproduce", "amorim", "--folds", "1"], "--folds must be at least 2"),
     (["reproduce", "seo", "--folds", "3"], "seo has no option folds"),
     (["reproduce", "kohlbrenner", "--data", "imagenet_val"], "needs the data folder"),
+    (["reproduce", "seo", "--set", "nonsense"], "--set expects KEY=VALUE"),
+    (["reproduce", "seo", "--set", "frobnicate=3"], "seo has no option frobnicate"),
 ])
 def test_cli_refuses_before_work(argv, message, capsys, tmp_path):
     assert cli.main(argv + ["--out", str(tmp_path / "r")]) == 2

@@ -74,7 +74,7 @@ def test_vgg16_imagenet_without_cache_says_where_to_put_the_file(monkeypatch, tm
         raise OSError("no network")
 
     monkeypatch.setattr(tf.keras.applications, "VGG16", offline)
-    with pytest.raises(RuntimeError, match="vgg16_weights_tf_dim_ordering_tf_kernels.h5"):
+    with pytest.raises(FileNotFoundError, match="vgg16_weights_tf_dim_ordering_tf_kernels.h5"):
         xb.zoo.vgg16(weights="imagenet")
 
 

@@ -112,6 +112,16 @@ def _reproduce(args) -> int:
     from xaibench.papers import reproduce
 
     options = {}
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE (e.g. --set images=32), got {item!r}")
+        import yaml
+
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"--set {key}: cannot read the value {value!r}") from None
     if args.folds is not None:
         if args.folds < 2:
             raise ValueError(f"--folds must be at least 2, got {args.folds}")
@@ -175,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: out/reproduce/NAME)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-validation folds (amorim only; paper: 10)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a paper option, e.g. --set images=32 (repeatable; the options of "
+                        "each paper are the keyword arguments of xaibench.papers.NAME.run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_reproduce)
     return parser

@@ -128,7 +128,7 @@ def vgg16(weights=None, input_shape=(224, 224, 3), classes: int = 1000) -> tf.ke
             return tf.keras.applications.VGG16(weights="imagenet", input_shape=input_shape,
                                                classes=classes)
         except Exception as err:
-            raise RuntimeError(
+            raise FileNotFoundError(
                 f"could not load the VGG-16 ImageNet weights ({type(err).__name__}: {err}). "
                 f"Without network access, download {VGG16_WEIGHTS_FILE} from the Keras "
                 f"applications release page and put it at {cached}, or pass its path as weights=."

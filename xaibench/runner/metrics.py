@@ -106,12 +106,115 @@ def pointing_game(ctx, R, params):
 
 
 def complexity(ctx, R, params):
-    """PNG / JPEG size and entropy of the rendered heatmap (Samek et al., Fig. 5)."""
+    """PNG / JPEG size and entropy of the rendered heatmap (Samek et al., Fig. 5), the
+    channels pooled by ``channel_reduce`` ("sum", or the norms "l2" / "linf" Samek et al.
+    apply to sensitivity and deconvolution maps)."""
     from xaibench.evaluate import complexity as cx
 
-    out = cx(R)
+    out = cx(R, channel_reduce=params.get("channel_reduce", "sum"))
     return [(i, key, SCALAR, float(out[key][i])) for key in ("png", "jpeg", "entropy")
             for i in range(len(R))]
+
+
+def _class_scores(model, x, output: str, batch_size: int = 64) -> np.ndarray:
+    """``(N, K)`` logits or probabilities of ``model`` (softmax applied once, see
+    :func:`xaibench.prepare.output_head`), ``batch_size`` images at a time."""
+    from xaibench.prepare import output_head
+
+    net, softmax = output_head(model, output)
+    out = np.concatenate([np.asarray(net(x[k:k + batch_size], training=False))
+                          for k in range(0, len(x), batch_size)]).astype(np.float64)
+    if softmax:
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def kept_score(ctx, R, params):
+    """Anjomshoae et al. Fig. 3: the explained class's probability on the image that keeps
+    only the pixels whose relevance is >= ``threshold`` (0.01, the paper's display threshold
+    for contextual importance), every other pixel set to ``fill`` (0); with the whole
+    image's probability, whether the class is still the argmax, and the kept share."""
+    threshold = float(params.get("threshold", 0.01))
+    fill = float(params.get("fill", 0.0))
+    keep = np.asarray(R, np.float32).mean(axis=-1) >= threshold            # (N, H, W)
+    kept = np.where(keep[..., None], ctx.x, np.float32(fill)).astype(np.float32)
+    p = _class_scores(ctx.model, np.concatenate([ctx.x, kept]), "probability")
+    n, y = len(ctx.x), np.asarray(ctx.y, np.int64)
+    whole, part = p[np.arange(n), y], p[n + np.arange(n), y]
+    hit = np.argmax(p[n:], axis=1) == y
+    return [(i, key, SCALAR, float(v[i])) for key, v in
+            (("kept", part), ("whole", whole), ("kept_argmax", hit.astype(np.float64)),
+             ("kept_fraction", keep.reshape(n, -1).mean(axis=1))) for i in range(n)]
+
+
+def object_occlusion(ctx, R, params):
+    """Kohlbrenner et al. Fig. 2: logit change when occluding the boxes vs. the context.
+
+    Analyzer-free: the rows come from :func:`object_occlusion_baseline`."""
+    return []
+
+
+def object_occlusion_baseline(ctx, params):
+    """Rows per image: "f" (unperturbed true-class output), "object" / "context" (its change
+    f(x occluded) - f(x) when the pixels inside / outside the union of the boxes or the mask
+    are replaced by ``fill``: the training mean, a scalar or one value per channel) and
+    "size" (S_in / S_tot); ``output``: "logit" (default) or "probability"."""
+    from xaibench.evaluate import boxes_to_masks
+
+    x = np.asarray(ctx.x, np.float32)
+    fill = np.asarray(params.get("fill", 0.0), np.float32)
+    if fill.ndim > 1 or (fill.ndim == 1 and fill.shape[0] != x.shape[-1]):
+        raise ValueError(f"object_occlusion fill must be a number or {x.shape[-1]} channel "
+                         f"values, got shape {fill.shape}")
+    gt = _ground_truth(ctx)
+    if "boxes" in gt:
+        m = boxes_to_masks(gt["boxes"], x.shape[1:3], gt["image_shape"])
+    else:
+        m = np.asarray(gt["masks"]).astype(bool)
+        m = m[..., 0] if m.ndim == 4 else m
+    m = m[..., None]
+    filled = np.broadcast_to(fill, x.shape).astype(np.float32)
+    batch = np.concatenate([x, np.where(m, filled, x), np.where(m, x, filled)])
+    out = _class_scores(ctx.model, batch, params.get("output", "logit"))
+    n = len(x)
+    f = out[np.arange(3 * n), np.tile(np.asarray(ctx.y, np.int64), 3)].reshape(3, n)
+    size = m.reshape(n, -1).mean(axis=1)
+    return [(i, key, SCALAR, float(v[i])) for key, v in
+            (("f", f[0]), ("object", f[1] - f[0]), ("context", f[2] - f[0]), ("size", size))
+            for i in range(n)]
+
+
+def precision_recall(ctx, R, params):
+    """Precision, recall, F-measure of the thresholded heatmap vs the mask (Seo Fig. 5).
+
+    The heatmap is normalised to [0, 1] per image and compared with the object's mask
+    (or boxes) for thresholds 0..1; step = threshold index, the scalar (step -1) = the mean over thresholds
+    (area under the curve), plus "max_f". Params: thresholds (101), normalise ("max"),
+    beta (1), channel_reduce ("sum"), ground_truth ("masks" / "boxes", default masks
+    when the data has them)."""
+    from xaibench.evaluate import precision_recall_curves
+
+    which = params.get("ground_truth", "masks" if ctx.masks is not None else "boxes")
+    if which == "masks" and ctx.masks is not None:
+        gt = dict(masks=ctx.masks)
+    elif which == "boxes" and ctx.boxes is not None:
+        gt = dict(boxes=ctx.boxes, image_shape=ctx.x.shape[1:3])
+    else:
+        raise ValueError(f"precision_recall needs {which} (ground_truth={which!r}); the data "
+                         "set has none")
+    out = precision_recall_curves(R, thresholds=int(params.get("thresholds", 101)),
+                                  normalise=params.get("normalise", "max"),
+                                  beta=float(params.get("beta", 1.0)),
+                                  channel_reduce=params.get("channel_reduce", "sum"), **gt)
+    rows = []
+    for key in ("precision", "recall", "f"):
+        v = out[key]
+        for i in range(v.shape[0]):
+            rows.append((i, key, SCALAR, float(v[i].mean())))
+            rows += [(i, key, k, float(v[i, k])) for k in range(v.shape[1])]
+    rows += [(i, "max_f", SCALAR, float(out["f"][i].max())) for i in range(len(R))]
+    return rows
 
 
 #: name -> (metric, baseline or None)
@@ -121,4 +224,7 @@ METRICS = {
     "relevance_ratio": (relevance_ratio, relevance_ratio_baseline),
     "pointing_game": (pointing_game, None),
     "complexity": (complexity, None),
+    "object_occlusion": (object_occlusion, object_occlusion_baseline),
+    "kept_score": (kept_score, None),
+    "precision_recall": (precision_recall, None),
 }

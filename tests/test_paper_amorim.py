@@ -1,0 +1,259 @@
+"""Amorim et al. reproduction: the notebook in quick mode, its numbers recomputed
+independently, resuming without work, refusals of bad input."""
+import json
+import os
+import re
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tests.notebooks import outputs_text, run_notebook
+from xaibench import cli
+from xaibench.papers import amorim, reproduce
+
+NAMES = {v: k for k, v in amorim.METHODS.items()}        # paper name -> analyzer
+N_FRACTIONS = 7
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    out = tmp_path_factory.mktemp("amorim") / "out"
+    t0 = time.perf_counter()
+    nb = run_notebook("amorim", str(out))
+    seconds = time.perf_counter() - t0
+    with open(out / "comparison.json") as fh:
+        saved = json.load(fh)
+    return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
+            "rows": {r["item"]: r for r in saved["rows"]}}
+
+
+def _drops(folder):
+    """{(analyzer, kind): {image: [values]}} straight from the run's SQLite file."""
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        rows = con.execute("SELECT image, analyzer, setting, value FROM results "
+                           "WHERE metric LIKE 'confidence_drop%'").fetchall()
+    finally:
+        con.close()
+    out = {}
+    for image, analyzer, setting, value in rows:
+        kind = setting.split("@")[0]
+        out.setdefault((analyzer, kind), {}).setdefault(image, []).append(value)
+    return out
+
+
+def _aopc(folder, analyzer, kind="drop"):
+    """eq. 4 per image: sum of the 7 drops / (7 + 1)."""
+    per = _drops(folder)[analyzer, kind]
+    assert all(len(v) == N_FRACTIONS for v in per.values())
+    return np.array([np.sum(per[i]) / (N_FRACTIONS + 1) for i in sorted(per)])
+
+
+def _run_folder(out, fold, group, decay):
+    key = f"fold{fold}_{'none' if decay == 0 else group}_wd{'0' if decay == 0 else f'{decay:g}'}"
+    return os.path.join(out, "runs", key)
+
+
+def test_notebook_shows_table_and_figures(done):
+    text = outputs_text(done["nb"])
+    assert "Table II" in text and "on this data" in text
+    images = [o for c in done["nb"].cells for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == len(done["json"]["figures"]) == 3
+    assert done["json"]["quick"] is True and done["json"]["data"] == "digits"
+
+
+def test_claims_and_figures(done):
+    claims = [r for r in done["json"]["rows"] if r["claim"] is not None]
+    assert len(claims) >= 10
+    assert all(r["holds"] in (True, False, None) for r in claims)
+    for path in done["json"]["figures"].values():
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    md = open(done["out"] / "comparison.md").read()
+    assert "does not hold" in md or "holds" in md
+
+
+def test_paper_numbers_are_the_transcribed_tables(done):
+    checked = 0
+    for r in done["json"]["rows"]:
+        m = re.match(r"(Table [IVX]+), AOPC, (.+), (\w+), L2 (\S+)$", r["item"])
+        if not m:
+            continue
+        table, method, group, decay = m.group(1), NAMES[m.group(2)], m.group(3), float(m.group(4))
+        j = amorim.PAPER_DECAYS.index(decay)
+        if table == "Table II":
+            assert group == "A" and r["paper"] == amorim.TABLE_II[method][j]
+        else:
+            assert amorim.TABLES_III_VII[method][0] == table
+            assert r["paper"] == amorim.TABLES_III_VII[method][1][group][j]
+        checked += 1
+    assert checked == 15                  # 5 methods x (A at 0, A at 0.01, D at 0.01)
+    # the transcription is consistent: Table II is row A of Tables III-VII
+    for method, values in amorim.TABLE_II.items():
+        row_a = amorim.TABLES_III_VII[method][1]["A"]
+        assert np.allclose(values[:5], row_a[:5], atol=6e-4)
+        assert values[5] < 1e-10 and row_a[5] == 0
+        # and the no-decay column is the same for every layer group
+        assert len({v[0] for v in amorim.TABLES_III_VII[method][1].values()}) == 1
+
+
+def test_aopc_recomputed_from_sqlite(done):
+    out, rows = done["out"], done["rows"]
+    for method, label in amorim.METHODS.items():
+        for group, decay, table in (("A", 0.0, "Table II"), ("A", 0.01, "Table II"),
+                                    ("D", 0.01, amorim.TABLES_III_VII[method][0])):
+            ours = np.mean([_aopc(_run_folder(out, f, group, decay), method).mean()
+                            for f in range(2)])
+            item = f"{table}, AOPC, {label}, {group}, L2 {'0' if decay == 0 else '0.01'}"
+            assert rows[item]["ours"] == pytest.approx(ours, rel=1e-9)
+            assert 0 <= rows[item]["ours"] <= 1
+    # the ordering claim agrees with those numbers
+    at0 = {m: rows[f"Table II, AOPC, {lbl}, A, L2 0"]["ours"] for m, lbl in amorim.METHODS.items()}
+    order = ["lrp.epsilon", "gradient", "deconvnet", "guided_backprop", "deep_taylor"]
+    expect = all(at0[a] > at0[b] for a, b in zip(order, order[1:]))
+    assert rows["Table II ordering, L2 0"]["holds"] is expect
+
+
+def test_friedman_over_methods_vs_scipy(done):
+    out, rows = done["out"], done["rows"]
+    keys = sorted(os.listdir(out / "runs"))
+    assert len(keys) == 6                 # 2 folds x (no decay, A 0.01, D 0.01)
+    table = np.stack([np.concatenate([_aopc(out / "runs" / k, m) for k in keys])
+                      for m in amorim.METHODS], axis=1)
+    assert table.shape == (6 * 32, 5)
+    ref = stats.friedmanchisquare(*table.T)
+    assert rows["Friedman over the 5 methods, chi2"]["ours"] == pytest.approx(ref.statistic)
+    assert rows["Friedman over the 5 methods, p"]["ours"] == pytest.approx(ref.pvalue, rel=1e-6,
+                                                                          abs=1e-300)
+    # and by hand, with the tie correction of Friedman's statistic
+    n, k = table.shape
+    r = stats.rankdata(table, axis=1)
+    chi2 = 12 * n / (k * (k + 1)) * np.sum((r.mean(axis=0) - (k + 1) / 2) ** 2)
+    ties = sum(np.sum(c ** 3 - c) for c in (np.unique(row, return_counts=True)[1] for row in table))
+    chi2 /= 1 - ties / (n * k * (k * k - 1))
+    assert ref.statistic == pytest.approx(chi2)
+
+
+def test_wilcoxon_over_decays_vs_scipy(done):
+    out, rows = done["out"], done["rows"]
+    low = np.concatenate([_aopc(_run_folder(out, f, "A", 0.0), "gradient") for f in range(2)])
+    high = np.concatenate([_aopc(_run_folder(out, f, "A", 0.01), "gradient") for f in range(2)])
+    ref = stats.wilcoxon(low, high)
+    row = rows["Sec. IV-A, Wilcoxon over decays, Gradient, p"]
+    assert row["ours"] == pytest.approx(ref.pvalue)
+    assert row["holds"] is bool(ref.pvalue < 0.05 and np.mean(stats.rankdata(
+        np.stack([low, high], 1), axis=1)[:, 0]) > 1.5)
+    # the random control: identical for every method of a model, as it ignores the heatmap
+    folder = _run_folder(out, 0, "A", 0.01)
+    controls = [_aopc(folder, m, "control") for m in amorim.METHODS]
+    assert all(np.allclose(c, controls[0]) for c in controls)
+
+
+def test_accuracy_by_prediction(done):
+    import tensorflow as tf
+    from sklearn.model_selection import StratifiedKFold
+
+    import xaibench as xb
+
+    out, rows = done["out"], done["rows"]
+    x_tr, y_tr, x_te, y_te = xb.data.digits(size=16, seed=0)
+    x, y = np.concatenate([x_tr, x_te]), np.concatenate([y_tr, y_te])
+    accs = []
+    for f, (_, test) in enumerate(StratifiedKFold(2, shuffle=True, random_state=0).split(x, y)):
+        with np.load(out / "data" / f"fold{f}.npz") as saved:   # the images evaluated
+            assert np.array_equal(saved["x"], x[test[:32]])
+            assert np.array_equal(saved["y"], y[test[:32]])
+        model = tf.keras.models.load_model(out / "models" / f"fold{f}_D_wd0.01.keras")
+        pred = model.predict(x[test], verbose=0).argmax(axis=1)
+        accs.append(np.mean(pred == y[test]))
+        facts = json.load(open(out / "models" / f"fold{f}_D_wd0.01.json"))
+        assert facts["n_test"] == len(test) and 1 <= facts["epochs"] <= 15
+        # the L2 penalty sits on the dense layers only (group D)
+        regs = {layer.name: layer.kernel_regularizer for layer in model.layers
+                if getattr(layer, "kernel_regularizer", None) is not None}
+        assert sorted(regs) == ["dense1", "dense2"]
+        assert float(regs["dense1"].l2) == pytest.approx(0.01)
+    assert rows["Fig. 3, accuracy, D, L2 0.01"]["ours"] == pytest.approx(np.mean(accs), abs=1e-6)
+
+
+def test_resume_does_no_work(done, capsys):
+    out = done["out"]
+    models = {p: os.path.getmtime(out / "models" / p) for p in os.listdir(out / "models")}
+    t0 = time.perf_counter()
+    assert cli.main(["reproduce", "amorim", "--quick", "--out", str(out), "--quiet"]) == 0
+    seconds = time.perf_counter() - t0
+    printed = capsys.readouterr().out
+    assert "Table II ordering" in printed and "on this data" in printed
+    assert models == {p: os.path.getmtime(out / "models" / p) for p in os.listdir(out / "models")}
+    for key in os.listdir(out / "runs"):
+        log = open(out / "runs" / key / "run.log").read().splitlines()
+        assert [line for line in log if "shards" in line][-1].endswith("0 to do")
+    again = json.load(open(out / "comparison.json"))
+    assert again["rows"] == done["json"]["rows"]          # same seed, same numbers
+    assert seconds < 60
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "clutter"], "data 'clutter' is not used by this paper"),
+    (["--data", "digits:/tmp"], "takes no path"),
+    (["--folds", "1"], "--folds must be at least 2"),
+    (["--folds", "5000"], "exceeds"),
+])
+def test_bad_cli_input(tmp_path, capsys, argv, message):
+    t0 = time.perf_counter()
+    code = cli.main(["reproduce", "amorim", "--quick", "--out", str(tmp_path / "o"), "--quiet"]
+                    + argv)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert time.perf_counter() - t0 < 30
+    assert not os.path.exists(tmp_path / "o" / "models")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(decays=[0.01]), "at least two"),
+    (dict(decays=[0, -1e-3]), "numbers >= 0"),
+    (dict(decays="0.01"), "list of L2 weight decays"),
+    (dict(groups=["A", "E"]), "layer groups"),
+    (dict(images=0), "images must be an integer"),
+    (dict(epochs=1.5), "epochs must be an integer"),
+    (dict(patience=0), "patience must be an integer"),
+    (dict(seed=-1), "seed must be"),
+    (dict(lr=0.1), "has no option lr"),
+])
+def test_bad_options(tmp_path, options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        reproduce("amorim", quick=True, out=str(tmp_path / "o"), progress=False, **options)
+    assert not os.path.exists(tmp_path / "o")
+
+
+def test_missing_cifar10_is_a_clear_error(tmp_path, capsys):
+    from xaibench.data._keras_sets import keras_cache_dir
+
+    if os.path.exists(os.path.join(keras_cache_dir(), "cifar-10-batches-py.tar.gz")):
+        pytest.skip("CIFAR-10 is in the Keras cache here")
+    code = cli.main(["reproduce", "amorim", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cifar10 is not in the Keras cache" in err
+    assert not os.path.exists(tmp_path / "o" / "models")
+
+
+def test_test_over_decays_three_decays_is_friedman():
+    """The full protocol's path (>= 3 decays): Friedman + Nemenyi over decays, checked
+    against scipy on synthetic AOPCs where the lowest decay is clearly best."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 0.4, 40)
+    per = {0.0: base + 0.1, 1e-3: base + rng.normal(0, .01, 40), 5e-2: base - 0.1}
+    name, stat, p, reject, ranks, pairs = amorim._test_over_decays(per, (0.0, 1e-3, 5e-2))
+    ref = stats.friedmanchisquare(per[0.0], per[1e-3], per[5e-2])
+    assert name == "Friedman" and stat == pytest.approx(ref.statistic)
+    assert p == pytest.approx(ref.pvalue) and reject
+    assert np.allclose(ranks, [3, 2, 1])
+    assert (0.0, 5e-2) in pairs and all(a < b for a, b in pairs)
+    # two decays: Wilcoxon; identical values give p = 1 and no pair
+    name, stat, p, reject, ranks, pairs = amorim._test_over_decays({0.0: base, 1e-2: base},
+                                                                   (0.0, 1e-2))
+    assert name == "Wilcoxon" and p == 1.0 and not reject and pairs == []

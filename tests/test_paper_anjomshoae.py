@@ -1,0 +1,238 @@
+"""Anjomshoae et al. reproduction: the notebook in quick mode, its numbers recomputed
+independently (CI by numpy masking, kept scores, SQLite means, correlations), resuming
+without work, refusals of bad input."""
+import glob
+import json
+import os
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from tests.notebooks import outputs_text, run_notebook
+from xaibench import cli
+from xaibench.papers import anjomshoae, reproduce
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CI = "contextual_importance("
+LIME = "lime("
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    out = tmp_path_factory.mktemp("anjomshoae") / "out"
+    t0 = time.perf_counter()
+    nb = run_notebook("anjomshoae", str(out))
+    seconds = time.perf_counter() - t0
+    with open(out / "comparison.json") as fh:
+        saved = json.load(fh)
+    return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
+            "rows": {r["item"]: r for r in saved["rows"]}}
+
+
+@pytest.fixture(scope="module")
+def model():
+    import tensorflow as tf
+
+    return tf.keras.models.load_model(os.path.join(ROOT, "models", "digits_cnn.keras"))
+
+
+def _row(done, start):
+    hits = [r for item, r in done["rows"].items() if item.startswith(start)]
+    assert len(hits) == 1, (start, list(done["rows"]))
+    return hits[0]
+
+
+def _sql(folder, query, *args):
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
+def _maps(folder, prefix):
+    """Heatmaps saved by the runner for the analyzer whose label starts with ``prefix``."""
+    files = [f for f in glob.glob(os.path.join(folder, "heatmaps", "*.npz"))
+             if os.path.basename(f).startswith(prefix)]
+    parts = []
+    for f in files:
+        with np.load(f) as z:
+            parts.append((int(z["images"][0]), z["R"].astype(np.float32)[..., 0]))
+    return np.concatenate([r for _, r in sorted(parts, key=lambda t: t[0])])
+
+
+def _data(folder_out, name):
+    paths = glob.glob(os.path.join(folder_out, "data", f"{name}_*.npz"))
+    assert len(paths) == 1, paths
+    with np.load(paths[0]) as z:
+        return z["x"], z["y"]
+
+
+def test_notebook_shows_table_and_figures(done):
+    text = outputs_text(done["nb"])
+    assert "Fig. 8" in text and "on this data" in text
+    images = [o for c in done["nb"].cells for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == len(done["json"]["figures"]) == 5
+    assert done["json"]["quick"] is True and done["json"]["data"] == "digits"
+    assert set(done["json"]["runs"]) == {"explain", "contrast", "noisy"}
+
+
+def test_claims_and_figures(done):
+    claims = [r for r in done["json"]["rows"] if r["claim"] is not None]
+    assert len(claims) >= 9
+    assert all(r["holds"] in (True, False, None) for r in claims)
+    assert any(r["holds"] is None for r in claims)          # the human judgement of Sec. 4.1
+    for path in done["json"]["figures"].values():
+        assert os.path.isfile(path)
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    md = open(done["out"] / "comparison.md").read()
+    assert "## Fig. 3: prediction score of the kept high-CI regions" in md
+
+
+def test_paper_numbers_are_the_transcribed_ones(done):
+    p7, p8 = anjomshoae.PAPER["fig7"], anjomshoae.PAPER["fig8"]
+    assert (p7["a"]["score"], p7["b"]["score"], p7["c"]["score"]) == (0.9880, 0.9995, 0.9821)
+    for key in ("a", "b", "c"):
+        assert _row(done, f"Fig. 7({key}), score")["paper"] == p7[key]["score"]
+    assert _row(done, "Fig. 8, probability of the predicted")["paper"] == p8["p_predicted"] == 0.51
+    assert _row(done, "Fig. 8, probability of the true")["paper"] == p8["p_true"] == 0.19
+    assert _row(done, "Fig. 8, score of LIME's top-5 super-pixels, predicted")["paper"] == 0.12
+    assert _row(done, "Fig. 8, score of LIME's top-5 super-pixels, true")["paper"] == 0.06
+    assert _row(done, "Fig. 8, score of the kept high-CI regions, predicted")["paper"] == 0.99
+    assert _row(done, "Fig. 8, score of the kept high-CI regions, true")["paper"] == 0.26
+    numbers = [r for r in done["json"]["rows"] if r["paper"] is not None]
+    assert len(numbers) == 9                           # nothing else is claimed as the paper's
+
+
+def test_ci_recomputed_by_numpy_masking(done, model):
+    """eq. 2 by hand: SLIC regions (skimage directly), each set to 0, probability drop."""
+    from skimage.segmentation import slic
+
+    folder = done["json"]["runs"]["explain"]
+    x, y = _data(done["out"], "explain")
+    saved = _maps(folder, CI)
+    kept_rows = dict(_sql(folder, "SELECT image, value FROM results WHERE analyzer LIKE ? "
+                                  "AND setting = 'kept'", CI + "%"))
+    for i in range(3):
+        img = x[i, ..., 0].astype(np.float64)
+        lab = slic(img, n_segments=50, compactness=0.1, start_label=0, channel_axis=None)
+        regions = np.unique(lab)
+        masked = np.stack([np.where(lab == r, 0.0, img) for r in regions])[..., None]
+        p = model.predict(np.concatenate([x[i:i + 1], masked.astype(np.float32)]), verbose=0)
+        drop = p[0, y[i]] - p[1:, y[i]]
+        ci = np.zeros_like(img)
+        for r, d in zip(regions, drop):
+            ci[lab == r] = d
+        np.testing.assert_allclose(saved[i], ci, atol=2e-3)
+        keep = ci >= 0.01
+        if np.all(np.abs(ci - 0.01) > 1e-4):                  # no pixel at the threshold
+            kept_img = np.where(keep, img, 0.0)[None, ..., None].astype(np.float32)
+            pk = model.predict(kept_img, verbose=0)[0, y[i]]
+            assert kept_rows[i] == pytest.approx(float(pk), abs=1e-4)
+
+
+def test_fig3_and_aopc_rows_from_sqlite(done):
+    folder = done["json"]["runs"]["explain"]
+    hits = [v for (v,) in _sql(folder, "SELECT value FROM results WHERE analyzer LIKE ? AND "
+                                       "setting = 'kept_argmax'", CI + "%")]
+    assert len(hits) == 24
+    assert _row(done, "Fig. 3, share of 24 images")["ours"] == pytest.approx(np.mean(hits))
+    claim = _row(done, "Fig. 3 / Sec. 5")
+    assert claim["holds"] == bool(np.mean(hits) > 0.5)
+    names = {"contextual importance": CI, "masking (occlusion)": "occlusion(", "LIME": LIME}
+    for label, prefix in names.items():
+        values = [v for (v,) in _sql(folder, "SELECT value FROM results WHERE analyzer LIKE ? "
+                                             "AND metric LIKE 'aopc%' AND setting = 'morf' "
+                                             "AND step = -1", prefix + "%")]
+        assert len(values) == 24
+        row = _row(done, f"Fig. 4 (xaibench), AOPC of zero-filled MoRF removal, {label}")
+        assert row["ours"] == pytest.approx(np.mean(values), rel=1e-9)
+
+
+def test_contrastive_correlations_recomputed(done):
+    runs = done["json"]["runs"]
+    _, y_j = _data(done["out"], "explain")
+    _, y_c = _data(done["out"], "contrast")
+    assert np.all(y_j != y_c)
+    for prefix, item in ((CI, "Fig. 5/6, mean Pearson r"), (LIME, "Fig. 5/6, same, LIME")):
+        a, b = _maps(runs["explain"], prefix), _maps(runs["contrast"], prefix)
+        r = [np.corrcoef(u.ravel().astype(np.float64), v.ravel().astype(np.float64))[0, 1]
+             for u, v in zip(a, b)]
+        assert _row(done, item)["ours"] == pytest.approx(np.mean(r), abs=1e-6)
+
+
+def test_fig8_is_the_first_misclassified_digit(done, model):
+    import xaibench as xb
+
+    _, _, x, y = xb.data.digits()
+    pred = model.predict(x, verbose=0)
+    wrong = np.nonzero(pred.argmax(axis=1) != y)[0]
+    assert len(wrong) > 0
+    i = int(wrong[0])
+    row = _row(done, "Fig. 8, probability of the predicted")
+    assert f"image {i}, true {y[i]}, predicted {pred[i].argmax()}" in row["item"]
+    assert row["ours"] == pytest.approx(float(pred[i].max()), abs=1e-5)
+    assert _row(done, "Fig. 8, probability of the true")["ours"] == \
+        pytest.approx(float(pred[i, y[i]]), abs=1e-5)
+
+
+def test_rerun_does_no_work(done, capsys):
+    out = done["out"]
+    watched = (glob.glob(str(out / "data" / "*.npz")) + glob.glob(str(out / "cache" / "*.npz"))
+               + glob.glob(str(out / "runs" / "*" / "heatmaps" / "*.npz")))
+    assert len(watched) >= 9
+    before = {p: os.stat(p).st_mtime_ns for p in watched}
+    code = cli.main(["reproduce", "anjomshoae", "--quick", "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "on this data" in printed and "Fig. 7(b), score of the noisy 3" in printed
+    assert {p: os.stat(p).st_mtime_ns for p in watched} == before
+    for key in ("explain", "contrast", "noisy"):
+        log = open(out / "runs" / key / "run.log").read().splitlines()
+        planned = [line for line in log if "to do" in line]
+        assert len(planned) == 2 and planned[-1].endswith(" 0 to do")
+    after = json.load(open(out / "comparison.json"))
+    assert after["rows"] == done["json"]["rows"]               # same seed, same numbers
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "cifar10"], "choose one of digits, mnist"),
+    (["--data", "digits:/tmp"], "takes no path"),
+    (["--folds", "3"], "no option folds"),
+])
+def test_cli_refuses_bad_input(tmp_path, capsys, argv, message):
+    out = tmp_path / "o"
+    t0 = time.perf_counter()
+    code = cli.main(["reproduce", "anjomshoae", "--quick", "--out", str(out), "--quiet"] + argv)
+    assert code == 2 and time.perf_counter() - t0 < 5
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_full_mode_without_mnist_is_refused(tmp_path, capsys, monkeypatch):
+    import xaibench.data._keras_sets as keras_sets
+
+    monkeypatch.setattr(keras_sets, "keras_cache_dir", lambda: str(tmp_path / "cache"))
+    out = tmp_path / "o"
+    code = cli.main(["reproduce", "anjomshoae", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "MNIST is not in the Keras cache" in err and "--data digits" in err
+    assert len(err.splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"segments": 1}, "segments must be"), ({"images": 2}, "images must be"),
+    ({"noise": 0}, "noise must be"), ({"threshold": 1.5}, "threshold must be"),
+    ({"seed": -1}, "seed must be"), ({"patch": 3}, "no option patch"),
+])
+def test_bad_options_fail_before_work(tmp_path, options, message):
+    out = tmp_path / "o"
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        reproduce("anjomshoae", quick=True, out=str(out), progress=False, **options)
+    assert time.perf_counter() - t0 < 5 and not out.exists()

@@ -1,0 +1,291 @@
+"""Samek et al. reproduction (xaibench.papers.samek): the notebook in quick mode, its numbers
+recomputed independently from the runs' raw rows, heatmaps and checkpoints, resume, refusals."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from notebooks import outputs_text, run_notebook
+from xaibench import cli
+from xaibench.papers import samek
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    out = tmp_path_factory.mktemp("samek")
+    nb = run_notebook("samek", str(out))
+    with open(out / "comparison.json") as fh:
+        comparison = json.load(fh)
+    return str(out), nb, comparison
+
+
+def _row(comparison, item):
+    rows = [r for r in comparison["rows"] if r["item"] == item]
+    assert len(rows) == 1, item
+    return rows[0]
+
+
+def _raw(folder):
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        return con.execute("SELECT image, analyzer, metric, setting, step, value "
+                           "FROM results").fetchall()
+    finally:
+        con.close()
+
+
+def _aopc_label(region, steps, repeats, reduce):
+    return (f"aopc(channel_reduce={reduce},output=logit,perturbation=uniform,region={region},"
+            f"repeats={repeats},steps={steps})")
+
+
+def _per_image(raw, analyzer, metric, setting, step=-1):
+    vals = {i: v for i, a, m, s, k, v in raw
+            if a == analyzer and m == metric and s == setting and k == step}
+    return np.array([vals[i] for i in sorted(vals)])
+
+
+# quick settings, as documented in the module
+SIDE, REGION, STEPS, REPEATS, N = 48, 2, 30, 2, 16
+
+
+def test_notebook_runs_and_shows_table_and_figures(done):
+    out, nb, comparison = done
+    text = outputs_text(nb)
+    assert "Fig. 4" in text and "holds" in text and "xaibench" in text
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 5            # Figs. 4, 8, 5, heatmaps, 7
+    assert comparison["paper"] == "samek" and comparison["quick"] is True
+    assert comparison["data"] == "clutter"
+
+
+def test_every_claim_has_a_verdict_and_figures_are_pngs(done):
+    out, nb, comparison = done
+    claims = [r for r in comparison["rows"] if r["claim"] is not None]
+    assert len(claims) >= 15
+    assert all(r["holds"] in (True, False, None) for r in claims)
+    assert comparison["figures"]
+    for name, path in comparison["figures"].items():
+        assert os.path.isfile(path), name
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n", name
+    assert set(comparison["runs"]) >= {"fig4_gradient_deconv", "fig4_lrp", "fig7_epoch_00",
+                                       "fig7_epoch_04"}
+
+
+def test_paper_numbers_are_the_transcribed_constants(done):
+    out, nb, comparison = done
+    for item, value in samek.PAPER.items():
+        assert _row(comparison, item)["paper"] == value
+    assert samek.PAPER["Sec. IV-A, region share of the image (%)"] == pytest.approx(
+        100 * 81 / 227 ** 2, abs=1e-3)
+    assert samek.PAPER["Sec. IV-A, image share perturbed after L steps (%)"] == pytest.approx(
+        100 * 100 * 81 / 227 ** 2, abs=0.05)
+    # ours: the scaled protocol of quick mode
+    assert _row(comparison, "Sec. IV-A, region size (px)")["ours"] == REGION
+    assert _row(comparison, "Sec. IV-A, perturbation steps L")["ours"] == STEPS
+    assert _row(comparison, "Sec. IV-A, image share perturbed after L steps (%)")["ours"] == \
+        pytest.approx(100 * STEPS * REGION ** 2 / SIDE ** 2, abs=0.01)
+
+
+def test_fig4_recomputed_from_raw_rows(done):
+    """AOPC - random at L: the mean over images of the MoRF and random-order scalars."""
+    out, nb, comparison = done
+    raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
+    final = {}
+    for key, (name, params, reduce, label) in samek.METHODS.items():
+        run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
+        analyzer = name if not params else name + "(" + ",".join(
+            f"{k}={v}" for k, v in sorted(params.items())) + ")"
+        metric = _aopc_label(REGION, STEPS, REPEATS, reduce)
+        morf = _per_image(raw[run], analyzer, metric, "morf")
+        rand = _per_image(raw[run], "baseline", metric, "random")
+        assert len(morf) == len(rand) == N
+        # eq. 12: AOPC(0) = 0, and the scalar is the curve at L = steps
+        assert np.allclose(_per_image(raw[run], analyzer, metric, "morf", 0), 0, atol=1e-6)
+        assert np.allclose(_per_image(raw[run], analyzer, metric, "morf", STEPS), morf)
+        final[key] = morf.mean() - rand.mean()
+        assert _row(comparison, f"Fig. 4, AOPC - random at L, {label}")["ours"] == \
+            pytest.approx(final[key], rel=1e-9, abs=1e-12)
+    others = ("deconv", "sens_l2", "sens_linf")
+    claim = [r for r in comparison["rows"] if r["claim"] == samek.CLAIMS["Fig. 4, LRP best"]][0]
+    assert claim["holds"] == (min(final[k] for k in samek.LRP) > max(final[k] for k in others))
+    claim = [r for r in comparison["rows"]
+             if r["claim"] == samek.CLAIMS["Fig. 4, epsilon 100 beats 0.01"]][0]
+    assert claim["holds"] == (final["lrp_eps100"] > final["lrp_eps0.01"])
+    # the random baseline is the same in both runs (same seed, images and regions)
+    metric = _aopc_label(REGION, STEPS, REPEATS, "l2")
+    metric_sum = _aopc_label(REGION, STEPS, REPEATS, "sum")
+    np.testing.assert_allclose(
+        _per_image(raw["fig4_gradient_deconv"], "baseline", metric, "random"),
+        _per_image(raw["fig4_lrp"], "baseline", metric_sum, "random"), rtol=1e-6)
+
+
+def test_fig8_recomputed_relative_to_sensitivity(done):
+    out, nb, comparison = done
+    raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
+    analyzers = {"sens_l2": "gradient", "deconv": "deconvnet",
+                 "lrp_a2b1": "lrp.alpha_2_beta_1", "lrp_eps1": "lrp.epsilon(epsilon=1)",
+                 "lrp_eps100": "lrp.epsilon(epsilon=100)"}
+    regions = {1: "1, 3, 5", 2: "9", 4: "19"}     # 9 / 227 * 48 rounded, and so on
+    for r, paper in regions.items():
+        steps = STEPS                              # the same L at every size, as the paper
+        mean = {}
+        for key, analyzer in analyzers.items():
+            run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
+            reduce = "sum" if key in samek.LRP else "l2"
+            mean[key] = _per_image(raw[run], analyzer, _aopc_label(r, steps, REPEATS, reduce),
+                                   "morf").mean()
+        for key in ("deconv", "lrp_a2b1", "lrp_eps1", "lrp_eps100"):
+            item = (f"Fig. 8, region {r} px (paper {paper}), AOPC - sensitivity l2, "
+                    f"{samek.LABELS[key]}")
+            assert _row(comparison, item)["ours"] == pytest.approx(mean[key] - mean["sens_l2"],
+                                                                   rel=1e-9, abs=1e-12)
+
+
+def test_fig5_recomputed_from_rows_and_heatmaps(done):
+    """Shares of images with a smaller LRP file (a count), and the entropy of the rendered
+    heatmaps recomputed from the saved heatmaps with numpy / matplotlib."""
+    import matplotlib
+
+    out, nb, comparison = done
+    g, l = (os.path.join(out, "runs", k) for k in ("fig4_gradient_deconv", "fig4_lrp"))
+    raw_g, raw_l = _raw(g), _raw(l)
+    lrp_png = _per_image(raw_l, "lrp.alpha_2_beta_1", "complexity(channel_reduce=sum)",
+                         "png")
+    dec_png = _per_image(raw_g, "deconvnet", "complexity(channel_reduce=l2)", "png")
+    count = sum(1 for a, b in zip(lrp_png, dec_png) if a < b)
+    item = "Fig. 5, share of images with smaller LRP PNG than deconvolution (l2)"
+    assert _row(comparison, item)["ours"] == pytest.approx(count / N)
+
+    def entropy(R):          # render red-white-blue on a symmetric scale, 256-bin entropy
+        scale = np.abs(R).reshape(len(R), -1).max(axis=1)
+        scale[scale == 0] = 1
+        rgb = matplotlib.colormaps["bwr"](0.5 + 0.5 * R / scale[:, None, None], bytes=True)
+        out = []
+        for im in rgb[..., :3]:
+            p = np.bincount(im.ravel(), minlength=256) / im.size
+            p = p[p > 0]
+            out.append(-(p * np.log2(p)).sum())
+        return np.array(out)
+
+    with np.load(glob.glob(os.path.join(l, "heatmaps", "lrp.alpha_2_beta_1[[]*.npz"))[0]) as f:
+        R_lrp = f["R"].astype(np.float64).sum(axis=-1)
+    with np.load(glob.glob(os.path.join(g, "heatmaps", "deconvnet[[]*.npz"))[0]) as f:
+        R_dec = np.sqrt((f["R"].astype(np.float64) ** 2).sum(axis=-1))
+    stored_lrp = _per_image(raw_l, "lrp.alpha_2_beta_1", "complexity(channel_reduce=sum)",
+                            "entropy")
+    stored_dec = _per_image(raw_g, "deconvnet", "complexity(channel_reduce=l2)", "entropy")
+    # the saved heatmaps are float16: a few pixels may land in a neighbouring colour bin
+    np.testing.assert_allclose(entropy(R_lrp), stored_lrp, atol=0.1)
+    np.testing.assert_allclose(entropy(R_dec), stored_dec, atol=0.1)
+    item = "Fig. 5, median entropy LRP vs deconvolution (l2)"
+    assert _row(comparison, item)["ours"] == \
+        f"{np.median(stored_lrp):.3f} vs {np.median(stored_dec):.3f}"
+
+
+def test_predicted_class_is_explained(done):
+    """Sec. IV-A: heatmaps of the predicted label (unsupervised)."""
+    from xaibench.demo import load_shipped_model
+
+    out, nb, comparison = done
+    with np.load(os.path.join(out, "data", f"clutter_{N}.npz")) as f:
+        x, y = f["x"], f["y"]
+    assert x.shape == (N, SIDE, SIDE, 3)
+    p = np.asarray(load_shipped_model("demo")(x, training=False))
+    np.testing.assert_array_equal(p.argmax(axis=1), y)
+
+
+def test_fig7_accuracy_and_correlation_recomputed(done):
+    import tensorflow as tf
+    from scipy.stats import pearsonr
+
+    import xaibench as xb
+
+    out, nb, comparison = done
+    models = sorted(glob.glob(os.path.join(out, "models", "fig7_epoch_*.keras")))
+    assert len(models) == 5                      # epochs 0..4
+    _, _, x_test, y_test = xb.data.digits(size=16)
+    acc, aopc = [], []
+    for epoch, path in enumerate(models):
+        with open(path[:-len(".keras")] + ".json") as fh:
+            info = json.load(fh)
+        acc.append(info["test_accuracy"])
+        raw = _raw(os.path.join(out, "runs", f"fig7_epoch_{epoch:02d}"))
+        aopc.append(np.mean([v for i, a, m, s, k, v in raw
+                             if a == "lrp.epsilon(epsilon=1)" and k == -1]))
+        ours = _row(comparison, f"Fig. 7, epoch {epoch}: test accuracy / AOPC (LRP eps=1)")["ours"]
+        assert ours == f"{acc[-1]:.3f} / {aopc[-1]:.4g}"
+    # one checkpoint's accuracy, recomputed from the saved model
+    model = tf.keras.models.load_model(models[-1])
+    pred = np.asarray(model(x_test, training=False)).argmax(axis=1)
+    assert acc[-1] == pytest.approx(np.mean(pred == y_test))
+    assert acc[-1] > acc[0]                      # it did learn
+    r = _row(comparison, "Fig. 7, Pearson r of AOPC and accuracy over epochs")
+    assert r["ours"] == pytest.approx(pearsonr(acc, aopc)[0], abs=1e-9)
+    assert r["holds"] == (pearsonr(acc, aopc)[0] > 0)
+
+
+def test_resume_does_no_work_again(done, capsys):
+    out, nb, comparison = done
+    watched = glob.glob(os.path.join(out, "models", "*")) + \
+        glob.glob(os.path.join(out, "data", "*.npz")) + \
+        glob.glob(os.path.join(out, "runs", "*", "results.sqlite"))
+    before = {p: os.stat(p).st_mtime_ns for p in watched}
+    assert len(before) >= 17
+    assert cli.main(["reproduce", "samek", "--quick", "--out", out, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "item" in printed and "Fig. 4" in printed and "holds" in printed
+    assert {p: os.stat(p).st_mtime_ns for p in watched} == before
+    for log in glob.glob(os.path.join(out, "runs", "*", "run.log")):
+        starts = [line for line in open(log) if " shards, " in line]
+        assert len(starts) == 2 and starts[-1].rstrip().endswith(", 0 to do"), log
+    with open(os.path.join(out, "comparison.json")) as fh:
+        assert json.load(fh)["rows"] == comparison["rows"]     # same numbers
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--data", "mnist"], "not used by this paper"),
+    (["--data", "imagenet_val"], "needs the data folder"),
+    (["--data", "imagenet_val:/no/such/folder"], "does not exist"),
+    (["--data", "clutter:/tmp"], "takes no path"),
+    (["--folds", "3"], "no option folds"),
+])
+def test_bad_input_is_refused_quickly(tmp_path, capsys, argv, words):
+    out = tmp_path / "o"
+    t0 = time.perf_counter()
+    assert cli.main(["reproduce", "samek", "--quick", "--out", str(out), "--quiet"] + argv) == 2
+    assert time.perf_counter() - t0 < 20
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"steps": 0}, "steps"), ({"repeats": 1.5}, "repeats"), ({"epochs": 1}, "epochs"),
+    ({"images": True}, "images"), ({"seed": -1}, "seed"), ({"images": 10 ** 6}, "images"),
+])
+def test_bad_options_are_refused_before_work(tmp_path, options, words):
+    from xaibench.papers import reproduce
+
+    out = tmp_path / "o"
+    with pytest.raises(ValueError, match=words):
+        reproduce("samek", quick=True, out=str(out), progress=False, **options)
+    assert not out.exists()
+
+
+def test_full_mode_without_cifar10_is_refused(tmp_path, monkeypatch):
+    """The full protocol's Fig. 7 needs CIFAR-10 in the Keras cache: refused up front."""
+    from xaibench.data import _keras_sets
+
+    monkeypatch.setattr(_keras_sets, "keras_cache_dir", lambda: str(tmp_path / "empty"))
+    out = tmp_path / "o"
+    with pytest.raises(ValueError, match="CIFAR-10"):
+        samek.run(out=str(out), quick=False)
+    assert not out.exists()

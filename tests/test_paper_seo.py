@@ -1,0 +1,223 @@
+"""Seo et al. reproduction: the notebook in quick mode, its numbers checked against
+independent references (numpy on the saved heatmaps, SQLite rows, the Keras model),
+resume without work, refusal of bad input."""
+import json
+import os
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from notebooks import outputs_text, run_notebook
+from xaibench import cli
+from xaibench.papers import seo
+
+N_QUICK = 12
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seo") / "run"
+    nb = run_notebook("seo", str(folder))
+    text = outputs_text(nb)
+    assert "Fig. 5: RMPD has the highest F-measure" in text
+    return str(folder)
+
+
+def _json(out):
+    with open(os.path.join(out, "comparison.json")) as fh:
+        return json.load(fh)
+
+
+def _row(saved, item):
+    rows = [r for r in saved["rows"] if r["item"] == item]
+    assert len(rows) == 1, item
+    return rows[0]
+
+
+def _masks():
+    from xaibench.runner.datasets import load
+
+    return load({"name": "clutter", "n": N_QUICK}).masks
+
+
+def _rmpd_label(out):
+    hdir = os.path.join(out, "runs", "compare", "heatmaps")
+    names = [f for f in os.listdir(hdir) if f.startswith("rmpd(")]
+    assert len(names) == 1
+    return names[0].rsplit("[", 1)[0], os.path.join(hdir, names[0])
+
+
+def test_claims_figures_and_paper_numbers(out):
+    saved = _json(out)
+    assert saved["paper"] == "seo" and saved["quick"] is True
+    claims = [r for r in saved["rows"] if r["claim"] is not None]
+    assert len(claims) >= 8
+    assert all(r["holds"] in (True, False, None) for r in claims)
+    for item, value in seo.PAPER.items():
+        assert _row(saved, item)["paper"] == value
+    assert seo.PAPER["Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)"] == \
+        sum(2 ** j for j in range(1, 6))
+    assert len(saved["figures"]) == 4
+    for path in saved["figures"].values():
+        assert os.path.isfile(path)
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    md = open(os.path.join(out, "comparison.md")).read()
+    assert "Fig. 5: mean over thresholds" in md
+    assert "## Fig. 4: visual comparison" in md
+
+
+def test_mean_f_recomputed_from_sqlite_and_heatmaps(out):
+    saved = _json(out)
+    ours = _row(saved, "Fig. 5: mean F-measure (thresholds 0..1), RMPD")["ours"]
+    label, hpath = _rmpd_label(out)
+    con = sqlite3.connect(os.path.join(out, "runs", "compare", "results.sqlite"))
+    per_image = con.execute("SELECT image, value FROM results WHERE analyzer = ? AND "
+                            "setting = 'f' AND step = -1 ORDER BY image", (label,)).fetchall()
+    curve = con.execute("SELECT step, AVG(value) FROM results WHERE analyzer = ? AND "
+                        "setting = 'f' AND step >= 0 GROUP BY step ORDER BY step",
+                        (label,)).fetchall()
+    con.close()
+    assert [i for i, _ in per_image] == list(range(N_QUICK))
+    assert ours == pytest.approx(np.mean([v for _, v in per_image]), abs=1e-12)
+    assert np.mean([v for _, v in curve]) == pytest.approx(ours, abs=1e-9)
+    # numpy from the saved heatmaps: positive part / max, B = {h >= t}, F1 vs the digit mask
+    with np.load(hpath) as f:
+        R = f["R"].astype(np.float64).sum(-1)
+    masks = _masks()
+    h = np.maximum(R, 0).reshape(N_QUICK, -1)
+    h = h / h.max(axis=1, keepdims=True)
+    g = masks.reshape(N_QUICK, -1)
+    fs = []
+    for t in np.linspace(0, 1, 101):
+        b = h >= t
+        tp = (b & g).sum(1)
+        prec = np.where(b.sum(1) > 0, tp / np.maximum(b.sum(1), 1), 0.0)
+        rec = tp / g.sum(1)
+        fs.append(np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0))
+    assert np.mean(fs) == pytest.approx(ours, abs=0.01)     # heatmaps are stored as float16
+
+
+def test_per_scale_maps_fuse_to_the_runner_heatmap(out):
+    """Alg. 3 line 13: the mean of the per-scale maps is the rmpd analyzer's map."""
+    import tensorflow as tf
+
+    from xaibench.demo import load_shipped_model
+    from xaibench.runner.datasets import load
+
+    sc = np.load(os.path.join(out, "scales.npz"))
+    _, hpath = _rmpd_label(out)
+    with np.load(hpath) as f:
+        R = f["R"].astype(np.float64)[..., 0]
+    assert sc["maps"].shape == (N_QUICK, 5, 48, 48)
+    np.testing.assert_allclose(sc["maps"].mean(axis=1), R, atol=2e-3, rtol=2e-3)
+    assert [len(np.unique(s)) for s in sc["segments"][0]] == [2, 4, 8, 16, 32]
+    # p(y|x) straight from the Keras model (the Fig. 2 "clean" probability)
+    from xaibench.prepare import ends_with_softmax
+
+    d = load({"name": "clutter", "n": N_QUICK})
+    model = load_shipped_model("demo")
+    p = model.predict(d.x, verbose=0)
+    if not ends_with_softmax(model):
+        p = tf.nn.softmax(p).numpy()
+    np.testing.assert_allclose(sc["p"], p[np.arange(N_QUICK), d.y], atol=1e-4)
+    saved = _json(out)
+    fig2 = _row(saved, "Fig. 2: class probability, image intact")["ours"]
+    assert 0.0 <= fig2 <= 1.0
+
+
+def test_forward_passes_counted(out):
+    with open(os.path.join(out, "timing.json")) as fh:
+        tm = json.load(fh)
+    n = tm["images"]
+    assert n == 2
+    assert tm["RMPD"]["forward_passes"] == n * (1 + 2 + 4 + 8 + 16 + 32)
+    assert tm["RMPD"]["forward_passes"] == tm["RMPD"]["stats_model_images"]
+    # quick PD: 4 x 4 windows at stride 3 on 48 px (+ the last position), 4 samples
+    per_axis = len(set(range(0, 45, 3)) | {44})
+    assert tm["PD"]["forward_passes"] == n * (1 + per_axis ** 2 * 4)
+    assert tm["PD"]["forward_passes"] == tm["PD"]["stats_model_images"]
+    saved = _json(out)
+    assert _row(saved, "Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)")["ours"] == 62
+    assert _row(saved, "Sec. 3.3: RMPD needs 2 + 4 + ... + 2^r perturbed passes (+ 1 clean)"
+                )["holds"] is True
+    speed = _row(saved, "Sec. 4: speed-up of RMPD over PD (paper: two orders of magnitude)"
+                 )["ours"]
+    assert speed == pytest.approx(tm["PD"]["seconds"] / tm["RMPD"]["seconds"])
+
+
+def test_resume_does_no_work(out, capsys):
+    files = ["scales.npz", "timing.json"] + [os.path.join("figures", f) for f in
+                                             os.listdir(os.path.join(out, "figures"))]
+    stamps = {f: os.path.getmtime(os.path.join(out, f)) for f in files}
+    t0 = time.time()
+    code = cli.main(["reproduce", "seo", "--quick", "--out", out, "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "Fig. 5: RMPD has the highest F-measure" in captured.out
+    assert "xaibench" in captured.out and "on this data" in captured.out
+    with open(os.path.join(out, "runs", "compare", "run.log")) as fh:
+        starts = [line for line in fh if "shards," in line]
+    assert len(starts) == 2 and "6 done, 0 to do" in starts[-1]
+    assert stamps == {f: os.path.getmtime(os.path.join(out, f)) for f in stamps}
+    assert time.time() - t0 < 120
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "mnist"], "choose one of clutter, voc2007, imagenet_val"),
+    (["--data", "voc2007"], "needs the data folder"),
+    (["--data", "voc2007:/nonexistent/voc"], "does not exist"),
+    (["--folds", "3"], "seo has no option folds"),
+])
+def test_bad_input_refused(tmp_path, capsys, argv, message):
+    t0 = time.time()
+    code = cli.main(["reproduce", "seo", "--quick", "--out", str(tmp_path / "r"), "--quiet"]
+                    + argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert time.time() - t0 < 10
+    assert not os.path.exists(tmp_path / "r" / "runs")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"images": 0}, "images=0 is out of range"),
+    ({"pd_inner": 4, "pd_outer": 3}, "must be larger than pd_inner"),
+    ({"scales": "5"}, "scales must be an integer"),
+    ({"images": 4, "timing_images": 5}, "exceeds images=4"),
+])
+def test_bad_options_refused(tmp_path, options, message):
+    import xaibench as xb
+
+    with pytest.raises(ValueError, match=message):
+        xb.reproduce("seo", quick=True, out=str(tmp_path / "r"), progress=False, **options)
+    assert not os.path.exists(tmp_path / "r")
+
+
+@pytest.mark.skipif(os.path.isfile(os.path.expanduser(
+    "~/.keras/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5")),
+    reason="VGG-16 weights are cached here")
+def test_voc_without_vgg16_weights_refused(tmp_path, capsys):
+    voc = tmp_path / "VOC2007"
+    (voc / "Annotations").mkdir(parents=True)
+    code = cli.main(["reproduce", "seo", "--data", f"voc2007:{voc}", "--out",
+                     str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "VGG-16 ImageNet weights" in err
+    assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "r")
+
+
+def test_protocol_settings():
+    """Quick vs the paper's protocol (Alg. 2: stride 1, r = 10; k = 10, l = 14 at 224 px)."""
+    quick = seo.settings(True, {"name": "clutter"})
+    full = seo.settings(False, {"name": "clutter"})
+    voc = seo.settings(False, {"name": "voc2007", "root": "/x"})
+    assert (quick["images"], quick["pd_stride"], quick["pd_samples"]) == (N_QUICK, 3, 4)
+    assert (full["images"], full["pd_stride"], full["pd_samples"], full["scales"]) == \
+        (100, 1, 10, 5)
+    assert (voc["pd_inner"], voc["pd_outer"]) == (10, 14)
+    assert seo.pd_passes_formula(256, 256, 1, 10, 1) == 1 + 10 * 256 ** 2
+    with pytest.raises(ValueError, match="pd_inner=60 does not fit the 48 px images"):
+        seo.settings(True, {"name": "clutter"}, pd_inner=60)
