@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import sqlite3
 import time
 
 import numpy as np
@@ -32,12 +31,9 @@ def _row(comparison, item):
 
 
 def _raw(folder):
-    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
-    try:
-        return con.execute("SELECT image, analyzer, metric, setting, step, value "
-                           "FROM results").fetchall()
-    finally:
-        con.close()
+    from xaibench.papers._common import rows_of
+
+    return rows_of(folder)
 
 
 def _aopc_label(region, steps, repeats, reduce):

@@ -123,6 +123,7 @@ def test_report_statistics_and_files(uninterrupted):
     ({"analyzers": ["lrp.epsilom"]}, "unknown analyzer 'lrp.epsilom'.*lrp.epsilon"),
     ({"metrics": ["aopcc"]}, "unknown metric"),
     ({"shard_size": 0}, "shard_size must be a positive int"),
+    ({"target": "true"}, "target must be one of label, predicted"),
     ({"data": {"name": "nowhere"}}, "data must name one of"),
     ({"colour": "red"}, "unknown config key"),
     ({"analyzers": []}, "non-empty list"),
@@ -205,3 +206,32 @@ def test_heatmap_file_names_hold_any_analyzer_label():
     a = heatmap_file(Shard("pattern.attribution(patterns=/tmp/a/p.npz)", 0, 4))
     b = heatmap_file(Shard("pattern.attribution(patterns=/tmp/b/p.npz)", 0, 4))
     assert "/" not in a and a != b and a.endswith("[0:4].npz")
+
+
+def test_target_predicted_explains_the_models_class(tmp_path):
+    """kept_score's "whole" is the probability of the explained class: with target
+    predicted it is each image's largest probability, computed here by the model (an
+    untrained CNN, so predictions and labels differ)."""
+    import tensorflow as tf
+
+    import xaibench as xb
+    from xaibench.papers._common import rows_of
+    from xaibench.runner import from_mapping, run
+    from xaibench.runner.datasets import load
+
+    tf.keras.utils.set_random_seed(1)
+    path = str(tmp_path / "untrained.keras")
+    xb.zoo.mnist_cnn().save(path)
+    mapping = {"model": path, "data": {"name": "digits", "n": 12}, "analyzers": ["gradient"],
+               "metrics": ["kept_score"], "shard_size": 12}
+    label = from_mapping(mapping)
+    predicted = from_mapping(dict(mapping, target="predicted"))
+    assert "target" not in label.to_dict() and predicted.digest() != label.digest()
+    data = load({"name": "digits", "n": 12})
+    p = tf.keras.models.load_model(path).predict(data.x, verbose=0)
+    assert (p.argmax(axis=1) != data.y).any()
+    for name, config, expected in [("l", label, p[np.arange(12), data.y]),
+                                   ("p", predicted, p.max(axis=1))]:
+        run(config, str(tmp_path / name), progress=False).close()
+        whole = {i: v for i, _, m, s, _, v in rows_of(str(tmp_path / name)) if s == "whole"}
+        np.testing.assert_allclose([whole[i] for i in range(12)], expected, rtol=1e-4)

@@ -19,10 +19,9 @@ Reproduces the paper's evaluation of heatmaps by region perturbation:
   does not name the LRP rule; xaibench uses epsilon = 1, the best rule of Fig. 8).
 
 Heatmaps and perturbation curves are computed for the predicted class (Sec. IV-A: the
-evaluation is unsupervised): the images go to the batch runner as an ``npz`` copy whose
-labels are the model's predictions -- except for ImageNet, where the runner reads the
-images itself and the true label is explained (a predicted-label copy of 5040 images would
-take about 3 GB).
+evaluation is unsupervised): every batch run has ``target: predicted``; the small data
+sets also go to the runner as an ``npz`` copy holding the predictions as labels (for the
+heatmap figure).
 
 The paper prints no numbers for these figures (they are plots), so the numbers transcribed
 in :data:`PAPER` are its protocol (Sec. IV-A); the results are compared through the paper's
@@ -145,7 +144,7 @@ def _aopc_step(region, steps, repeats, reduce):
 
 def _mapping(model, data, analyzers, metrics, seed, shard_size, save):
     return {"model": model, "data": data, "shard_size": shard_size, "seed": seed,
-            "save_heatmaps": save,
+            "save_heatmaps": save, "target": "predicted",
             "analyzers": [{"name": a, "params": p} for a, p in analyzers],
             "metrics": [{"name": m.name, "params": m.params} for m in metrics]}
 
@@ -181,8 +180,8 @@ def _main_data(result, spec, n, quick):
             x = load({"name": "clutter", "n": n}).x
             _predicted_npz(path, x, load_shipped_model("demo"))
         return "demo", {"name": "npz", "path": path}, 48
-    # ILSVRC2012 with VGG-16's ImageNet weights; the images are read by the runner, with
-    # their true label (a predicted-label copy of 5040 images would take about 3 GB)
+    # ILSVRC2012 with VGG-16's ImageNet weights; the images are read by the runner, which
+    # explains the predicted class (target: predicted)
     from xaibench import zoo
 
     model_path = os.path.join(result.out, "models", "vgg16_imagenet.keras")

@@ -7,6 +7,8 @@ A run is described by a JSON or YAML mapping::
     data: {name: clutter, n: 64}     # a loader of xb.data and its arguments; n = images used
     analyzers: [gradient, {name: lrp.epsilon, params: {epsilon: 0.01}}]
     metrics: [aopc, {name: relevance_ratio}, complexity]
+    target: label                    # the explained class: the data's "label" or the
+                                     # model's "predicted" class (unsupervised evaluation)
     shard_size: 16                   # images per shard (one shard = images x one analyzer)
     seed: 0
     save_heatmaps: false
@@ -20,6 +22,10 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
+
+
+#: what a run explains: the data set's label, or the class the model predicts
+TARGETS = ("label", "predicted")
 
 
 class ConfigError(ValueError):
@@ -46,6 +52,7 @@ class RunConfig:
     data: dict = field(default_factory=lambda: {"name": "clutter", "n": 64})
     analyzers: tuple = ()
     metrics: tuple = ()
+    target: str = "label"
     shard_size: int = 16
     seed: int = 0
     save_heatmaps: bool = False
@@ -54,6 +61,8 @@ class RunConfig:
         d = asdict(self)
         d["analyzers"] = [asdict(a) for a in self.analyzers]
         d["metrics"] = [asdict(m) for m in self.metrics]
+        if d["target"] == "label":      # the default: digests of older run folders stay valid
+            del d["target"]
         return d
 
     def digest(self) -> str:
@@ -98,7 +107,8 @@ def from_mapping(mapping: dict) -> RunConfig:
 
     if not isinstance(mapping, dict):
         raise ConfigError("the config must be a mapping of keys to values")
-    allowed = {"model", "data", "analyzers", "metrics", "shard_size", "seed", "save_heatmaps"}
+    allowed = {"model", "data", "analyzers", "metrics", "target", "shard_size", "seed",
+               "save_heatmaps"}
     extra = set(mapping) - allowed
     if extra:
         raise ConfigError(f"unknown config key(s) {sorted(extra)}; allowed: {sorted(allowed)}")
@@ -119,13 +129,16 @@ def from_mapping(mapping: dict) -> RunConfig:
     save = mapping.get("save_heatmaps", False)
     if not isinstance(save, bool):
         raise ConfigError(f"save_heatmaps must be true or false, got {save!r}")
+    target = mapping.get("target", "label")
+    if target not in TARGETS:
+        raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     model = mapping.get("model", "demo")
     if not isinstance(model, str):
         raise ConfigError(f"model must be 'demo', a zoo name or a file path, got {model!r}")
     return RunConfig(
         model=model, data=dict(data),
         analyzers=_steps(mapping.get("analyzers"), "analyzers", list_analyzers()),
-        metrics=_steps(mapping.get("metrics"), "metrics", METRICS),
+        metrics=_steps(mapping.get("metrics"), "metrics", METRICS), target=target,
         shard_size=shard_size, seed=seed, save_heatmaps=save,
     )
 

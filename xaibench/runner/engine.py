@@ -73,6 +73,12 @@ def load_model(spec: str):
     return builder()
 
 
+def predicted_classes(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The class each image gets from ``model`` (the arg max of its output)."""
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False)).argmax(axis=1)
+                           for i in range(0, len(x), batch_size)]).astype(np.int64)
+
+
 def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
     """Run (or resume) ``config`` into the folder ``out``; returns the open store."""
     from tqdm.auto import tqdm
@@ -89,6 +95,8 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
         log.propagate = False
     data = load(config.data)
     model = load_model(config.model)
+    if config.target == "predicted":
+        data.y = predicted_classes(model, data.x)
     shards = plan_shards(len(data.x), config)
     done = store.done()
     todo = [s for s in shards if s.id not in done]

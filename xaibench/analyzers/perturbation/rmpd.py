@@ -35,10 +35,10 @@ class RMPD(PerturbationAnalyzer, Analyzer):
     Parameters: ``scales`` (r, default 5: segmentations into 2^1 .. 2^r regions),
     ``segmentation`` (``"slic"`` (default), ``"quickshift"`` or ``"felzenszwalb"``,
     the region count made exact by merging/splitting), ``nested`` (True: the
-    scales agglomerate line 2's 2^8-region segmentation greedily to exactly 2^j
-    regions, as the entropy-rate super-pixels Seo et al. use ([7]) grow a graph
-    clustering to a set count, one segmentation per image; False: an independent
-    segmentation per scale), ``input_range``
+    finest scale 2^r is segmented and the coarser scales agglomerate it greedily
+    to exactly 2^j regions (smallest region into its closest-colour neighbour), as
+    the entropy-rate super-pixels Seo et al. use ([7]) grow a graph clustering to
+    a set count; False: an independent segmentation per scale), ``input_range``
     (``(low, high)`` of the model's input, to rescale sigma^2 = 10 from 0-255;
     default: each image's own ``(min, max)``), ``difference``
     (``"probability"`` or ``"weight_of_evidence"``), ``laplace_n`` (10000),
@@ -108,25 +108,19 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         scale = (high - low) / 255.0 if high > low else 1.0 / 255.0
         return mu.astype(np.float32), np.float32(np.sqrt(PRIOR_VARIANCE) * scale)
 
-    def _base_counts(self, image):
-        pixels = image.shape[0] * image.shape[1]
-        return min(PRIOR_REGIONS, pixels), min(max(PRIOR_REGIONS, 2 ** self.scales), pixels)
-
-    def segment_scales(self, image: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+    def segment_scales(self, image: np.ndarray) -> np.ndarray:
         """``(r, H, W)`` label maps with exactly 2^1 .. 2^r regions (Alg. 3 line 4);
-        nested: merged from ``base`` (default: a fresh fine segmentation)."""
+        nested: the finest scale segmented, the coarser ones merged from it."""
         counts = [2 ** j for j in range(1, self.scales + 1)]
         if not self.nested:
             return np.stack([segment(image, n, self.segmentation) for n in counts])
-        if base is None:
-            base = segment(image, self._base_counts(image)[1], self.segmentation)
-        return np.stack(nested_segments(image, base, counts))
+        finest = segment(image, counts[-1], self.segmentation)
+        return np.stack(nested_segments(image, finest, counts[:-1]) + [finest])
 
     def _segment_and_prior(self, image: np.ndarray):
-        prior_n, base_n = self._base_counts(image)
-        base = segment(image, base_n, self.segmentation) if self.nested else None
-        segs = self.segment_scales(image, base)
-        return segs, self.prior(image, base if base_n == prior_n else None)
+        segs = self.segment_scales(image)
+        shared = self.nested and 2 ** self.scales == min(PRIOR_REGIONS, image[..., 0].size)
+        return segs, self.prior(image, segs[-1] if shared else None)
 
     def _prepare(self, images: np.ndarray):
         """Segmentations and priors of a group of images (CPU work, lines 2 and 4)."""
@@ -140,34 +134,40 @@ class RMPD(PerturbationAnalyzer, Analyzer):
 
         n, h, w, c = x.shape
         self._check_size(h, w)
-        clean = self.kernel.clean_scores(x)
-        targets = targets_from(clean, neuron_selection)
         scale = np.concatenate([np.full(2 ** j, j - 1) for j in range(1, self.scales + 1)])
         region = np.concatenate([np.arange(2 ** j) for j in range(1, self.scales + 1)])
         m = len(scale)
-        # the CPU segments the next group of images while the model scores this one
-        # (TF releases the GIL); a group fills about two model batches
-        group = max(1, -(-2 * self.batch_size // m))
-        starts = list(range(0, n, group))
-        scores, segs, prep = [], [], 0.0
+        # a CPU thread segments image after image while the model scores the copies of
+        # the images already segmented, in full batches (TF releases the GIL)
+        jobs = {"img": np.repeat(np.arange(n), m), "scale": np.tile(scale, n),
+                "region": np.tile(region, n), "copy": np.tile(np.arange(m, dtype=np.int64), n)}
+        total = n * m
+        scores = np.empty(total)
         with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(self._prepare, x[:group])
-            for k, start in enumerate(starts):
-                g_segs, priors, seconds = pending.result()
-                if k + 1 < len(starts):
-                    nxt = starts[k + 1]
-                    pending = pool.submit(self._prepare, x[nxt:nxt + group])
-                g = len(g_segs)
-                jobs = {"img": np.repeat(np.arange(g), m), "scale": np.tile(scale, g),
-                        "region": np.tile(region, g),
-                        "copy": np.tile(np.arange(m, dtype=np.int64), g)}
-                aux = {"segments": g_segs, "mu": np.stack([p[0] for p in priors]),
-                       "sigma": np.array([p[1] for p in priors], np.float32)}
-                scores.append(self.kernel.run(x[start:start + g], aux, jobs,
-                                              targets[start:start + g]).reshape(g, m))
-                segs.append(g_segs)
-                prep += seconds
-        scores, segs = np.concatenate(scores), np.concatenate(segs)
+            pending = [pool.submit(self._prepare, x[i:i + 1]) for i in range(n)]
+            clean = self.kernel.clean_scores(x)
+            targets = targets_from(clean, neuron_selection)
+            prepared, done = [], 0                 # prepared[i]: image i's (segs, prior)
+            while done < total:
+                prepared.append(pending[len(prepared)].result())
+                while len(prepared) < n and pending[len(prepared)].done():
+                    prepared.append(pending[len(prepared)].result())
+                ready = len(prepared) * m - done
+                take = ready if len(prepared) == n else ready // self.batch_size * self.batch_size
+                if take == 0:
+                    continue
+                lo, hi = done // m, -(-(done + take) // m)
+                part = {k: v[done:done + take] for k, v in jobs.items()}
+                part["img"] = part["img"] - lo
+                aux = {"segments": np.concatenate([prepared[i][0] for i in range(lo, hi)]),
+                       "mu": np.stack([prepared[i][1][0][0] for i in range(lo, hi)]),
+                       "sigma": np.array([prepared[i][1][0][1] for i in range(lo, hi)],
+                                         np.float32)}
+                scores[done:done + take] = self.kernel.run(x[lo:hi], aux, part, targets[lo:hi])
+                done += take
+        scores = scores.reshape(n, m)
+        segs = np.concatenate([p[0] for p in prepared])
+        prep = sum(p[2] for p in prepared)
         self.kernel.stats["prepare_seconds"] = prep
         p = clean[np.arange(n), targets][:, None]
         s = np.maximum(0.0, difference_g(p, scores, self.difference, self.laplace_n,

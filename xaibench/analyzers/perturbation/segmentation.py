@@ -61,11 +61,12 @@ def _merge_levels(labels: np.ndarray, image: np.ndarray, levels) -> dict:
     pairs = np.concatenate([
         np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
         np.stack([labels[:-1, :].ravel(), labels[1:, :].ravel()], 1)])
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]].astype(np.int64)
     adj = [set() for _ in range(m)]
-    for a, b in np.unique(np.sort(pairs, axis=1), axis=0):
-        adj[a].add(int(b))
-        adj[b].add(int(a))
+    codes = np.unique(pairs.min(axis=1) * m + pairs.max(axis=1))
+    for a, b in zip((codes // m).tolist(), (codes % m).tolist()):
+        adj[a].add(b)
+        adj[b].add(a)
     parent = np.arange(m)
     heap = [(counts[i], i) for i in range(m)]
     heapq.heapify(heap)
