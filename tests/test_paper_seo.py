@@ -183,9 +183,9 @@ def test_bad_input_refused(tmp_path, capsys, argv, message):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"images": 0}, "images=0 is out of range"),
+    ({"images": 0}, "images must be an int in 1..100000"),
     ({"pd_inner": 4, "pd_outer": 3}, "must be larger than pd_inner"),
-    ({"scales": "5"}, "scales must be an integer"),
+    ({"scales": "5"}, "scales must be an int"),
     ({"images": 4, "timing_images": 5}, "exceeds images=4"),
 ])
 def test_bad_options_refused(tmp_path, options, message):

@@ -7,6 +7,21 @@ import os
 FOLDER_DATA = ("imagenet_val", "voc2007")
 
 
+def check_int(name: str, value, low: int, high: int | None = None, allow_none: bool = False):
+    """A paper option that must be an int in ``[low, high]`` (or ``None`` when allowed),
+    refused with a one-line ``ValueError`` before any work."""
+    if allow_none and value is None:
+        return None
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (
+            high is not None and value > high):
+        span = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"{name} must be an int {span}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
+    return int(value)
+
+
 def parse_data(spec: str | None, default: str, allowed) -> dict:
     """``"digits"`` / ``"imagenet_val:/path"`` -> a runner data mapping, checked
     against the data sets this paper can use before any work is done."""

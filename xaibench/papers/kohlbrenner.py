@@ -49,7 +49,7 @@ import os
 
 import numpy as np
 
-from xaibench.papers._common import parse_data, rows_of, sub_run
+from xaibench.papers._common import check_int, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction
 
 TITLE = ("Kohlbrenner et al. (2020): Towards best practice in explaining neural network "
@@ -112,15 +112,6 @@ CLUTTER = dict(size=48, seed=0, digit_scale=(0.45, 0.8))
 QUICK_BINS = 20
 #: bins of Fig. 2 (occluded area)
 OCCLUSION_BINS = 20
-
-
-def _check_int(name, value, low, allow_none=False):
-    if allow_none and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        what = f"an int >= {low}" + (" or None" if allow_none else "")
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------- setup
@@ -408,10 +399,10 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     5000 clutter training images, 32 / 2000 ImageNet validation images); ``seed``: the
     runs' seed.
     """
-    seed = _check_int("seed", seed, 0)
-    n = _check_int("images", images, 1, allow_none=True)
-    bins = _check_int("bins", bins, 2, allow_none=True)
-    pattern_images = _check_int("pattern_images", pattern_images, 1, allow_none=True)
+    seed = check_int("seed", seed, 0)
+    n = check_int("images", images, 1, allow_none=True)
+    bins = check_int("bins", bins, 2, allow_none=True)
+    pattern_images = check_int("pattern_images", pattern_images, 1, allow_none=True)
     spec = parse_data(data, "clutter", ("clutter", "imagenet_val"))
     kind = spec["name"]
     models = os.path.join(out, "models")

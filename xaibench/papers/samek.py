@@ -53,7 +53,7 @@ import os
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, parse_data, sub_run
+from xaibench.papers._common import cached_model, check_int, parse_data, sub_run
 from xaibench.papers.comparison import Reproduction, order_text, ordered
 
 TITLE = ("Samek et al. (2017): Evaluating the visualization of what a deep neural network "
@@ -127,12 +127,6 @@ def scaled_steps(side: int, region: int, steps: int) -> int:
     """``steps`` (the paper: 100 at every region size, Sec. IV-A and appendix), capped by the
     number of regions on the grid."""
     return int(min(steps, (side // region) ** 2))
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _aopc_step(region, steps, repeats, reduce):
@@ -468,12 +462,12 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     """
     # ---- validate everything before any work
     spec = parse_data(data, "clutter", ("clutter", "imagenet_val"))
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     d = DEFAULTS[bool(quick)]
-    images = _check_int("images", d["images"] if images is None else images, 2)
-    steps = _check_int("steps", d["steps"] if steps is None else steps, 1)
-    repeats = _check_int("repeats", d["repeats"] if repeats is None else repeats, 1)
-    epochs = _check_int("epochs", d["epochs"] if epochs is None else epochs, 2)
+    images = check_int("images", d["images"] if images is None else images, 2)
+    steps = check_int("steps", d["steps"] if steps is None else steps, 1)
+    repeats = check_int("repeats", d["repeats"] if repeats is None else repeats, 1)
+    epochs = check_int("epochs", d["epochs"] if epochs is None else epochs, 2)
     if images > 50000:
         raise ValueError(f"images={images} is more than the 50,000 validation images; "
                          "use at most 50000 (the paper: 5040)")

@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
+from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction, order_text
 
 TITLE = ("Seo et al. (2018): regional multi-scale prediction difference (Alg. 3) against "
@@ -85,15 +85,6 @@ ALLOWED_DATA = ("clutter", "voc2007", "imagenet_val")
 
 # --------------------------------------------------------------------------- options
 
-def _int_option(name, value, low, high=None):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ValueError(f"{name}={value} is out of range; use an integer {rng}")
-    return int(value)
-
-
 def settings(quick: bool, data: dict, images=None, scales=5, pd_inner=None, pd_outer=None,
              pd_samples=None, pd_stride=None, timing_images=None, seed=0) -> dict:
     """The protocol of this call, every option checked (a one-line ``ValueError``)."""
@@ -114,21 +105,21 @@ def settings(quick: bool, data: dict, images=None, scales=5, pd_inner=None, pd_o
                  pd_samples=pd_samples, pd_stride=pd_stride, timing_images=timing_images,
                  seed=seed)
     s.update({k: v for k, v in given.items() if v is not None})
-    s["images"] = _int_option("images", s["images"], 1, 100_000)
-    s["scales"] = _int_option("scales", s["scales"], 1, 8)
-    s["pd_inner"] = _int_option("pd_inner", s["pd_inner"], 1, 64)
-    s["pd_outer"] = s["pd_inner"] + 4 if s["pd_outer"] is None else _int_option(
+    s["images"] = check_int("images", s["images"], 1, 100_000)
+    s["scales"] = check_int("scales", s["scales"], 1, 8)
+    s["pd_inner"] = check_int("pd_inner", s["pd_inner"], 1, 64)
+    s["pd_outer"] = s["pd_inner"] + 4 if s["pd_outer"] is None else check_int(
         "pd_outer", s["pd_outer"], 2, 128)
     if s["pd_outer"] <= s["pd_inner"]:
         raise ValueError(f"pd_outer={s['pd_outer']} must be larger than pd_inner="
                          f"{s['pd_inner']} (Alg. 2: l > k); use pd_outer >= {s['pd_inner'] + 1}")
-    s["pd_samples"] = _int_option("pd_samples", s["pd_samples"], 1, 1000)
-    s["pd_stride"] = _int_option("pd_stride", s["pd_stride"], 1, 64)
-    s["timing_images"] = _int_option("timing_images", s["timing_images"], 1, 1000)
+    s["pd_samples"] = check_int("pd_samples", s["pd_samples"], 1, 1000)
+    s["pd_stride"] = check_int("pd_stride", s["pd_stride"], 1, 64)
+    s["timing_images"] = check_int("timing_images", s["timing_images"], 1, 1000)
     if s["timing_images"] > s["images"]:
         raise ValueError(f"timing_images={s['timing_images']} exceeds images={s['images']}; "
                          "time at most the explained images")
-    s["seed"] = _int_option("seed", s["seed"], 0, 2 ** 31 - 1)
+    s["seed"] = check_int("seed", s["seed"], 0, 2 ** 31 - 1)
     side = 224 if big else 48
     if s["pd_inner"] >= side:
         raise ValueError(f"pd_inner={s['pd_inner']} does not fit the {side} px images; use "
