@@ -138,6 +138,7 @@ def test_cli_happy_paths(tmp_path, capsys):
     assert cli(["list"]) == 0
     listing = capsys.readouterr().out
     assert "lrp.cmp_alpha2_flat" in listing and "relevance_ratio" in listing
+    assert "kohlbrenner" in listing and "Towards best practice" in listing
     assert cli(["explain", "--analyzers", "gradient,lrp.z", "--n", "3",
                 "--out", str(tmp_path / "ex")]) == 0
     with np.load(tmp_path / "ex" / "heatmaps.npz") as f:

@@ -40,6 +40,11 @@ def _list(args) -> int:
     print("data sets:")
     for name in LOADERS:
         print(f"    {name}")
+    from xaibench.papers import PAPERS, paper_module
+
+    print("papers (xaibench reproduce NAME):")
+    for name in PAPERS:
+        print(f"    {name:<40} {paper_module(name).TITLE}")
     return 0
 
 
