@@ -88,25 +88,14 @@ def _plot_mu(rows, path, bins=10):
 
 
 def _heatmap_grid(folder, manifest, path, n=8):
-    hdir = os.path.join(folder, "heatmaps")
-    if not os.path.isdir(hdir):
-        return None
     from xaibench.plots import heatmap_grid
     from xaibench.runner.datasets import load
+    from xaibench.runner.store import load_heatmaps
 
-    data = load(manifest["config"]["data"])
-    heatmaps = {}
-    for fname in sorted(os.listdir(hdir)):
-        if not fname.endswith(".npz"):
-            continue
-        label, rng = fname[:-4].rsplit("[", 1)
-        if not rng.startswith("0:"):
-            continue
-        with np.load(os.path.join(hdir, fname)) as f:
-            label = str(f["label"]) if "label" in f.files else label
-            heatmaps[label] = f["R"][:n].astype(np.float32)
+    heatmaps = load_heatmaps(folder, limit=1)          # the first shard of each analyzer
     if not heatmaps:
         return None
+    data = load(manifest["config"]["data"])
     k = min(n, min(len(v) for v in heatmaps.values()))
     heatmaps = {a: v[:k] for a, v in heatmaps.items()}
     return heatmap_grid(data.x[:k], heatmaps, path, titles=[f"y={c}" for c in data.y[:k]],

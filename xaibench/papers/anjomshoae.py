@@ -44,13 +44,13 @@ the rest black), the same reading as the CI "(by 99 %)" (the kept high-CI region
 """
 from __future__ import annotations
 
-import glob
 import os
 
 import numpy as np
 
 from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction
+from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Anjomshoae et al. (2021): Visual explanations for DNNs with contextual importance "
          "(MNIST, CI vs masking vs LIME)")
@@ -210,12 +210,7 @@ def _label(name, params):
 
 def heatmaps(folder, label):
     """Saved heatmaps of analyzer ``label`` in run ``folder``, image order, float32 (N, H, W)."""
-    parts = []
-    for path in glob.glob(os.path.join(folder, "heatmaps", "*.npz")):
-        if os.path.basename(path).startswith(label + "["):
-            with np.load(path) as f:
-                parts.append((int(f["images"][0]), f["R"].astype(np.float32).mean(axis=-1)))
-    return np.concatenate([r for _, r in sorted(parts, key=lambda t: t[0])])
+    return load_heatmaps(folder, [label])[label].mean(axis=-1)
 
 
 def metric_values(folder, analyzer, metric_prefix, setting):

@@ -55,6 +55,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, check_int, parse_data, sub_run
 from xaibench.papers.comparison import Reproduction, order_text, ordered
+from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Samek et al. (2017): Evaluating the visualization of what a deep neural network "
          "has learned -- AOPC of sensitivity, deconvolution and LRP heatmaps")
@@ -155,10 +156,11 @@ def _label(name, params):
 def _predicted_npz(path, x, model):
     """Save ``x`` with the model's predicted classes as ``y`` (once; reused afterwards)."""
     from xaibench.runner.datasets import save_npz
+    from xaibench.runner.engine import predicted_classes
 
     if not os.path.isfile(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        y = np.asarray(model.predict(x, batch_size=256, verbose=0)).argmax(axis=1)
+        y = predicted_classes(model, x, batch_size=256)
         save_npz(path, x, y)
     return {"name": "npz", "path": path}
 
@@ -328,17 +330,6 @@ class _Results:
         return np.array([r[0] for r in rows], dtype=np.float64)
 
 
-def _heatmaps(folder, analyzer_label):
-    import glob
-
-    pattern = f"{glob.escape(analyzer_label)}[[]*.npz"     # <label>[start:stop].npz
-    files = sorted(glob.glob(os.path.join(folder, "heatmaps", pattern)))
-    if not files:
-        return None
-    with np.load(files[0]) as f:
-        return f["R"].astype(np.float32)
-
-
 # --------------------------------------------------------------------------------------------
 # figures
 
@@ -431,7 +422,7 @@ def _heatmap_figure(path, folders, data_path, labels_of):
     maps = {}
     for key in ("sens_l2", "deconv", "lrp_eps1", "lrp_eps100", "lrp_a2b1"):
         name, params, reduce, label = METHODS[key]
-        R = _heatmaps(folders[key], labels_of[key])
+        R = load_heatmaps(folders[key], [labels_of[key]], limit=1).get(labels_of[key])
         if R is None:
             return None
         maps[label] = heatmaps.reduce_channels(R[:6], reduce)

@@ -43,6 +43,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction, order_text
+from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Seo et al. (2018): regional multi-scale prediction difference (Alg. 3) against "
          "DC, SA, LRP, PD and Grad-CAM")
@@ -159,7 +160,9 @@ def _prepare(result, data: dict, s: dict, progress: bool):
         os.makedirs(folder, exist_ok=True)
         ds = voc2007(data["root"], split="test", segmentation=True, preprocess="vgg16",
                      limit=s["images"])
-        y = np.argmax(model.predict(ds.x, batch_size=16, verbose=0), axis=1)
+        from xaibench.runner.engine import predicted_classes
+
+        y = predicted_classes(model, ds.x, batch_size=16)
         np.save(shown + ".part.npy", ds.images if ds.images is not None else ds.x)
         os.replace(shown + ".part.npy", shown)
         save_npz(path, ds.x, y, masks=ds.masks)
@@ -193,20 +196,6 @@ def _labels(steps: dict) -> dict:
     from xaibench.runner.config import Step
 
     return {Step(v["name"], dict(v.get("params", {}))).label: k for k, v in steps.items()}
-
-
-def load_heatmaps(folder: str) -> dict:
-    """``{analyzer label: (N, H, W, C) float32}`` of a run saved with heatmaps."""
-    hdir = os.path.join(folder, "heatmaps")
-    parts: dict = {}
-    for fname in os.listdir(hdir):
-        if fname.endswith(".npz") and ".tmp" not in fname:
-            label, rng = fname[:-4].rsplit("[", 1)
-            with np.load(os.path.join(hdir, fname)) as f:
-                parts.setdefault(label, []).append((int(rng.split(":")[0]),
-                                                    f["R"].astype(np.float32)))
-    return {k: np.concatenate([r for _, r in sorted(v, key=lambda t: t[0])])
-            for k, v in parts.items()}
 
 
 def curves(folder: str, labels: dict) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,16 +35,12 @@ def save_npz(path: str, x, y, boxes=None, masks=None) -> str:
         arrays["masks"] = np.asarray(masks, bool)
     tmp = path + ".part.npz"
     np.savez_compressed(tmp, **arrays)
-    import os
-
     os.replace(tmp, path)
     return path
 
 
 def load_npz(path: str) -> RunData:
     """Images saved by :func:`save_npz` (or any ``.npz`` with ``x`` and ``y``)."""
-    import os
-
     if not os.path.isfile(str(path)):
         raise ValueError(f"data file {path!r} does not exist; save one with "
                          "xaibench.runner.datasets.save_npz(path, x, y)")
@@ -64,17 +61,23 @@ def load_npz(path: str) -> RunData:
 def load(spec: dict) -> RunData:
     """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split
     (``npz``: the arrays of ``spec["path"]``, see :func:`save_npz`)."""
+    n = spec.get("n")
+    npz = spec["name"] == "npz"
+    out = load_npz(spec.get("path")) if npz else _call_loader(spec)
+    if n is not None:
+        if n > len(out.x):
+            source = spec.get("path") if npz else repr(spec["name"])
+            raise ValueError(f"data.n={n} but {source} has only {len(out.x)} images")
+        out = RunData(out.x[:n], out.y[:n], None if out.boxes is None else list(out.boxes[:n]),
+                      None if out.masks is None else out.masks[:n])
+    return out
+
+
+def _call_loader(spec: dict) -> RunData:
+    """``xb.data.<name>(**params)`` as RunData of its test split (fewer images made or
+    read when the loader takes ``n`` or ``limit``)."""
     import xaibench.data as data
 
-    if spec["name"] == "npz":
-        out = load_npz(spec.get("path"))
-        n = spec.get("n")
-        if n is None:
-            return out
-        if n > len(out.x):
-            raise ValueError(f"data.n={n} but {spec.get('path')} has only {len(out.x)} images")
-        return RunData(out.x[:n], out.y[:n], None if out.boxes is None else out.boxes[:n],
-                       None if out.masks is None else out.masks[:n])
     params = dict(DEFAULTS.get(spec["name"], {}))
     params.update({k: v for k, v in spec.items() if k not in ("name", "n")})
     loader = getattr(data, spec["name"], None)
@@ -96,9 +99,4 @@ def load(spec: dict) -> RunData:
     else:
         out = RunData(result.x, result.y, getattr(result, "boxes", None),
                       getattr(result, "masks", None))
-    if n is not None:
-        if n > len(out.x):
-            raise ValueError(f"data.n={n} but {spec['name']!r} has only {len(out.x)} images")
-        out = RunData(out.x[:n], out.y[:n], None if out.boxes is None else list(out.boxes[:n]),
-                      None if out.masks is None else out.masks[:n])
     return out

@@ -45,6 +45,26 @@ def heatmap_file(shard) -> str:
     return f"{safe}[{shard.start}:{shard.stop}].npz"
 
 
+def load_heatmaps(folder: str, labels=None, limit: int | None = None) -> dict:
+    """``{analyzer label: (N, H, W, C) float32}`` saved by a run with ``save_heatmaps``,
+    in image order; only the ``labels`` given (default all) and the shards starting
+    before image ``limit`` (default all)."""
+    hdir = os.path.join(folder, "heatmaps")
+    parts: dict = {}
+    if not os.path.isdir(hdir):
+        return parts
+    for fname in os.listdir(hdir):
+        if not fname.endswith(".npz") or ".tmp" in fname:       # skip unfinished writes
+            continue
+        with np.load(os.path.join(hdir, fname)) as f:
+            label = str(f["label"]) if "label" in f.files else fname[:-4].rsplit("[", 1)[0]
+            start = int(f["images"][0])
+            if (labels is None or label in labels) and (limit is None or start < limit):
+                parts.setdefault(label, []).append((start, f["R"].astype(np.float32)))
+    return {k: np.concatenate([r for _, r in sorted(v, key=lambda t: t[0])])
+            for k, v in parts.items()}
+
+
 class RunFolderError(ValueError):
     """A run folder that does not belong to the given config."""
 

@@ -117,17 +117,14 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         finest = segment(image, counts[-1], self.segmentation)
         return np.stack(nested_segments(image, finest, counts[:-1]) + [finest])
 
-    def _segment_and_prior(self, image: np.ndarray):
-        segs = self.segment_scales(image)
-        shared = self.nested and 2 ** self.scales == min(PRIOR_REGIONS, image[..., 0].size)
-        return segs, self.prior(image, segs[-1] if shared else None)
-
-    def _prepare(self, images: np.ndarray):
-        """Segmentations and priors of a group of images (CPU work, lines 2 and 4)."""
+    def _prepare(self, image: np.ndarray):
+        """``(segments (r, H, W) int32, mu, sigma, seconds)`` of one image: the CPU work
+        of lines 2 and 4 (the finest scale doubles as line 2's when it has 2^8 regions)."""
         t0 = time.perf_counter()
-        out = [self._segment_and_prior(img) for img in images]
-        segs = np.stack([o[0] for o in out]).astype(np.int32)
-        return segs, [o[1] for o in out], time.perf_counter() - t0
+        segs = self.segment_scales(image).astype(np.int32)
+        shared = self.nested and 2 ** self.scales == min(PRIOR_REGIONS, image[..., 0].size)
+        mu, sigma = self.prior(image, segs[-1] if shared else None)
+        return segs, mu, sigma, time.perf_counter() - t0
 
     def _analyze(self, x, neuron_selection):
         from concurrent.futures import ThreadPoolExecutor
@@ -144,10 +141,10 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         total = n * m
         scores = np.empty(total)
         with ThreadPoolExecutor(1) as pool:
-            pending = [pool.submit(self._prepare, x[i:i + 1]) for i in range(n)]
+            pending = [pool.submit(self._prepare, img) for img in x]
             clean = self.kernel.clean_scores(x)
             targets = targets_from(clean, neuron_selection)
-            prepared, done = [], 0                 # prepared[i]: image i's (segs, prior)
+            prepared, done = [], 0                 # prepared[i]: _prepare(x[i])
             while done < total:
                 prepared.append(pending[len(prepared)].result())
                 while len(prepared) < n and pending[len(prepared)].done():
@@ -159,16 +156,14 @@ class RMPD(PerturbationAnalyzer, Analyzer):
                 lo, hi = done // m, -(-(done + take) // m)
                 part = {k: v[done:done + take] for k, v in jobs.items()}
                 part["img"] = part["img"] - lo
-                aux = {"segments": np.concatenate([prepared[i][0] for i in range(lo, hi)]),
-                       "mu": np.stack([prepared[i][1][0][0] for i in range(lo, hi)]),
-                       "sigma": np.array([prepared[i][1][0][1] for i in range(lo, hi)],
-                                         np.float32)}
+                segs, mu, sigma, _ = zip(*prepared[lo:hi])
+                aux = {"segments": np.stack(segs), "mu": np.stack(mu),
+                       "sigma": np.array(sigma, np.float32)}
                 scores[done:done + take] = self.kernel.run(x[lo:hi], aux, part, targets[lo:hi])
                 done += take
         scores = scores.reshape(n, m)
-        segs = np.concatenate([p[0] for p in prepared])
-        prep = sum(p[2] for p in prepared)
-        self.kernel.stats["prepare_seconds"] = prep
+        segs = np.stack([p[0] for p in prepared])
+        self.kernel.stats["prepare_seconds"] = sum(p[3] for p in prepared)
         p = clean[np.arange(n), targets][:, None]
         s = np.maximum(0.0, difference_g(p, scores, self.difference, self.laplace_n,
                                          self.num_classes))
