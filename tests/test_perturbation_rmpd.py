@@ -39,16 +39,15 @@ def test_matches_algorithm_3():
         mu, sigma = an.prior(x[i])
         assert [s.max() + 1 for s in segs] == [2, 4, 8]
         np.testing.assert_allclose(sigma, np.sqrt(10.0) / 255.0, rtol=1e-6)
-        noise = normal_noise(5, np.arange(14), (24, 24, 1)).numpy()
+        noise = normal_noise(5, np.arange(3), (24, 24, 1)).numpy()     # Z_j per scale
         p = softmax(x[i].reshape(-1) @ w + b)[4]
-        s, copy = np.zeros((24, 24)), 0
+        s = np.zeros((24, 24))
         for j in range(3):
             sj = np.zeros((24, 24))
             for region in range(2 ** (j + 1)):
                 xp = x[i].astype(np.float64).copy()
                 m = segs[j] == region
-                xp[m] = mu + sigma * noise[copy][m]
-                copy += 1
+                xp[m] = mu + sigma * noise[j][m]
                 sj[m] = max(0.0, p - softmax(xp.reshape(-1) @ w + b)[4])
             s += sj / 3
         np.testing.assert_allclose(r[i, ..., 0], s, rtol=1e-4, atol=1e-6)
@@ -143,3 +142,21 @@ def test_mean_shift_equals_scikit_learn():
         centers, labels = mean_shift(pts, bw)
         np.testing.assert_allclose(centers, ref.cluster_centers_, rtol=1e-9, atol=1e-12)
         np.testing.assert_array_equal(labels, ref.labels_)
+
+
+def test_relabel_and_merge_levels_against_a_hand_example():
+    from xaibench.analyzers.perturbation.segmentation import _merge_levels, relabel
+
+    np.testing.assert_array_equal(relabel(np.array([[5, 3], [3, 9]])), [[1, 0], [0, 2]])
+    same = np.array([[0, 1], [2, 1]])
+    out = relabel(same)
+    assert out.dtype == np.int32 and np.array_equal(out, same)
+    # 1x4 strip: regions a(1 px, 0.0) b(1 px, 0.9) c(2 px, 1.0). The smallest, a (id 0),
+    # joins its only neighbour b; then b+a (2 px, mean 0.45) ties with c in size and,
+    # as the lower id, joins c.
+    labels = np.array([[0, 1, 2, 2]])
+    image = np.array([[[0.0], [0.9], [1.0], [1.0]]])
+    levels = _merge_levels(labels, image, [3, 2, 1])
+    np.testing.assert_array_equal(levels[3], [[0, 1, 2, 2]])
+    np.testing.assert_array_equal(levels[2], [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(levels[1], [[0, 0, 0, 0]])

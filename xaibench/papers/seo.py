@@ -227,8 +227,8 @@ def per_scale(model, x, y, scales: int, seed: int, segmentation: str = "slic") -
     """The maps s^j of every scale j (Alg. 3 lines 3-12) and the region probabilities.
 
     Uses the ``rmpd`` analyzer's segmentation (``segment_scales``, line 4), its
-    boundary prior (``prior``, line 2) and its counter-based noise (copy id = the
-    region's index in 2^1, ..., 2^r order), so that ``mean_j s^j`` (line 13) is the
+    boundary prior (``prior``, line 2) and its noise fields (``noise``, one per
+    scale), so that ``mean_j s^j`` (line 13) is the
     analyzer's heatmap. Returns ``maps`` (N, r, H, W), ``segments`` (N, r, H, W),
     ``p`` (N,) = p(y|x), ``p_without`` (N, 2^(r+1) - 2) = p(y|x_\\i) per region, the
     prior's ``mu`` (N, C) and ``sigma`` (N,).
@@ -236,7 +236,7 @@ def per_scale(model, x, y, scales: int, seed: int, segmentation: str = "slic") -
     import tensorflow as tf
 
     import xaibench as xb
-    from xaibench.analyzers.perturbation._kernels import normal_noise, score_function
+    from xaibench.analyzers.perturbation._kernels import score_function
 
     analyzer = xb.create_analyzer("rmpd", model, scales=scales, seed=seed,
                                   segmentation=segmentation)
@@ -249,16 +249,16 @@ def per_scale(model, x, y, scales: int, seed: int, segmentation: str = "slic") -
     p = np.zeros(n)
     p_without = np.zeros((n, m))
     mus, sigmas = np.zeros((n, c), np.float32), np.zeros(n, np.float32)
+    z = analyzer.noise((h, w, c))
     for i in range(n):
         seg = analyzer.segment_scales(x[i])
         mu, sd = analyzer.prior(x[i])
         mus[i], sigmas[i] = mu, sd
-        z = normal_noise(seed, tf.range(m, dtype=tf.int64), (h, w, c)).numpy()
         copies, offset = [], 0
         for j, k in enumerate(sizes):
             for region in range(k):
                 mask = (seg[j] == region)[..., None]
-                copies.append(np.where(mask, mu[None, None, :] + sd * z[offset + region], x[i]))
+                copies.append(np.where(mask, mu[None, None, :] + sd * z[j], x[i]))
             offset += k
         scores = prob(tf.constant(np.concatenate([x[i:i + 1], np.stack(copies)]),
                                   tf.float32)).numpy()[:, int(y[i])].astype(np.float64)
@@ -270,7 +270,7 @@ def per_scale(model, x, y, scales: int, seed: int, segmentation: str = "slic") -
             offset += k
         segs[i] = seg
     return {"maps": maps, "segments": segs, "p": p, "p_without": p_without, "mu": mus,
-            "sigma": sigmas}
+            "sigma": sigmas, "noise": z}
 
 
 def _cached_npz(path: str, key: str, compute) -> dict:
@@ -491,7 +491,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, scales=
         return models[0]
 
     key = _digest({"data": data_map, "model": model_spec, "scales": s["scales"],
-                   "seed": s["seed"], "n": len(x)})
+                   "seed": s["seed"], "n": len(x), "noise": "one field per scale"})
     sc = _cached_npz(os.path.join(result.out, "scales.npz"), key,
                      lambda: per_scale(model(), x, y, s["scales"], s["seed"]))
     tpath = os.path.join(result.out, "timing.json")
@@ -547,19 +547,12 @@ def _report(result, s, spec, x, y, shown, masks, heat, labels, pr, sc, tm, t_axi
             "p_object": float(np.mean(p_obj)) if p_obj else float("nan"),
             "p_background": float(np.mean(p_bg)) if p_bg else float("nan")}
     if picks:
-        import tensorflow as tf
-
-        from xaibench.analyzers.perturbation._kernels import normal_noise
-
         # the image whose object-region erasure costs the most probability
         drops = [sc["p"][i] - sc["p_without"][i, offset + o] for i, o, _ in picks]
         i, obj, bg = picks[int(np.argmax(drops))]
         seg = sc["segments"][i, j16]
-        z = normal_noise(s["seed"], tf.constant([offset + obj, offset + bg], tf.int64),
-                         x.shape[1:]).numpy()
-        mu, sd = sc["mu"][i], float(sc["sigma"][i])
-        erased = [np.where((seg == reg)[..., None], mu + sd * z[q], x[i])
-                  for q, reg in enumerate((obj, bg))]
+        mu, sd, z = sc["mu"][i], float(sc["sigma"][i]), sc["noise"][j16]
+        erased = [np.where((seg == reg)[..., None], mu + sd * z, x[i]) for reg in (obj, bg)]
         result.figures["Fig. 2: effect of regions"] = _drawn(
             os.path.join(figdir, "fig2_regions.png"), lambda path: figure_regions(
                 path, shown[i], seg, erased, (sc["p"][i], sc["p_without"][i, offset + obj],

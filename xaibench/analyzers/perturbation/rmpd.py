@@ -7,6 +7,12 @@ scales 2^1 .. 2^r, every region i is excluded by replacing its pixels with
 samples of N(mu, sigma^2) and s^j_q = max(0, g(p(y=c|x), p(y=c|x_\\i))) for
 q in i;  13: s = 1/r sum_j s^j.  The model sees 2 + 4 + ... + 2^r perturbed
 copies and the clean image (63 images per image for r = 5).
+
+The regions of one scale are disjoint, so one standard-normal field Z_j per
+scale supplies every region's samples at that scale: each copy still gets
+independent N(mu, sigma^2) samples on its region, and the device gathers Z_j
+instead of generating a full-image field per copy (that cost as much as the
+model on a small CNN).
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from xaibench.analyzers.perturbation._kernels import (
 from xaibench.analyzers.perturbation.prediction_difference import (
     check_difference, difference_g)
 from xaibench.analyzers.perturbation.segmentation import (
-    METHODS, boundary_prior, nested_segments, segment)
+    METHODS, boundary_prior, segment, segment_levels)
 from xaibench.analyzers.registry import register
 
 PRIOR_REGIONS = 2 ** 8     #: scale of the boundary-prior segmentation (Alg. 3 line 2)
@@ -91,14 +97,16 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         return 2 ** (self.scales + 1) - 2
 
     def _perturb(self, images, aux, jobs):
-        shape = tf.shape(images)
-        x = tf.gather(images, jobs["img"])
-        seg = tf.gather_nd(aux["segments"], tf.stack([jobs["img"], jobs["scale"]], axis=1))
+        which = tf.stack([jobs["img"], jobs["scale"]], axis=1)
+        seg = tf.gather_nd(aux["segments"], which)
         mask = tf.equal(seg, tf.cast(jobs["region"], seg.dtype)[:, None, None])
-        z = normal_noise(self.seed, jobs["copy"], shape[1:])
-        mu = tf.gather(aux["mu"], jobs["img"])[:, None, None, :]
-        sd = tf.gather(aux["sigma"], jobs["img"])[:, None, None, None]
-        return tf.where(mask[..., None], mu + sd * z, x)
+        return tf.where(mask[..., None], tf.gather_nd(aux["fill"], which),
+                        tf.gather(images, jobs["img"]))
+
+    def noise(self, shape) -> np.ndarray:
+        """``(r, H, W, C)`` standard-normal fields Z_j, one per scale (copy id j of
+        :func:`normal_noise`): region i of scale j is replaced by mu + sigma Z_j on i."""
+        return normal_noise(self.seed, np.arange(self.scales), tuple(shape)).numpy()
 
     def prior(self, image: np.ndarray, labels: np.ndarray | None = None):
         """``(mu, sigma)`` of the exclusion distribution for one image (Alg. 3 line 2);
@@ -114,17 +122,18 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         counts = [2 ** j for j in range(1, self.scales + 1)]
         if not self.nested:
             return np.stack([segment(image, n, self.segmentation) for n in counts])
-        finest = segment(image, counts[-1], self.segmentation)
-        return np.stack(nested_segments(image, finest, counts[:-1]) + [finest])
+        return np.stack(segment_levels(image, counts, self.segmentation))
 
-    def _prepare(self, image: np.ndarray):
-        """``(segments (r, H, W) int32, mu, sigma, seconds)`` of one image: the CPU work
-        of lines 2 and 4 (the finest scale doubles as line 2's when it has 2^8 regions)."""
+    def _prepare(self, image: np.ndarray, noise: np.ndarray) -> dict:
+        """The CPU work of lines 2 and 4 for one image (the finest scale doubles as
+        line 2's segmentation when it has 2^8 regions): ``segments`` (r, H, W), the
+        fills mu + sigma Z_j (``fill``, (r, H, W, C)) and ``seconds``."""
         t0 = time.perf_counter()
         segs = self.segment_scales(image).astype(np.int32)
         shared = self.nested and 2 ** self.scales == min(PRIOR_REGIONS, image[..., 0].size)
         mu, sigma = self.prior(image, segs[-1] if shared else None)
-        return segs, mu, sigma, time.perf_counter() - t0
+        return {"segments": segs, "fill": mu + sigma * noise,
+                "seconds": time.perf_counter() - t0}
 
     def _analyze(self, x, neuron_selection):
         from concurrent.futures import ThreadPoolExecutor
@@ -137,11 +146,12 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         # a CPU thread segments image after image while the model scores the copies of
         # the images already segmented, in full batches (TF releases the GIL)
         jobs = {"img": np.repeat(np.arange(n), m), "scale": np.tile(scale, n),
-                "region": np.tile(region, n), "copy": np.tile(np.arange(m, dtype=np.int64), n)}
+                "region": np.tile(region, n)}
+        noise = self.noise(x.shape[1:])
         total = n * m
         scores = np.empty(total)
         with ThreadPoolExecutor(1) as pool:
-            pending = [pool.submit(self._prepare, img) for img in x]
+            pending = [pool.submit(self._prepare, img, noise) for img in x]
             clean = self.kernel.clean_scores(x)
             targets = targets_from(clean, neuron_selection)
             prepared, done = [], 0                 # prepared[i]: _prepare(x[i])
@@ -156,14 +166,14 @@ class RMPD(PerturbationAnalyzer, Analyzer):
                 lo, hi = done // m, -(-(done + take) // m)
                 part = {k: v[done:done + take] for k, v in jobs.items()}
                 part["img"] = part["img"] - lo
-                segs, mu, sigma, _ = zip(*prepared[lo:hi])
-                aux = {"segments": np.stack(segs), "mu": np.stack(mu),
-                       "sigma": np.array(sigma, np.float32)}
+                aux = {k: np.stack([p[k] for p in prepared[lo:hi]]) for k in ("segments", "fill")}
                 scores[done:done + take] = self.kernel.run(x[lo:hi], aux, part, targets[lo:hi])
                 done += take
+                for p in prepared[lo:done // m]:    # finished images: keep the maps only
+                    p["fill"] = None
         scores = scores.reshape(n, m)
-        segs = np.stack([p[0] for p in prepared])
-        self.kernel.stats["prepare_seconds"] = sum(p[3] for p in prepared)
+        segs = np.stack([p["segments"] for p in prepared])
+        self.kernel.stats["prepare_seconds"] = sum(p["seconds"] for p in prepared)
         p = clean[np.arange(n), targets][:, None]
         s = np.maximum(0.0, difference_g(p, scores, self.difference, self.laplace_n,
                                          self.num_classes))

@@ -22,10 +22,11 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
 
 
-def _raw_segments(image: np.ndarray, n: int, method: str) -> np.ndarray:
+def _raw_segments(img: np.ndarray, n: int, method: str) -> np.ndarray:
+    """scikit-image's segmentation of ``img`` (float64, scaled to [0, 1]) into about
+    ``n`` regions."""
     from skimage import segmentation as seg
 
-    img = _unit(image.astype(np.float64))
     c = img.shape[-1]
     if method == "slic":
         return seg.slic(img, n_segments=n, slic_zero=True, start_label=0, channel_axis=-1,
@@ -43,7 +44,10 @@ def _raw_segments(image: np.ndarray, n: int, method: str) -> np.ndarray:
 
 
 def relabel(labels: np.ndarray) -> np.ndarray:
-    """Labels renumbered ``0 .. n-1`` in order of first appearance of their value."""
+    """Labels renumbered ``0 .. n-1`` in the order of their values."""
+    flat = np.asarray(labels).ravel()
+    if flat.size and flat.min() == 0 and np.bincount(flat).all():
+        return np.asarray(labels, np.int32)                 # already 0 .. n-1
     _, inv = np.unique(labels, return_inverse=True)
     return inv.reshape(labels.shape).astype(np.int32)
 
@@ -51,13 +55,21 @@ def relabel(labels: np.ndarray) -> np.ndarray:
 def _merge_levels(labels: np.ndarray, image: np.ndarray, levels) -> dict:
     """Merge the smallest region into its closest-colour neighbour, one region at a
     time, and return the label map at each region count of ``levels`` (each <=
-    the starting count): a nested hierarchy, coarse regions unions of fine ones."""
+    the starting count): a nested hierarchy, coarse regions unions of fine ones.
+
+    The merge loop works on Python lists: a step touches a handful of neighbours,
+    where numpy's per-call overhead would dominate.
+    """
     m = int(labels.max()) + 1
     levels = sorted({int(v) for v in levels if v <= m}, reverse=True)
+    if levels == [m]:
+        return {m: relabel(labels)}                 # nothing to merge
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=m).astype(np.float64)
     sums = np.stack([np.bincount(flat, image[..., ch].ravel(), minlength=m)
                      for ch in range(image.shape[-1])], axis=1)
+    means = (sums / np.maximum(counts, 1.0)[:, None]).tolist()
+    counts, sums = counts.tolist(), sums.tolist()
     pairs = np.concatenate([
         np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
         np.stack([labels[:-1, :].ravel(), labels[1:, :].ravel()], 1)])
@@ -67,47 +79,53 @@ def _merge_levels(labels: np.ndarray, image: np.ndarray, levels) -> dict:
     for a, b in zip((codes // m).tolist(), (codes % m).tolist()):
         adj[a].add(b)
         adj[b].add(a)
-    parent = np.arange(m)
+    parent = list(range(m))
     heap = [(counts[i], i) for i in range(m)]
     heapq.heapify(heap)
     alive = m
     out = {}
 
     def snapshot():
-        root = parent.copy()
+        root = np.asarray(parent)
         while True:                        # resolve merge chains
             nxt = root[root]
             if np.array_equal(nxt, root):
                 break
             root = nxt
-        return relabel(root[labels])
+        ids = np.unique(root, return_inverse=True)[1]    # = relabel(root[labels])
+        return ids.astype(np.int32)[labels]
 
+    pop, push = heapq.heappop, heapq.heappush
     for level in levels:
         while alive > level and heap:
-            cnt, i = heapq.heappop(heap)
-            if parent[i] != i or cnt != counts[i] or not adj[i]:
+            cnt, i = pop(heap)
+            nbs = adj[i]
+            if parent[i] != i or cnt != counts[i] or not nbs:
                 continue
-            nb = np.fromiter(adj[i], np.int64, len(adj[i]))
-            dist = ((sums[nb] / counts[nb, None] - sums[i] / counts[i]) ** 2).sum(axis=1)
-            j = int(nb[np.lexsort((nb, dist))[0]])    # closest colour, then lowest id
+            mean_i = means[i]
+            j, best = -1, float("inf")     # closest mean colour, then lowest id
+            for k in nbs:
+                d = sum([(v - a) * (v - a) for v, a in zip(means[k], mean_i)])
+                if d < best or (d == best and k < j):
+                    j, best = k, d
             parent[i] = j
-            counts[j] += counts[i]
-            sums[j] += sums[i]
-            for k in adj[i]:
-                adj[k].discard(i)
+            total = counts[j] + cnt
+            counts[j] = total
+            sums[j] = s_j = [u + v for u, v in zip(sums[j], sums[i])]
+            means[j] = [v / total for v in s_j]
+            adj_j = adj[j]
+            adj_j.discard(i)
+            for k in nbs:
                 if k != j:
-                    adj[k].add(j)
-                    adj[j].add(k)
+                    adj_k = adj[k]
+                    adj_k.discard(i)
+                    adj_k.add(j)
+                    adj_j.add(k)
             adj[i] = set()
             alive -= 1
-            heapq.heappush(heap, (counts[j], j))
+            push(heap, (total, j))
         out[level] = snapshot()
     return out
-
-
-def _merge_to(labels: np.ndarray, image: np.ndarray, n: int) -> np.ndarray:
-    """Merge smallest regions into their closest-colour neighbour until ``n`` remain."""
-    return _merge_levels(labels, image, [n])[n]
 
 
 def _split_to(labels: np.ndarray, n: int) -> np.ndarray:
@@ -153,33 +171,37 @@ def _split_to(labels: np.ndarray, n: int) -> np.ndarray:
     return labels
 
 
-def segment(image: np.ndarray, n: int, method: str = "slic") -> np.ndarray:
-    """Exactly ``n`` super-pixels of one ``(H, W, C)`` image, labels ``0..n-1`` (int32)."""
-    height, width = image.shape[:2]
+def _check_count(n: int, height: int, width: int) -> None:
     if n < 2:
         raise ValueError(f"a segmentation into {n} region(s) explains nothing; ask for at "
                          "least 2 regions.")
     if n > height * width:
         raise ValueError(f"cannot segment a {height}x{width} image into {n} regions (more "
                          "regions than pixels). Use fewer regions or a larger image.")
-    labels = relabel(_raw_segments(image, n, method))
-    if labels.max() + 1 > n:
-        labels = _merge_to(labels, _unit(image.astype(np.float64)), n)
-    if labels.max() + 1 < n:
-        labels = _split_to(labels, n)
-    return labels
 
 
-def nested_segments(image: np.ndarray, base: np.ndarray, counts) -> list:
-    """Label maps with exactly each of ``counts`` regions, made by agglomerating the
-    fine segmentation ``base`` (smallest region into its closest-colour neighbour),
-    so every coarse region is a union of finer ones."""
-    levels = _merge_levels(base, _unit(image.astype(np.float64)), counts)
-    missing = [n for n in counts if n not in levels]
-    if missing:
-        raise ValueError(f"cannot make {missing} regions by merging a segmentation of "
-                         f"{int(base.max()) + 1} regions; use a finer base segmentation.")
+def segment_levels(image: np.ndarray, counts, method: str = "slic") -> list:
+    """Nested label maps of one ``(H, W, C)`` image with exactly each of ``counts``
+    regions (labels ``0..n-1``, int32): one segmentation at the largest count, made
+    exact by merging or splitting, and every coarser level agglomerated from it
+    (smallest region into its closest-colour neighbour), so that each coarse region
+    is a union of finer ones."""
+    height, width = image.shape[:2]
+    counts = [int(n) for n in counts]
+    for n in counts:
+        _check_count(n, height, width)
+    top = max(counts)
+    unit = _unit(image.astype(np.float64))
+    labels = relabel(_raw_segments(unit, top, method))
+    if labels.max() + 1 < top:
+        labels = _split_to(labels, top)
+    levels = _merge_levels(labels, unit, counts)     # exact top, then the coarser levels
     return [levels[n] for n in counts]
+
+
+def segment(image: np.ndarray, n: int, method: str = "slic") -> np.ndarray:
+    """Exactly ``n`` super-pixels of one ``(H, W, C)`` image, labels ``0..n-1`` (int32)."""
+    return segment_levels(image, [n], method)[0]
 
 
 def check_label_map(labels, shape, where: str) -> np.ndarray:
