@@ -225,4 +225,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from xaibench._progress import outer_bar
+
+    with outer_bar():       # no per-analyze progress bars between the tables
+        main()
