@@ -1,8 +1,21 @@
 """Figures made with matplotlib: heatmap grids (red = positive, blue = negative,
-a symmetric colour scale per heatmap so that zero is white)."""
+a symmetric colour scale per heatmap so that zero is white) and line plots.
+
+Figures are built with matplotlib's object API (:func:`new_figure`), never with
+pyplot, so writing a PNG leaves a notebook's backend and open figures alone.
+"""
 from __future__ import annotations
 
 import numpy as np
+
+
+def new_figure(rows: int = 1, cols: int = 1, squeeze: bool = True, **figure_kwargs):
+    """``(figure, axes)`` from matplotlib's object API, without pyplot: a notebook's
+    backend and pyplot's list of open figures are left as they were."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(**figure_kwargs)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
 
 
 def _pixel_map(R: np.ndarray) -> np.ndarray:
@@ -24,13 +37,8 @@ def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
     optional row labels. Each heatmap uses the range ``[-max|R|, max|R|]``; with
     ``overlay`` it is drawn half-transparent over the image in gray.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n, cols = len(images), len(heatmaps) + 1
-    fig, axes = plt.subplots(n, cols, figsize=(1.35 * cols, 1.35 * n), squeeze=False)
+    fig, axes = new_figure(n, cols, figsize=(1.35 * cols, 1.35 * n), squeeze=False)
     for i in range(n):
         img = images[i]
         ax = axes[i, 0]
@@ -56,7 +64,6 @@ def heatmap_grid(images: np.ndarray, heatmaps: dict, path: str, titles=None,
         ax.set_yticks([])
     fig.tight_layout(pad=0.2)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 
@@ -64,13 +71,10 @@ def line_plot(curves: dict, path: str, xlabel: str, ylabel: str, baseline=None,
               marker=None, dpi: int = 120) -> str:
     """One line per ``{label: (x, y)}``; ``baseline=(label, legend text)`` is drawn
     dashed in black."""
-    import matplotlib
+    fig, ax = new_figure(figsize=(5.5, 3.6))
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.set_prop_cycle(color=plt.cm.tab20(np.linspace(0, 1, 20)))   # distinct colours for many
+    ax.set_prop_cycle(color=colormaps["tab20"](np.linspace(0, 1, 20)))   # distinct colours for many
     for label, (xs, ys) in sorted(curves.items()):
         if baseline is not None and label == baseline[0]:
             ax.plot(xs, ys, color="black", ls="--", marker=marker, label=baseline[1])
@@ -81,5 +85,4 @@ def line_plot(curves: dict, path: str, xlabel: str, ylabel: str, baseline=None,
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path

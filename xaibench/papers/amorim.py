@@ -48,6 +48,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction, order_text, ordered
+from xaibench.plots import new_figure
 
 TITLE = ("Amorim et al. (2020): Interpretability vs. Complexity -- L2 regularisation vs. "
          "confidence-drop AOPC of five saliency methods")
@@ -562,11 +563,6 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
 
 
 def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig_dir = os.path.join(result.out, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     ticks = range(len(decays))
@@ -576,10 +572,9 @@ def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
         path = os.path.join(fig_dir, name)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         result.figures[title] = path
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     for m in METHODS:
         ax.plot(ticks, [table[m, lead, d] for d in decays], "o-", label=METHODS[m])
         paper = [_paper_value(m, lead, d)[0] for d in decays]
@@ -593,7 +588,7 @@ def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
     ax.legend(fontsize=7)
     save(fig, "table2_aopc.png", "Table II as a plot: AOPC per decay")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     for g in groups:
         ax.plot(ticks, [accuracy[g, d] for d in decays], "o-", label=g)
     ax.set_xticks(list(ticks), labels)
@@ -603,7 +598,7 @@ def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
     ax.legend(fontsize=7)
     save(fig, "fig3_accuracy.png", "Fig. 3: accuracy")
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(figsize=(6, 3.5))
     ax.bar(list(groups), [wins[g] for g in groups], color="tab:blue")
     ax.set_xlabel("regularised layer group")
     ax.set_ylabel("best AOPC (methods x decays > 0)")

@@ -50,6 +50,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction
+from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Anjomshoae et al. (2021): Visual explanations for DNNs with contextual importance "
@@ -399,14 +400,11 @@ class _Skip:
 def _subplots(path, rows, cols, **kwargs):
     """A figure and its axes (``Figure.subplots``, no pyplot state, so a notebook's backend
     is left alone) for the PNG at ``path``, or stand-ins when a previous run wrote it."""
-    from matplotlib.figure import Figure
-
     if os.path.isfile(path):
         axes = np.empty((rows, cols) if rows > 1 else (cols,), object)
         axes.fill(_Skip())
         return _Skip(), axes
-    fig = Figure(**kwargs)
-    return fig, fig.subplots(rows, cols)
+    return new_figure(rows, cols, **kwargs)
 
 
 def _save(fig, path):

@@ -51,6 +51,7 @@ import numpy as np
 
 from xaibench.papers._common import check_int, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction
+from xaibench.plots import new_figure
 
 TITLE = ("Kohlbrenner et al. (2020): Towards best practice in explaining neural network "
          "decisions with LRP")
@@ -258,15 +259,12 @@ def _kendall_tau(a: dict, b: dict) -> float:
 
 def _fig3(arrays, bins, path):
     """Fig. 3: mean mu per box-size interval (``bins`` equal intervals of [0, 1])."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
     from xaibench.evaluate import mu_by_box_size
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    ax.set_prop_cycle(color=plt.cm.tab10(np.linspace(0, 1, 10)))
+    fig, ax = new_figure(figsize=(6.4, 4.0))
+    ax.set_prop_cycle(color=colormaps["tab10"](np.linspace(0, 1, 10)))
     for key in list(METHODS) + [BASELINE_KEY]:
         edges, mean, _ = mu_by_box_size(arrays[key], bins=bins)
         centre = (edges[:-1] + edges[1:]) / 2
@@ -283,18 +281,12 @@ def _fig3(arrays, bins, path):
     ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def _fig2(occ, path, bins=OCCLUSION_BINS):
     """Fig. 2: mean true-class logit change against the occluded share of the image."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    fig, ax = new_figure(figsize=(5.6, 3.8))
     edges = np.linspace(0, 1, bins + 1)
     for what, area, colour in (("object", occ["size"], "tab:red"),
                                ("context", 1 - occ["size"], "tab:blue")):
@@ -314,7 +306,6 @@ def _fig2(occ, path, bins=OCCLUSION_BINS):
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 

@@ -55,6 +55,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, check_int, parse_data, sub_run
 from xaibench.papers.comparison import Reproduction, order_text, ordered
+from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Samek et al. (2017): Evaluating the visualization of what a deep neural network "
@@ -333,18 +334,9 @@ class _Results:
 # --------------------------------------------------------------------------------------------
 # figures
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _fig4(path, rel, region, steps, title):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     for key in METHODS:
         style = "-" if key in LRP else "--"
         ax.plot(np.arange(len(rel[key])), rel[key], style, label=LABELS[key])
@@ -355,12 +347,10 @@ def _fig4(path, rel, region, steps, title):
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig8(path, table, regions, paper_of):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     width = 0.8 / len(FIG8)
     xs = np.arange(len(regions))
     for j, key in enumerate(FIG8):
@@ -373,12 +363,10 @@ def _fig8(path, table, regions, paper_of):
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig5(path, cx):
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    fig, axes = new_figure(1, 3, figsize=(11, 3.6))
     lrp = cx["lrp_a2b1"]["png"]
     for ax, other in zip(axes[:2], FIG5_OTHERS):
         o = cx[other]["png"]
@@ -395,12 +383,10 @@ def _fig5(path, cx):
     axes[2].set_ylabel("entropy (bits)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig7_plot(path, rows, dataset):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     ep = [r["epoch"] for r in rows]
     ax.plot(ep, [r["aopc"] for r in rows], "o-", color="tab:red", label="AOPC (LRP eps=1)")
     ax.set_xlabel("training epoch")
@@ -412,7 +398,6 @@ def _fig7_plot(path, rows, dataset):
     ax.set_title(f"AOPC and accuracy over training ({dataset})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _heatmap_figure(path, folders, data_path, labels_of):

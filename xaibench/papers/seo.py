@@ -43,6 +43,7 @@ import numpy as np
 
 from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
 from xaibench.papers.comparison import Reproduction, order_text
+from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
 
 TITLE = ("Seo et al. (2018): regional multi-scale prediction difference (Alg. 3) against "
@@ -353,14 +354,6 @@ def _drawn(path: str, draw) -> str:
     return path
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _show(img):
     lo, hi = float(img.min()), float(img.max())
@@ -372,8 +365,7 @@ def figure_regions(path, image, seg16, erased, probs, smap):
     region erased, (d) the 16-level saliency map."""
     from skimage.segmentation import mark_boundaries
 
-    plt = _plt()
-    fig, ax = plt.subplots(1, 4, figsize=(8, 2.3))
+    fig, ax = new_figure(1, 4, figsize=(8, 2.3))
     ax[0].imshow(mark_boundaries(_show(image), seg16, color=(1, 1, 0)))
     ax[0].set_title(f"(a) 16 regions, p={probs[0]:.3f}", fontsize=7)
     ax[1].imshow(_show(erased[0]))
@@ -387,15 +379,13 @@ def figure_regions(path, image, seg16, erased, probs, smap):
         a.set_yticks([])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def figure_scales(path, images, maps, fused, titles):
     """Fig. 3: per-scale maps from coarse (2 regions) to fine (2^r) and their fusion."""
-    plt = _plt()
     n, r = maps.shape[:2]
-    fig, ax = plt.subplots(n, r + 2, figsize=(1.4 * (r + 2), 1.5 * n), squeeze=False)
+    fig, ax = new_figure(n, r + 2, figsize=(1.4 * (r + 2), 1.5 * n), squeeze=False)
     for i in range(n):
         ax[i, 0].imshow(_show(images[i]))
         ax[i, 0].set_ylabel(titles[i], fontsize=7)
@@ -412,14 +402,12 @@ def figure_scales(path, images, maps, fused, titles):
         a.set_yticks([])
     fig.tight_layout(pad=0.2)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def figure_curves(path, pr: dict, thresholds):
     """Fig. 5: precision, recall and F-measure against the threshold, one line per method."""
-    plt = _plt()
-    fig, ax = plt.subplots(1, 3, figsize=(10, 3.2))
+    fig, ax = new_figure(1, 3, figsize=(10, 3.2))
     for a, key, name in zip(ax, ("precision", "recall", "f"), ("precision", "recall",
                                                                   "F-measure")):
         for method in METHODS:
@@ -433,7 +421,6 @@ def figure_curves(path, pr: dict, thresholds):
     ax[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
