@@ -218,9 +218,9 @@ def test_bad_cli_input(tmp_path, capsys, argv, message):
     (dict(decays=[0, -1e-3]), "numbers >= 0"),
     (dict(decays="0.01"), "list of L2 weight decays"),
     (dict(groups=["A", "E"]), "layer groups"),
-    (dict(images=0), "images must be an integer"),
-    (dict(epochs=1.5), "epochs must be an integer"),
-    (dict(patience=0), "patience must be an integer"),
+    (dict(images=0), "images must be an int >= 1"),
+    (dict(epochs=1.5), "epochs must be an int >= 1"),
+    (dict(patience=0), "patience must be an int >= 1"),
     (dict(seed=-1), "seed must be"),
     (dict(lr=0.1), "has no option lr"),
 ])

@@ -7,7 +7,8 @@ import pytest
 
 from xaibench import cli
 from xaibench.papers import Reproduction, order_text, ordered, paper_module, reproduce
-from xaibench.papers._common import parse_data
+from xaibench.papers._common import cached_arrays, npz_once, parse_data
+from xaibench.papers.comparison import markdown_table
 from xaibench.runner.datasets import load, save_npz
 
 
@@ -86,3 +87,34 @@ def test_cli_refuses_before_work(argv, message, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not os.path.exists(tmp_path / "r")
+
+
+def test_cached_arrays_compute_once_per_key(tmp_path):
+    path = str(tmp_path / "c" / "a.npz")
+    calls = []
+
+    def compute(v):
+        calls.append(v)
+        return {"a": np.arange(3) * v}
+
+    first = cached_arrays(path, lambda: compute(2), key="k1")
+    again = cached_arrays(path, lambda: compute(5), key="k1")     # same key: loaded
+    np.testing.assert_array_equal(again["a"], [0, 2, 4])
+    assert calls == [2] and set(again) == {"a"} and set(first) == {"a"}
+    other = cached_arrays(path, lambda: compute(3), key="k2")     # new key: recomputed
+    np.testing.assert_array_equal(other["a"], [0, 3, 6])
+    assert calls == [2, 3] and not os.path.exists(path + ".part.npz")
+
+
+def test_npz_once_calls_the_label_function_only_when_writing(tmp_path):
+    path = str(tmp_path / "d.npz")
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    assert npz_once(path, x, lambda: np.array([1, 0])) == path
+    npz_once(path, x, lambda: pytest.fail("labels recomputed for an existing file"))
+    assert load({"name": "npz", "path": path}).y.tolist() == [1, 0]
+
+
+def test_markdown_table():
+    text = markdown_table(["a", "b"], [["x", 0.123456], [None, float("nan")], [True, 12]])
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.1235 |", "| - | nan |",
+                                 "| yes | 12 |"]

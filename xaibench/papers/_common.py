@@ -83,3 +83,39 @@ def cached_model(path: str, train, progress: bool = True):
     model.save(tmp)
     os.replace(tmp, path)
     return model
+
+
+def step_label(name: str, params: dict) -> str:
+    """The batch runner's label of analyzer ``name`` with ``params`` (the key of its
+    heatmaps and result rows)."""
+    from xaibench.runner.config import Step
+
+    return Step(name, dict(params)).label
+
+
+def cached_arrays(path: str, compute, key: str | None = None) -> dict:
+    """The arrays saved at ``path`` (under the same ``key``, when given), or ``compute()``
+    (a dict of arrays) saved there atomically: a re-run computes nothing twice."""
+    import numpy as np
+
+    if os.path.isfile(path):
+        with np.load(path, allow_pickle=False) as f:
+            if key is None or ("key" in f.files and str(f["key"]) == key):
+                return {k: f[k] for k in f.files if k != "key"}
+    arrays = compute()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".part.npz"
+    np.savez_compressed(tmp, **arrays, **({} if key is None else {"key": key}))
+    os.replace(tmp, path)
+    return arrays
+
+
+def npz_once(path: str, x, y) -> str:
+    """Save images ``x`` with labels ``y`` (an array, or a function returning it, called
+    only when needed) as a runner npz data set at ``path`` unless it exists; ``path``."""
+    from xaibench.runner.datasets import save_npz
+
+    if not os.path.isfile(path):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        save_npz(path, x, y() if callable(y) else y)
+    return path

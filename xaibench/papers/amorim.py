@@ -46,8 +46,8 @@ import zlib
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
-from xaibench.papers.comparison import Reproduction, order_text, ordered
+from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
+from xaibench.papers.comparison import Reproduction, markdown_table, order_text, ordered
 from xaibench.plots import new_figure
 
 TITLE = ("Amorim et al. (2020): Interpretability vs. Complexity -- L2 regularisation vs. "
@@ -137,12 +137,7 @@ FULL = dict(folds=10, decays=PAPER_DECAYS, groups=PAPER_GROUPS, images=None, epo
 
 def _check_options(folds, decays, groups, images, epochs, patience):
     """Check the paper options before any work; returns them normalised."""
-    def positive_int(name, value, low=1):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        return int(value)
-
-    folds = positive_int("folds", folds, 2)
+    folds = check_int("folds", folds, 2)
     if isinstance(decays, (str, bytes)) or not hasattr(decays, "__iter__"):
         raise ValueError(f"decays must be a list of L2 weight decays such as [0, 0.01], "
                          f"got {decays!r}")
@@ -163,10 +158,8 @@ def _check_options(folds, decays, groups, images, epochs, patience):
     if bad or not groups or len(set(groups)) != len(groups):
         raise ValueError(f"groups must be distinct layer groups of {', '.join(PAPER_GROUPS)}, "
                          f"got {list(groups)!r}")
-    if images is not None:
-        images = positive_int("images", images)
-    return (folds, decays, groups, images, positive_int("epochs", epochs),
-            positive_int("patience", patience))
+    return (folds, decays, groups, check_int("images", images, 1, allow_none=True),
+            check_int("epochs", epochs, 1), check_int("patience", patience, 1))
 
 
 def _load_images(name: str, settings: dict, seed: int):
@@ -298,10 +291,6 @@ def _paper_value(method, group, decay):
     return rows[group][j], table
 
 
-def _markdown(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _cell(ours, paper=None):
@@ -355,8 +344,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, folds=None, decays=N
         settings["images"] if images is None and quick else images,
         settings["epochs"] if epochs is None else epochs,
         settings["patience"] if patience is None else patience)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_int("seed", seed, 0)
     spec = parse_data(data, "digits" if quick else "cifar10", ("cifar10", "digits", "mnist"))
     name = spec["name"]
     if name == "digits" and not quick:
@@ -428,19 +416,21 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
 
     # ---- Table II and Tables III-VII, with the paper's value in brackets ----------------
     lead = "A" if "A" in groups else groups[-1]
-    result.tables[f"Table II: mean AOPC (eq. 4), layers {lead} regularised (paper)"] = _markdown(
+    title = f"Table II: mean AOPC (eq. 4), layers {lead} regularised (paper)"
+    result.tables[title] = markdown_table(
         ["method"] + head,
         [[METHODS[m]] + [_cell(table[m, lead, d], _paper_value(m, lead, d)[0]) for d in decays]
          for m in METHODS])
     for m in METHODS:
         label, _ = TABLES_III_VII[m]
-        result.tables[f"{label}: {METHODS[m]}, mean AOPC per layer group (paper)"] = _markdown(
+        title = f"{label}: {METHODS[m]}, mean AOPC per layer group (paper)"
+        result.tables[title] = markdown_table(
             ["layer"] + head,
             [[g] + [_cell(table[m, g, d], _paper_value(m, g, d)[0]) for d in decays]
              for g in groups])
-    result.tables["Random-pixel control: mean AOPC per layer group"] = _markdown(
+    result.tables["Random-pixel control: mean AOPC per layer group"] = markdown_table(
         ["layer"] + head, [[g] + [_cell(ctrl[g, d]) for d in decays] for g in groups])
-    result.tables["Fig. 3: held-out accuracy per layer group"] = _markdown(
+    result.tables["Fig. 3: held-out accuracy per layer group"] = markdown_table(
         ["layer"] + head, [[g] + [_cell(accuracy[g, d]) for d in decays] for g in groups])
 
     # ---- numbers next to the paper's ---------------------------------------------------
@@ -499,7 +489,7 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
                        claim="significant at 5 %, low decays better than high ones",
                        holds=bool(reject and low_better))
     result.tables[f"Tests over the decays ({lead}; blocks: {blocks} images of {folds} folds; "
-                  "pairs: Nemenyi at 5 %)"] = _markdown(
+                  "pairs: Nemenyi at 5 %)"] = markdown_table(
         ["method", "test", "statistic", "p", "reject at 5 %", "mean ranks (higher AOPC = "
          "higher rank)", "significant pairs"], tests)
 
@@ -516,7 +506,7 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
                claim="the methods differ significantly (5 %)", holds=res.reject)
     n = len(METHODS)
     result.tables[f"Friedman over the methods (blocks: {over.shape[0]} images x models)"] = \
-        _markdown(["method", "mean rank"] + [METHODS[m] for m in METHODS],
+        markdown_table(["method", "mean rank"] + [METHODS[m] for m in METHODS],
                   [[METHODS[m], f"{res.mean_ranks[i]:.2f}"]
                    + [("*" if res.significant[i, j] else "") + f"{res.pairwise_p[i, j]:.2g}"
                       for j in range(n)] for i, m in enumerate(METHODS)]) + \

@@ -48,7 +48,8 @@ import os
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, parse_data, rows_of, sub_run
+from xaibench.papers._common import (
+    cached_arrays, cached_model, npz_once, parse_data, rows_of, step_label, sub_run)
 from xaibench.papers.comparison import Reproduction
 from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
@@ -181,32 +182,10 @@ def _probabilities(model, x):
     return p
 
 
-def _save_once(path, x, y):
-    from xaibench.runner.datasets import save_npz
-
-    if not os.path.isfile(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        save_npz(path, x, y)
-    return path
 
 
-def _cached(path, compute):
-    """The arrays saved at ``path``, or ``compute()`` (-> dict of arrays) saved there."""
-    if os.path.isfile(path):
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    arrays = compute()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".part.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return arrays
 
 
-def _label(name, params):
-    from xaibench.runner.config import Step
-
-    return Step(name, dict(params)).label
 
 
 def heatmaps(folder, label):
@@ -341,16 +320,16 @@ def run(out, quick=False, data=None, progress=True, seed=0, segments=50, images=
                 "shard_size": 32 if quick else 100, "seed": seed, "save_heatmaps": True}
 
     explain = sub_run(result, "explain", config(
-        _save_once(os.path.join(ddir, f"explain_{tag}.npz"), x, pred[:n]), [ci, occ, lime],
+        npz_once(os.path.join(ddir, f"explain_{tag}.npz"), x, pred[:n]), [ci, occ, lime],
         [aopc, kept]), progress)
     contrast = sub_run(result, "contrast", config(
-        _save_once(os.path.join(ddir, f"contrast_{tag}.npz"), x, second[:n]), [ci, lime], [kept]),
+        npz_once(os.path.join(ddir, f"contrast_{tag}.npz"), x, second[:n]), [ci, lime], [kept]),
         progress)
     noisy = sub_run(result, "noisy", config(
-        _save_once(os.path.join(ddir, f"noisy_{tag}_noise{noise:g}.npz"), x_noisy,
+        npz_once(os.path.join(ddir, f"noisy_{tag}_noise{noise:g}.npz"), x_noisy,
                    p_noisy.argmax(axis=1)), [ci],
         [kept]), progress)
-    lab = {k: _label(*v) for k, v in (("ci", ci), ("lime", lime), ("occ", occ))}
+    lab = {k: step_label(*v) for k, v in (("ci", ci), ("lime", lime), ("occ", occ))}
     maps = {k: heatmaps(explain, lab[k]) for k in ("ci", "lime", "occ")}
 
     figdir = os.path.join(out_abs, "figures")
@@ -550,7 +529,7 @@ def _fig56(result, model, contrast, lab, maps, x_test, pred, second, p_test, seg
                 "lime_j": lime.analyze(xs, neuron_selection=pred[idx])[..., 0],
                 "lime_c": lime.analyze(xs, neuron_selection=second[idx])[..., 0]}
 
-    ex = _cached(cache, compute)
+    ex = cached_arrays(cache, compute)
     path = os.path.join(figdir, "fig5_6_contrastive.png")
     fig, axes = _subplots(path, 2, 5, figsize=(10, 4.4))
     lines = ["| figure | image | predicted (score) | runner-up (score) | paper |",
@@ -604,7 +583,7 @@ def _fig7(result, model, noisy, ci_label, ci_clean, x_test, y_test, pred, p_test
         return {"index": np.array(idx), "x": xs, "p": p,
                 "ci": ci.analyze(xs, neuron_selection=p.argmax(axis=1))[..., 0]}
 
-    ex = _cached(cache, compute)
+    ex = cached_arrays(cache, compute)
     good = []
     lines = ["| case | image | true | predicted | score | paper |", "|---|---|---|---|---|---|"]
     path = os.path.join(figdir, "fig7_distorted.png")
@@ -677,7 +656,7 @@ def _fig8(result, model, x_test, y_test, pred, p_test, segments, settings, seed,
             out_[f"lime_keep_{name}"] = _lime_keep(lime, seg)
         return out_
 
-    ex = _cached(cache, compute)
+    ex = cached_arrays(cache, compute)
     ref = PAPER["fig8"]
     x = x_test[i]
     scores = {}

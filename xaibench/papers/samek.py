@@ -53,8 +53,9 @@ import os
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, check_int, parse_data, sub_run
-from xaibench.papers.comparison import Reproduction, order_text, ordered
+from xaibench.papers._common import (
+    cached_model, check_int, npz_once, parse_data, step_label, sub_run)
+from xaibench.papers.comparison import Reproduction, markdown_table, order_text, ordered
 from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
 
@@ -145,25 +146,16 @@ def _mapping(model, data, analyzers, metrics, seed, shard_size, save):
             "metrics": [{"name": m.name, "params": m.params} for m in metrics]}
 
 
-def _label(name, params):
-    from xaibench.runner.config import Step
-
-    return Step(name, dict(params)).label
 
 
 # --------------------------------------------------------------------------------------------
 # data with the predicted class (Sec. IV-A: heatmaps of the predicted label)
 
 def _predicted_npz(path, x, model):
-    """Save ``x`` with the model's predicted classes as ``y`` (once; reused afterwards)."""
-    from xaibench.runner.datasets import save_npz
+    """``x`` saved with the model's predicted classes as ``y`` (once; reused afterwards)."""
     from xaibench.runner.engine import predicted_classes
 
-    if not os.path.isfile(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        y = predicted_classes(model, x, batch_size=256)
-        save_npz(path, x, y)
-    return {"name": "npz", "path": path}
+    return npz_once(path, x, lambda: predicted_classes(model, x, batch_size=256))
 
 
 def _main_data(result, spec, n, quick):
@@ -281,7 +273,7 @@ def _fig7(result, quick, images, steps, repeats, epochs, seed, progress):
             64, False), progress)
         res = _Results(folder)
         rows.append(dict(epoch=epoch, accuracy=info["test_accuracy"],
-                         aopc=res.final(_label(*FIG7_ANALYZER), metric.label),
+                         aopc=res.final(step_label(*FIG7_ANALYZER), metric.label),
                          random=res.final("baseline", metric.label), region=region, steps=k))
     return rows
 
@@ -418,12 +410,6 @@ def _heatmap_figure(path, folders, data_path, labels_of):
 
 # --------------------------------------------------------------------------------------------
 
-def _md_table(head, rows):
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=None,
@@ -481,7 +467,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     folders = {k: (folder_l if k in LRP else folder_g) for k in METHODS}
     res_g, res_l = _Results(folder_g), _Results(folder_l)
     results = {k: (res_l if k in LRP else res_g) for k in METHODS}
-    labels_of = {k: _label(v[0], v[1]) for k, v in METHODS.items()}
+    labels_of = {k: step_label(v[0], v[1]) for k, v in METHODS.items()}
 
     def metric_label(key, r, reduce=None):
         return _aopc_step(r, k_of[r], repeats, reduce or METHODS[key][2]).label
@@ -528,7 +514,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     path = os.path.join(fig_dir, "fig4_aopc_relative_to_random.png")
     _fig4(path, rel, region, L, f"Fig. 4 on {data_name}")
     result.figures["Fig. 4: AOPC relative to the random baseline"] = path
-    result.tables["Fig. 4: AOPC at L relative to the random baseline"] = _md_table(
+    result.tables["Fig. 4: AOPC at L relative to the random baseline"] = markdown_table(
         ["method", "channel pooling", f"AOPC (L={L})", "AOPC - random"],
         [[LABELS[k], METHODS[k][2], float(curves[k][-1]), final[k]] for k in order]
         + [["random baseline", "-", random_final, 0.0]])
@@ -560,7 +546,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     path = os.path.join(fig_dir, "fig8_region_sizes.png")
     _fig8(path, fig8, regions, paper_of)
     result.figures["Fig. 8: AOPC relative to sensitivity l2 by region size"] = path
-    result.tables["Fig. 8: AOPC at L relative to sensitivity l2"] = _md_table(
+    result.tables["Fig. 8: AOPC at L relative to sensitivity l2"] = markdown_table(
         ["method"] + [f"{r} px (paper {paper_of[r]}), L={k_of[r]}" for r in regions],
         [[LABELS[k]] + [fig8[r][k] for r in regions] for k in FIG8])
 
@@ -587,7 +573,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     path = os.path.join(fig_dir, "fig5_complexity.png")
     _fig5(path, cx)
     result.figures["Fig. 5: heatmap complexity (PNG size, entropy)"] = path
-    result.tables["Fig. 5: median heatmap complexity"] = _md_table(
+    result.tables["Fig. 5: median heatmap complexity"] = markdown_table(
         ["method", "PNG bytes", "JPEG bytes", "entropy (bits)"],
         [[LABELS[k], float(np.median(v["png"])), float(np.median(v["jpeg"])),
           float(np.median(v["entropy"]))] for k, v in cx.items()])
@@ -614,10 +600,10 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     path = os.path.join(fig_dir, "fig7_aopc_accuracy.png")
     _fig7_plot(path, rows7, dataset)
     result.figures["Fig. 7: AOPC and accuracy over training"] = path
-    result.tables["Fig. 7: AOPC and accuracy per epoch"] = _md_table(
+    result.tables["Fig. 7: AOPC and accuracy per epoch"] = markdown_table(
         ["epoch", "test accuracy", "AOPC (LRP eps=1)", "AOPC - random"],
         [[r["epoch"], r["accuracy"], r["aopc"], r["aopc"] - r["random"]] for r in rows7])
-    result.tables["Settings used"] = _md_table(
+    result.tables["Settings used"] = markdown_table(
         ["setting", "value"],
         [["data (Figs. 4, 5, 8)", data_name + f", {images} images, {side} px"],
          ["model", "shipped demo CNN" if spec["name"] == "clutter" else "VGG-16 (ImageNet)"],

@@ -41,7 +41,8 @@ import time
 
 import numpy as np
 
-from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
+from xaibench.papers._common import (
+    cached_arrays, cached_model, check_int, parse_data, rows_of, sub_run)
 from xaibench.papers.comparison import Reproduction, order_text
 from xaibench.plots import new_figure
 from xaibench.runner.store import load_heatmaps
@@ -274,17 +275,6 @@ def per_scale(model, x, y, scales: int, seed: int, segmentation: str = "slic") -
             "sigma": sigmas, "noise": z}
 
 
-def _cached_npz(path: str, key: str, compute) -> dict:
-    """``compute()`` (a dict of arrays) saved to ``path`` once per ``key``."""
-    if os.path.isfile(path):
-        with np.load(path) as f:
-            if str(f["key"]) == key:
-                return {k: f[k] for k in f.files if k != "key"}
-    out = compute()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.savez_compressed(path + ".part.npz", key=key, **out)
-    os.replace(path + ".part.npz", path)
-    return out
 
 
 # --------------------------------------------------------------------------- timing
@@ -479,8 +469,8 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, scales=
 
     key = _digest({"data": data_map, "model": model_spec, "scales": s["scales"],
                    "seed": s["seed"], "n": len(x), "noise": "one field per scale"})
-    sc = _cached_npz(os.path.join(result.out, "scales.npz"), key,
-                     lambda: per_scale(model(), x, y, s["scales"], s["seed"]))
+    sc = cached_arrays(os.path.join(result.out, "scales.npz"),
+                       lambda: per_scale(model(), x, y, s["scales"], s["seed"]), key=key)
     tpath = os.path.join(result.out, "timing.json")
     tkey = _digest({"steps": steps, "data": data_map, "model": model_spec,
                     "n": s["timing_images"]})
