@@ -236,3 +236,20 @@ def test_target_predicted_explains_the_models_class(tmp_path):
         run(config, str(tmp_path / name), progress=False).close()
         whole = {i: v for i, _, m, s, _, v in rows_of(str(tmp_path / name)) if s == "whole"}
         np.testing.assert_allclose([whole[i] for i in range(12)], expected, rtol=1e-4)
+
+
+def test_model_specs_with_weights_and_untrained_warning(tmp_path):
+    from xaibench.runner.engine import load_model
+
+    with pytest.warns(UserWarning, match="untrained mnist_cnn architecture"):
+        m = load_model("mnist_cnn")
+    assert m.output_shape == (None, 10)
+    with pytest.raises(ValueError, match="takes no weights"):
+        load_model("mnist_cnn:imagenet")
+    missing = str(tmp_path / "vgg.h5")
+    with pytest.raises(FileNotFoundError, match="vgg.h5"):
+        load_model(f"vgg16:{missing}")
+    with pytest.raises(ValueError, match="neither demo"):
+        load_model("resnet9")
+    with pytest.raises(ValueError, match="neither"):
+        load_model("tf")                 # a module attribute of zoo, not a builder

@@ -3,7 +3,9 @@
 A run is described by a JSON or YAML mapping::
 
     model: demo                      # "demo" (models/clutter_cnn.keras), "digits"
-                                     # (models/digits_cnn.keras), a zoo name, or a file
+                                     # (models/digits_cnn.keras), a .keras file, or a zoo
+                                     # builder: "vgg16:imagenet" (a bare zoo name is the
+                                     # untrained architecture)
     data: {name: clutter, n: 64}     # a loader of xb.data and its arguments; n = images used
     analyzers: [gradient, {name: lrp.epsilon, params: {epsilon: 0.01}}]
     metrics: [aopc, {name: relevance_ratio}, complexity]

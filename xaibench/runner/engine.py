@@ -55,8 +55,12 @@ def plan_shards(n_images: int, config: RunConfig) -> list:
 
 
 def load_model(spec: str):
-    """A shipped model (``demo``: the clutter CNN, ``digits``: the digits CNN), a zoo
-    builder name, or a saved Keras model file."""
+    """A shipped model (``demo``: the clutter CNN, ``digits``: the digits CNN), a saved
+    Keras model file, or a zoo builder: ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``)
+    with weights; a bare zoo name is the untrained architecture and says so in a warning."""
+    import inspect
+    import warnings
+
     import tensorflow as tf
 
     from xaibench import zoo
@@ -66,10 +70,20 @@ def load_model(spec: str):
         return load_shipped_model(spec)
     if os.path.exists(spec):
         return tf.keras.models.load_model(spec)
-    builder = getattr(zoo, spec, None)
-    if builder is None or spec.startswith("_") or not callable(builder):
-        raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED)}, a file, nor a zoo "
-                         "builder (mnist_cnn, cifar_cnn, caffenet, vgg16)")
+    name, _, weights = spec.partition(":")
+    builder = getattr(zoo, name, None)
+    if builder is None or name.startswith("_") or not inspect.isfunction(builder):
+        raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED)}, an existing file, "
+                         "nor a zoo builder (mnist_cnn, cifar_cnn, caffenet, vgg16, "
+                         "vgg16:imagenet)")
+    if weights:
+        if "weights" not in inspect.signature(builder).parameters:
+            raise ValueError(f"model {spec!r}: the zoo builder {name} takes no weights; train "
+                             "it and give the saved .keras file as the model.")
+        return builder(weights=weights)
+    warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights); "
+                  "give a trained .keras file, or e.g. 'vgg16:imagenet' for VGG-16's ImageNet "
+                  "weights.", UserWarning, stacklevel=2)
     return builder()
 
 
@@ -93,8 +107,8 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+    model = load_model(config.model)       # a bad model spec fails before data is read
     data = load(config.data)
-    model = load_model(config.model)
     if config.target == "predicted":
         data.y = predicted_classes(model, data.x)
     shards = plan_shards(len(data.x), config)
