@@ -143,13 +143,16 @@ class PredictionDifference(PerturbationAnalyzer, Analyzer):
         k = self.inner
         mask = window_mask(jobs["row"], jobs["col"], k, k, shape[1], shape[2])
         x = tf.gather(images, jobs["img"])
-        z = normal_noise(self.seed, jobs["copy"], tf.stack([k * k, shape[3]]))  # (B, k*k, C)
-        # every pixel looks up its patch element (clipped outside the patch, masked anyway)
-        lr = tf.clip_by_value(tf.range(shape[1])[None, :] - tf.cast(jobs["row"], tf.int32)[:, None],
-                              0, k - 1)
-        lc = tf.clip_by_value(tf.range(shape[2])[None, :] - tf.cast(jobs["col"], tf.int32)[:, None],
-                              0, k - 1)
-        z = tf.gather(z, lr[:, :, None] * k + lc[:, None, :], batch_dims=1)     # (B, H, W, C)
+        z = normal_noise(self.seed, jobs["copy"], tf.stack([k, k, shape[3]]))  # (B, k, k, C)
+
+        def one_hot(size, start):   # (B, size, k): pixel p is patch element p - start
+            p = tf.range(size)[None, :, None] - tf.cast(start, tf.int32)[:, None, None]
+            return tf.cast(tf.equal(p, tf.range(k)[None, None, :]), z.dtype)
+
+        # the patch placed at its window by two one-hot contractions (zero outside, masked
+        # anyway): one fused pass under XLA, cheaper than a per-pixel gather
+        z = tf.einsum("bhi,bijc,bwj->bhwc", one_hot(shape[1], jobs["row"]), z,
+                      one_hot(shape[2], jobs["col"]))
         if "mean" in aux:  # marginal: per-pixel normal of the training data
             value = aux["mean"][None] + aux["std"][None] * z
         else:  # conditional: the ring's per-channel normal
