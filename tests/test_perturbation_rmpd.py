@@ -148,6 +148,8 @@ def test_relabel_and_merge_levels_against_a_hand_example():
     from xaibench.analyzers.perturbation.segmentation import _merge_levels, relabel
 
     np.testing.assert_array_equal(relabel(np.array([[5, 3], [3, 9]])), [[1, 0], [0, 2]])
+    # ids far beyond the pixel count: renumbered without a table as long as the largest id
+    np.testing.assert_array_equal(relabel(np.array([[0, 10 ** 15], [7, 0]])), [[0, 2], [1, 0]])
     same = np.array([[0, 1], [2, 1]])
     out = relabel(same)
     assert out.dtype == np.int32 and np.array_equal(out, same)

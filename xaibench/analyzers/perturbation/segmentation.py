@@ -46,7 +46,7 @@ def _raw_segments(img: np.ndarray, n: int, method: str) -> np.ndarray:
 def relabel(labels: np.ndarray) -> np.ndarray:
     """Labels renumbered ``0 .. n-1`` in the order of their values."""
     flat = np.asarray(labels).ravel()
-    if flat.size and flat.min() == 0 and np.bincount(flat).all():
+    if flat.size and flat.min() == 0 and flat.max() < flat.size and np.bincount(flat).all():
         return np.asarray(labels, np.int32)                 # already 0 .. n-1
     _, inv = np.unique(labels, return_inverse=True)
     return inv.reshape(labels.shape).astype(np.int32)
