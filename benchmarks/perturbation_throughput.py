@@ -96,8 +96,9 @@ def bench(model_name, model, x, settings, batch_size, lime_settings, repeat):
                             ">= 0.8", base / total >= 0.8))
     print_rows(rows)
     if lime_settings is not None:
-        lime_vs_package(model_name, model, x[:lime_settings.pop("images")], batch_size,
-                        repeat=repeat, **lime_settings)
+        lime = dict(lime_settings)
+        lime_vs_package(model_name, model, x[:lime.pop("images")], batch_size, repeat=repeat,
+                        **lime)
 
 
 def print_rows(rows):

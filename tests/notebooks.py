@@ -33,6 +33,14 @@ def run_notebook(name: str, out: str, timeout: int = 900):
     return nb
 
 
+def read_comparison(out) -> dict:
+    """The ``comparison.json`` a reproduction wrote into its output folder ``out``."""
+    import json
+
+    with open(os.path.join(out, "comparison.json")) as fh:
+        return json.load(fh)
+
+
 def outputs_text(nb) -> str:
     """All text and Markdown outputs of an executed notebook, joined."""
     parts = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.notebooks import outputs_text, run_notebook
+from tests.notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import amorim, reproduce
 
@@ -24,8 +24,7 @@ def done(tmp_path_factory):
     t0 = time.perf_counter()
     nb = run_notebook("amorim", str(out))
     seconds = time.perf_counter() - t0
-    with open(out / "comparison.json") as fh:
-        saved = json.load(fh)
+    saved = read_comparison(out)
     return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
             "rows": {r["item"]: r for r in saved["rows"]}}
 
@@ -192,7 +191,7 @@ def test_resume_does_no_work(done, capsys):
     for key in os.listdir(out / "runs"):
         log = open(out / "runs" / key / "run.log").read().splitlines()
         assert [line for line in log if "shards" in line][-1].endswith("0 to do")
-    again = json.load(open(out / "comparison.json"))
+    again = read_comparison(out)
     assert again["rows"] == done["json"]["rows"]          # same seed, same numbers
     assert seconds < 60
 

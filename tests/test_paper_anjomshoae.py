@@ -2,7 +2,6 @@
 independently (CI by numpy masking, kept scores, SQLite means, correlations), resuming
 without work, refusals of bad input."""
 import glob
-import json
 import os
 import sqlite3
 import time
@@ -10,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.notebooks import outputs_text, run_notebook
+from tests.notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import anjomshoae, reproduce
 
@@ -25,8 +24,7 @@ def done(tmp_path_factory):
     t0 = time.perf_counter()
     nb = run_notebook("anjomshoae", str(out))
     seconds = time.perf_counter() - t0
-    with open(out / "comparison.json") as fh:
-        saved = json.load(fh)
+    saved = read_comparison(out)
     return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
             "rows": {r["item"]: r for r in saved["rows"]}}
 
@@ -195,7 +193,7 @@ def test_rerun_does_no_work(done, capsys):
         log = open(out / "runs" / key / "run.log").read().splitlines()
         planned = [line for line in log if "to do" in line]
         assert len(planned) == 2 and planned[-1].endswith(" 0 to do")
-    after = json.load(open(out / "comparison.json"))
+    after = read_comparison(out)
     assert after["rows"] == done["json"]["rows"]               # same seed, same numbers
 
 

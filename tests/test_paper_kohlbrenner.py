@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from notebooks import outputs_text, run_notebook
+from notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import kohlbrenner as kb
 
@@ -17,8 +17,7 @@ from xaibench.papers import kohlbrenner as kb
 def done(tmp_path_factory):
     out = tmp_path_factory.mktemp("kohlbrenner")
     nb = run_notebook("kohlbrenner", str(out))
-    with open(out / "comparison.json") as fh:
-        saved = json.load(fh)
+    saved = read_comparison(out)
     return out, nb, saved
 
 

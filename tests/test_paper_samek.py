@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from notebooks import outputs_text, run_notebook
+from notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import samek
 
@@ -19,8 +19,7 @@ from xaibench.papers import samek
 def done(tmp_path_factory):
     out = tmp_path_factory.mktemp("samek")
     nb = run_notebook("samek", str(out))
-    with open(out / "comparison.json") as fh:
-        comparison = json.load(fh)
+    comparison = read_comparison(out)
     return str(out), nb, comparison
 
 
@@ -242,8 +241,7 @@ def test_resume_does_no_work_again(done, capsys):
     for log in glob.glob(os.path.join(out, "runs", "*", "run.log")):
         starts = [line for line in open(log) if " shards, " in line]
         assert len(starts) == 2 and starts[-1].rstrip().endswith(", 0 to do"), log
-    with open(os.path.join(out, "comparison.json")) as fh:
-        assert json.load(fh)["rows"] == comparison["rows"]     # same numbers
+    assert read_comparison(out)["rows"] == comparison["rows"]     # same numbers
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from notebooks import outputs_text, run_notebook
+from notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import seo
 
@@ -23,11 +23,6 @@ def out(tmp_path_factory):
     text = outputs_text(nb)
     assert "Fig. 5: RMPD has the highest F-measure" in text
     return str(folder)
-
-
-def _json(out):
-    with open(os.path.join(out, "comparison.json")) as fh:
-        return json.load(fh)
 
 
 def _row(saved, item):
@@ -50,7 +45,7 @@ def _rmpd_label(out):
 
 
 def test_claims_figures_and_paper_numbers(out):
-    saved = _json(out)
+    saved = read_comparison(out)
     assert saved["paper"] == "seo" and saved["quick"] is True
     claims = [r for r in saved["rows"] if r["claim"] is not None]
     assert len(claims) >= 8
@@ -70,7 +65,7 @@ def test_claims_figures_and_paper_numbers(out):
 
 
 def test_mean_f_recomputed_from_sqlite_and_heatmaps(out):
-    saved = _json(out)
+    saved = read_comparison(out)
     ours = _row(saved, "Fig. 5: mean F-measure (thresholds 0..1), RMPD")["ours"]
     label, hpath = _rmpd_label(out)
     con = sqlite3.connect(os.path.join(out, "runs", "compare", "results.sqlite"))
@@ -123,7 +118,7 @@ def test_per_scale_maps_fuse_to_the_runner_heatmap(out):
     if not ends_with_softmax(model):
         p = tf.nn.softmax(p).numpy()
     np.testing.assert_allclose(sc["p"], p[np.arange(N_QUICK), d.y], atol=1e-4)
-    saved = _json(out)
+    saved = read_comparison(out)
     fig2 = _row(saved, "Fig. 2: class probability, image intact")["ours"]
     assert 0.0 <= fig2 <= 1.0
 
@@ -139,7 +134,7 @@ def test_forward_passes_counted(out):
     per_axis = len(set(range(0, 45, 3)) | {44})
     assert tm["PD"]["forward_passes"] == n * (1 + per_axis ** 2 * 4)
     assert tm["PD"]["forward_passes"] == tm["PD"]["stats_model_images"]
-    saved = _json(out)
+    saved = read_comparison(out)
     assert _row(saved, "Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)")["ours"] == 62
     assert _row(saved, "Sec. 3.3: RMPD needs 2 + 4 + ... + 2^r perturbed passes (+ 1 clean)"
                 )["holds"] is True
