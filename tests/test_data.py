@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import xaibench as xb
+from fake_folders import make_imagenet, make_voc
 
 
 # ------------------------------------------------------------------------------------ digits
@@ -162,45 +163,8 @@ def test_skimage_samples_shortest_side_and_centre_crop():
 
 # -------------------------------------------------------------------------- imagenet folder
 
-def _voc_xml(path, filename, width, height, objects):
-    objs = "".join(
-        f"<object><name>{n}</name><difficult>{int(d)}</difficult><bndbox><xmin>{b[0]}</xmin>"
-        f"<ymin>{b[1]}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
-        for n, b, d in objects)
-    with open(path, "w") as f:
-        f.write(f"<annotation><filename>{filename}</filename><size><width>{width}</width>"
-                f"<height>{height}</height><depth>3</depth></size>{objs}</annotation>")
-
-
-def _make_imagenet(root, flat=False):
-    img_dir = root if flat else root / "images"
-    box_dir = root if flat else root / "boxes"
-    img_dir.mkdir(parents=True, exist_ok=True)
-    box_dir.mkdir(parents=True, exist_ok=True)
-    # image A: 300 x 200 (w x h), a red rectangle on pixels x 100..199, y 50..149
-    a = np.zeros((200, 300, 3), np.uint8)
-    a[50:150, 100:200] = (255, 0, 0)
-    Image.fromarray(a).save(img_dir / "ILSVRC2012_val_00000001.JPEG", quality=95)
-    _voc_xml(box_dir / "ILSVRC2012_val_00000001.xml", "ILSVRC2012_val_00000001", 300, 200, [
-        ("n01440764", (101, 51, 200, 150), 0),    # the red rectangle (1-based, inclusive)
-        ("n01440764", (1, 1, 40, 100), 0),        # inside the cropped-away left margin
-        ("n01440764", (231, 11, 300, 200), 0),    # cut by the right edge of the crop
-        ("n02102040", (1, 1, 300, 200), 0),       # another class: not a box of the label
-    ])
-    # image B: 150 x 400, a green rectangle on pixels x 30..119, y 150..249
-    b = np.zeros((400, 150, 3), np.uint8)
-    b[150:250, 30:120] = (0, 255, 0)
-    Image.fromarray(b).save(img_dir / "ILSVRC2012_val_00000002.JPEG", quality=95)
-    _voc_xml(box_dir / "ILSVRC2012_val_00000002.xml", "ILSVRC2012_val_00000002", 150, 400, [
-        ("n02102040", (31, 151, 120, 250), 0),
-        ("n02102040", (1, 1, 150, 100), 0),       # above the centre crop
-    ])
-    with open(root / "LOC_synset_mapping.txt", "w") as f:
-        f.write("n01440764 tench, Tinca tinca\nn02102040 English springer\n")
-
-
 def test_imagenet_val_crops_and_adjusts_boxes(tmp_path):
-    _make_imagenet(tmp_path)
+    make_imagenet(tmp_path)
     ds = xb.data.imagenet_val(tmp_path, size=224)
     assert ds.x.shape == (2, 224, 224, 3)
     assert ds.ids == ["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002"]
@@ -232,7 +196,7 @@ def test_imagenet_val_crops_and_adjusts_boxes(tmp_path):
 
     # side-by-side layout and an explicit label map give the same data
     flat = tmp_path / "flat"
-    _make_imagenet(flat, flat=True)
+    make_imagenet(flat, flat=True)
     os.remove(flat / "LOC_synset_mapping.txt")
     same = xb.data.imagenet_val(flat, label_map={"n01440764": 7, "n02102040": 3},
                                 preprocess="vgg16")
@@ -248,7 +212,7 @@ def test_imagenet_val_skips_images_without_boxes_and_explains_missing_files(tmp_
     assert "ILSVRC2012_img_val.tar" in msg and "ILSVRC2012_bbox_val_v3.tgz" in msg
     assert str(tmp_path / "nowhere" / "images") in msg
 
-    _make_imagenet(tmp_path)
+    make_imagenet(tmp_path)
     Image.fromarray(np.zeros((50, 60, 3), np.uint8)).save(tmp_path / "images" / "z.JPEG")
     with pytest.warns(UserWarning, match="skipped 1 image"):
         assert len(xb.data.imagenet_val(tmp_path, size=32)) == 2
@@ -263,37 +227,53 @@ def test_imagenet_val_skips_images_without_boxes_and_explains_missing_files(tmp_
         xb.data.imagenet_val(tmp_path, size=4, label_map={"n01440764": 0})
 
 
+def _count_decodes(monkeypatch, module):
+    """Paths decoded through ``module.load_rgb``, in order."""
+    seen = []
+    real = module.load_rgb
+
+    def counting(path):
+        seen.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(module, "load_rgb", counting)
+    return seen
+
+
+def _assert_same_dataset(a, b):
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert a.boxes == b.boxes and a.ids == b.ids and a.class_names == b.class_names
+    assert (a.masks is None) == (b.masks is None)
+    if a.masks is not None:
+        np.testing.assert_array_equal(a.masks, b.masks)
+    np.testing.assert_array_equal(a.images, b.images)
+    assert a.meta.keys() == b.meta.keys()
+    for k in a.meta:
+        np.testing.assert_array_equal(a.meta[k], b.meta[k])
+
+
+def test_lazy_imagenet_val_decodes_only_the_selected_images(tmp_path, monkeypatch):
+    import xaibench.data._imagenet as imagenet
+
+    make_imagenet(tmp_path)
+    eager = xb.data.imagenet_val(tmp_path, size=64, preprocess="vgg16")
+    decoded = _count_decodes(monkeypatch, imagenet)
+    lazy = xb.data.imagenet_val(tmp_path, size=64, preprocess="vgg16", lazy=True)
+    assert isinstance(lazy, xb.data.LazyDataset) and len(lazy) == 2 and decoded == []
+    second = lazy[1:]
+    assert decoded == ["ILSVRC2012_val_00000002.JPEG"]
+    _assert_same_dataset(second, eager.subset(slice(1, None)))
+    _assert_same_dataset(lazy.load(), eager)
+    # the catalogue checks run when the lazy set is made, not when an image is selected
+    with pytest.raises(ValueError, match="'n02102040' is not in the label map"):
+        xb.data.imagenet_val(tmp_path, label_map={"n01440764": 0}, lazy=True)
+
+
 # ------------------------------------------------------------------------------- PASCAL VOC
 
-def _make_voc(parent):
-    root = parent / "VOCdevkit" / "VOC2007"
-    for d in ("JPEGImages", "Annotations", "ImageSets/Main", "SegmentationClass"):
-        (root / d).mkdir(parents=True)
-    dog, person = xb.data.VOC_CLASSES.index("dog"), xb.data.VOC_CLASSES.index("person")
-    img = np.full((100, 200, 3), 40, np.uint8)
-    Image.fromarray(img).save(root / "JPEGImages" / "000001.jpg")
-    _voc_xml(root / "Annotations" / "000001.xml", "000001.jpg", 200, 100, [
-        ("dog", (11, 21, 110, 80), 0), ("person", (151, 1, 200, 100), 1)])
-    seg = np.zeros((100, 200), np.uint8)
-    seg[30:70, 20:100] = dog + 1
-    seg[:, 160:195] = person + 1
-    seg[29, 20:100] = 255                                    # the VOC "void" border
-    png = Image.fromarray(seg, mode="P")
-    palette = [0, 0, 0] + [128, 0, 0] * 254 + [224, 224, 192]     # a full 256-entry palette
-    png.putpalette(palette)
-    png.save(root / "SegmentationClass" / "000001.png")
-    Image.fromarray(np.full((80, 60, 3), 90, np.uint8)).save(root / "JPEGImages" / "000002.jpg")
-    _voc_xml(root / "Annotations" / "000002.xml", "000002.jpg", 60, 80,
-             [("cat", (1, 1, 60, 80), 0)])
-    png = Image.fromarray(np.full((80, 60), 8, np.uint8), mode="P")
-    png.putpalette(palette)
-    png.save(root / "SegmentationClass" / "000002.png")
-    (root / "ImageSets" / "Main" / "test.txt").write_text("000001\n000002\n")
-    return root, seg, dog, person
-
-
 def test_voc2007_boxes_masks_and_per_class_rows(tmp_path):
-    root, seg, dog, person = _make_voc(tmp_path)
+    root, seg, dog, person = make_voc(tmp_path)
     ds = xb.data.voc2007(tmp_path, size=64)                  # finds VOCdevkit/VOC2007
     assert ds.x.shape == (2, 64, 64, 3) and ds.ids == ["000001", "000002"]
     # the largest object names the row: dog (100 x 60) beats person (50 x 100)
@@ -325,13 +305,27 @@ def test_voc2007_boxes_masks_and_per_class_rows(tmp_path):
         xb.data.voc2007(root, size=32, segmentation=True)
 
 
+def test_lazy_voc2007_decodes_each_selected_image_once(tmp_path, monkeypatch):
+    import xaibench.data._voc as voc
+
+    root, _, _, _ = make_voc(tmp_path)
+    eager = xb.data.voc2007(root, size=64, per_class=True)
+    decoded = _count_decodes(monkeypatch, voc)
+    lazy = xb.data.voc2007(root, size=64, per_class=True, lazy=True)
+    assert len(lazy) == 3 and decoded == []
+    _assert_same_dataset(lazy[:2], eager.subset(slice(0, 2)))     # two rows of one image
+    assert decoded == ["000001.jpg"]
+    _assert_same_dataset(lazy.subset(np.array([False, False, True])), eager.subset([2]))
+    _assert_same_dataset(lazy.load(), eager)
+
+
 def test_voc2007_missing_folder_or_split_says_what_to_download(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         xb.data.voc2007(tmp_path / "VOCdevkit" / "VOC2007")
     msg = str(err.value)
     assert "VOCtest_06-Nov-2007.tar" in msg and "VOCtrainval_06-Nov-2007.tar" in msg
     assert str(tmp_path / "VOCdevkit" / "VOC2007" / "JPEGImages") in msg
-    _make_voc(tmp_path)
+    make_voc(tmp_path)
     with pytest.raises(FileNotFoundError, match="'val' split is missing"):
         xb.data.voc2007(tmp_path, split="val")
     with pytest.raises(ValueError, match="split='dev'"):

@@ -253,3 +253,52 @@ def test_model_specs_with_weights_and_untrained_warning(tmp_path):
         load_model("resnet9")
     with pytest.raises(ValueError, match="neither"):
         load_model("tf")                 # a module attribute of zoo, not a builder
+
+
+def test_folder_data_is_decoded_one_shard_at_a_time(tmp_path, monkeypatch):
+    """A run over an ImageNet-layout folder decodes each image once, one image range at a
+    time, and gives the rows of the same run over the eagerly loaded images (npz)."""
+    import tensorflow as tf
+
+    import xaibench as xb
+    import xaibench.data._imagenet as imagenet
+    from fake_folders import make_imagenet
+    from xaibench.papers._common import rows_of
+    from xaibench.runner.datasets import save_npz
+
+    root = tmp_path / "imagenet"
+    make_imagenet(root)
+    eager = xb.data.imagenet_val(root, size=32)
+    npz = save_npz(str(tmp_path / "eager.npz"), eager.x, eager.y, boxes=eager.boxes)
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((32, 32, 3)),
+                                 tf.keras.layers.Conv2D(4, 3, activation="relu"),
+                                 tf.keras.layers.GlobalAveragePooling2D(),
+                                 tf.keras.layers.Dense(2)])
+    model_path = str(tmp_path / "tiny.keras")
+    model.save(model_path)
+    mapping = {"model": model_path, "analyzers": [
+        {"name": "occlusion", "params": {"patch": 8}},
+        {"name": "occlusion", "params": {"patch": 16}}],
+        "metrics": ["relevance_ratio", "pointing_game"], "shard_size": 1}
+
+    selections = []
+    real_read = imagenet._read_rows
+
+    def counting(rows, index, **kwargs):
+        selections.append(list(index))
+        return real_read(rows, index, **kwargs)
+
+    monkeypatch.setattr(imagenet, "_read_rows", counting)
+    lazy = dict(mapping, data={"name": "imagenet_val", "root": str(root), "size": 32})
+    run(from_mapping(lazy), str(tmp_path / "lazy"), progress=False).close()
+    assert selections == [[0], [1]]      # baseline + 2 analyzers per range, one decode each
+    run(from_mapping(dict(mapping, data={"name": "npz", "path": npz})), str(tmp_path / "npz"),
+        progress=False).close()
+    lazy_rows, npz_rows = (sorted(rows_of(str(tmp_path / name)), key=lambda r: r[:5])
+                           for name in ("lazy", "npz"))
+    assert [r[:5] for r in lazy_rows] == [r[:5] for r in npz_rows] and len(lazy_rows) > 10
+    values = np.array([[np.nan if r[5] is None else r[5] for r in rows]
+                       for rows in (lazy_rows, npz_rows)], float)
+    assert np.isfinite(values).sum() > 10
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-6)

@@ -95,10 +95,10 @@ def _heatmap_grid(folder, manifest, path, n=8):
     heatmaps = load_heatmaps(folder, limit=1)          # the first shard of each analyzer
     if not heatmaps:
         return None
-    data = load(manifest["config"]["data"])
     k = min(n, min(len(v) for v in heatmaps.values()))
+    data = load(manifest["config"]["data"]).slice(0, k)     # a folder set decodes k images
     heatmaps = {a: v[:k] for a, v in heatmaps.items()}
-    return heatmap_grid(data.x[:k], heatmaps, path, titles=[f"y={c}" for c in data.y[:k]],
+    return heatmap_grid(data.x, heatmaps, path, titles=[f"y={c}" for c in data.y],
                         overlay=True)
 
 

@@ -13,11 +13,12 @@ and where to put it):
     Kohlbrenner et al. (2020) (shortest side, centre crop, boxes adjusted);
   * :func:`voc2007` -- PASCAL VOC 2007 with boxes and segmentation masks.
 
-Every loader except :func:`digits` returns a :class:`Dataset`; ``load(name, **kwargs)`` calls
+Every loader except :func:`digits` returns a :class:`Dataset` (the folder sets, with
+``lazy=True``, a :class:`LazyDataset` that decodes images when selected); ``load(name, **kwargs)`` calls
 a loader by name and ``list_datasets()`` describes them.
 """
-from xaibench.data._dataset import (Dataset, apply_preprocess, data_home, resize_geometry,
-                                    resize_image, transform_boxes)
+from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, data_home,
+                                    resize_geometry, resize_image, transform_boxes)
 from xaibench.data._clutter import BACKGROUNDS, clutter, clutter_train_test, skimage_image
 from xaibench.data._digits import digits, digits_dataset
 from xaibench.data._imagenet import imagenet_val, read_synsets, read_voc_xml
@@ -52,7 +53,7 @@ def load(name: str, **kwargs) -> Dataset:
 
 
 __all__ = [
-    "Dataset", "apply_preprocess", "data_home", "resize_geometry", "resize_image",
+    "Dataset", "LazyDataset", "apply_preprocess", "data_home", "resize_geometry", "resize_image",
     "transform_boxes", "BACKGROUNDS", "clutter", "clutter_train_test", "skimage_image",
     "digits", "digits_dataset", "imagenet_val", "read_synsets", "read_voc_xml",
     "CIFAR10_CLASSES", "cifar10", "keras_cache_dir", "mnist", "SAMPLE_NAMES",

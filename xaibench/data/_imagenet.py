@@ -16,16 +16,18 @@ of keras.applications. Box files are PASCAL VOC XML (1-based, inclusive pixel co
 """
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
 import warnings
 import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
 import numpy as np
 
-from xaibench.data._dataset import (Dataset, apply_preprocess, data_home, load_rgb,
-                                    resize_image, transform_boxes)
+from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, data_home,
+                                    load_rgb, resize_image, transform_boxes)
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 SYNSET_FILES = ("LOC_synset_mapping.txt", "synsets.txt", "synset_words.txt",
@@ -107,7 +109,8 @@ def _find_dirs(root):
 
 
 def imagenet_val(root=None, size: int = 224, preprocess=None, limit: int | None = None,
-                 label_map: dict | None = None, crop: bool = True, synsets=None) -> Dataset:
+                 label_map: dict | None = None, crop: bool = True, synsets=None,
+                 lazy: bool = False):
     """ILSVRC validation images with boxes from ``root`` (layout: module docstring; default
     ``data_home()/imagenet_val``), sorted by file name, the first ``limit`` with a box file.
 
@@ -118,6 +121,8 @@ def imagenet_val(root=None, size: int = 224, preprocess=None, limit: int | None 
     or the synset file ``synsets`` (default: the first of :data:`SYNSET_FILES` in ``root``);
     boxes: those of the objects of that class.
     ``meta``: "wnid", "original_size" (width, height) per image.
+    ``lazy=True``: a :class:`~xaibench.data.LazyDataset` (the box files are read now, the
+    images decoded when selected) for sets larger than memory.
     """
     from xaibench._checks import check_in_range
 
@@ -150,10 +155,9 @@ def imagenet_val(root=None, size: int = 224, preprocess=None, limit: int | None 
     elif not isinstance(label_map, dict) or not label_map:
         raise TypeError("label_map must be a non-empty dict {wnid: class index}.")
 
-    pixels, ys, boxes, ids, wnids, sizes = [], [], [], [], [], []
-    skipped = 0
+    rows, skipped = [], 0            # the catalogue: no pixel is decoded here
     for path in images:
-        if limit is not None and len(ids) >= limit:
+        if limit is not None and len(rows) >= limit:
             break
         stem = os.path.splitext(os.path.basename(path))[0]
         xml = os.path.join(box_dir, stem + ".xml")
@@ -167,23 +171,39 @@ def imagenet_val(root=None, size: int = 224, preprocess=None, limit: int | None 
         wnid = ann["objects"][0]["name"]
         if wnid not in label_map:
             raise ValueError(f"{xml}: class {wnid!r} is not in the label map / synset list.")
-        img = load_rgb(path)
-        arr, geom = resize_image(img, size, crop)
         own = [o["box"] for o in ann["objects"] if o["name"] == wnid]
-        b, _ = transform_boxes(own, geom, size)
-        pixels.append(arr)
-        ys.append(int(label_map[wnid]))
-        boxes.append(b)
-        ids.append(stem)
-        wnids.append(wnid)
-        sizes.append((img.width, img.height))
+        rows.append(_Row(path, stem, wnid, int(label_map[wnid]), own))
     if skipped:
         warnings.warn(f"imagenet_val: skipped {skipped} image(s) without a box file or object.",
                       stacklevel=2)
-    if not ids:
+    if not rows:
         raise FileNotFoundError(f"no image in {root} has a matching XML box file in {box_dir}. "
                                 + _IMAGENET_HELP.format(root=root))
+    read = functools.partial(_read_rows, rows, size=size, crop=crop, preprocess=preprocess,
+                             class_names=class_names)
+    return LazyDataset("imagenet_val", len(rows), read) if lazy else read(np.arange(len(rows)))
+
+
+class _Row(NamedTuple):
+    path: str
+    stem: str
+    wnid: str
+    label: int
+    boxes: list          # the label's boxes, original pixels (float, exclusive maxima)
+
+
+def _read_rows(rows, index, size, crop, preprocess, class_names) -> Dataset:
+    """Decode, resize and preprocess the catalogue rows at ``index``."""
+    pixels, boxes, sizes = [], [], []
+    for i in index:
+        img = load_rgb(rows[i].path)
+        arr, geom = resize_image(img, size, crop)
+        pixels.append(arr)
+        boxes.append(transform_boxes(rows[i].boxes, geom, size)[0])
+        sizes.append((img.width, img.height))
+    picked = [rows[i] for i in index]
     x, disp = apply_preprocess(np.stack(pixels).astype(np.float32), preprocess)
-    return Dataset(x, np.asarray(ys, np.int64), boxes=boxes, class_names=class_names,
-                   name="imagenet_val", ids=ids, images=disp,
-                   meta={"wnid": wnids, "original_size": np.asarray(sizes, np.int64)})
+    return Dataset(x, np.asarray([r.label for r in picked], np.int64), boxes=boxes,
+                   class_names=class_names, name="imagenet_val", ids=[r.stem for r in picked],
+                   images=disp, meta={"wnid": [r.wnid for r in picked],
+                                      "original_size": np.asarray(sizes, np.int64)})

@@ -16,12 +16,14 @@ once per unique (class, image) pair (``per_class=True``).
 """
 from __future__ import annotations
 
+import functools
 import os
+from typing import NamedTuple
 
 import numpy as np
 
-from xaibench.data._dataset import (Dataset, apply_preprocess, check_choice, data_home,
-                                    load_rgb, resize_image, transform_boxes)
+from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, check_choice,
+                                    data_home, load_rgb, resize_image, transform_boxes)
 from xaibench.data._imagenet import read_voc_xml
 
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -44,7 +46,7 @@ def _resolve_root(root):
 
 def voc2007(root=None, split: str = "test", size: int = 224, preprocess=None,
             limit: int | None = None, crop: bool = False, per_class: bool = False,
-            segmentation: bool = False, include_difficult: bool = True) -> Dataset:
+            segmentation: bool = False, include_difficult: bool = True, lazy: bool = False):
     """PASCAL VOC 2007 images of ``split`` (ImageSets/Main/{split}.txt; with
     ``segmentation=True`` ImageSets/Segmentation/{split}.txt), the first ``limit``.
 
@@ -55,9 +57,9 @@ def voc2007(root=None, split: str = "test", size: int = 224, preprocess=None,
     SegmentationClass, resized with nearest neighbour) when every selected image has a
     segmentation PNG. ``meta["labels"]``: the multi-hot (N, 20) image labels.
     Default ``root``: ``data_home()/VOCdevkit/VOC2007``.
+    ``lazy=True``: a :class:`~xaibench.data.LazyDataset` (annotations read now, images
+    decoded when selected) for sets larger than memory.
     """
-    from PIL import Image
-
     from xaibench._checks import check_in_range
 
     check_choice("split", split, ("train", "val", "trainval", "test"))
@@ -88,7 +90,7 @@ def voc2007(root=None, split: str = "test", size: int = 224, preprocess=None,
         raise FileNotFoundError(f"{missing} does not exist; segmentation=True needs the "
                                 "SegmentationClass PNGs of VOCtrainval_06-Nov-2007.tar.")
 
-    pixels, ys, boxes, masks, row_ids, labels = [], [], [], [], [], []
+    rows = []                        # the catalogue: no pixel is decoded here
     for image_id, seg_path in zip(ids, seg_paths):
         xml = os.path.join(root, "Annotations", image_id + ".xml")
         jpg = os.path.join(root, "JPEGImages", image_id + ".jpg")
@@ -105,13 +107,6 @@ def voc2007(root=None, split: str = "test", size: int = 224, preprocess=None,
                                  f"{', '.join(VOC_CLASSES)}.")
         if not objs:
             continue
-        img = load_rgb(jpg)
-        arr, geom = resize_image(img, size, crop)
-        seg = None
-        if with_masks:
-            with Image.open(seg_path) as s:
-                seg_img = s.convert("P") if s.mode not in ("P", "L") else s.copy()
-            seg = resize_image(seg_img, size, crop, resample=Image.NEAREST)[0]
         multi = np.zeros(len(VOC_CLASSES), bool)
         for o in objs:
             multi[VOC_CLASSES.index(o["name"])] = True
@@ -124,19 +119,50 @@ def voc2007(root=None, split: str = "test", size: int = 224, preprocess=None,
             classes = [VOC_CLASSES.index(max(objs, key=area)["name"])]
         for c in classes:
             own = [o["box"] for o in objs if o["name"] == VOC_CLASSES[c]]
-            b, _ = transform_boxes(own, geom, size)
-            pixels.append(arr)
-            ys.append(c)
-            boxes.append(b)
-            row_ids.append(image_id)
-            labels.append(multi)
-            if seg is not None:
-                masks.append(seg == c + 1)
-    if not pixels:
+            rows.append(_Row(jpg, seg_path if with_masks else None, image_id, c, own, multi))
+    if not rows:
         raise ValueError(f"no image of {list_file} has an object "
                          f"{'' if include_difficult else '(difficult ones excluded)'}.")
+    read = functools.partial(_read_rows, rows, size=size, crop=crop, preprocess=preprocess,
+                             name=f"voc2007-{split}")
+    return LazyDataset(f"voc2007-{split}", len(rows), read) if lazy \
+        else read(np.arange(len(rows)))
+
+
+class _Row(NamedTuple):
+    jpg: str
+    seg: str | None      # SegmentationClass PNG, when every selected image has one
+    image_id: str
+    label: int
+    boxes: list          # the label's boxes, original pixels (float, exclusive maxima)
+    multi: np.ndarray    # multi-hot image labels (20,)
+
+
+def _read_rows(rows, index, size, crop, preprocess, name) -> Dataset:
+    """Decode, resize and preprocess the catalogue rows at ``index`` (an image with
+    several rows, ``per_class=True``, is decoded once)."""
+    from PIL import Image
+
+    decoded = {}
+    pixels, boxes, masks = [], [], []
+    for i in index:
+        r = rows[i]
+        if r.jpg not in decoded:
+            arr, geom = resize_image(load_rgb(r.jpg), size, crop)
+            seg = None
+            if r.seg is not None:
+                with Image.open(r.seg) as s:
+                    seg_img = s.convert("P") if s.mode not in ("P", "L") else s.copy()
+                seg = resize_image(seg_img, size, crop, resample=Image.NEAREST)[0]
+            decoded[r.jpg] = arr, geom, seg
+        arr, geom, seg = decoded[r.jpg]
+        pixels.append(arr)
+        boxes.append(transform_boxes(r.boxes, geom, size)[0])
+        if seg is not None:
+            masks.append(seg == r.label + 1)
+    picked = [rows[i] for i in index]
     x, disp = apply_preprocess(np.stack(pixels).astype(np.float32), preprocess)
-    return Dataset(x, np.asarray(ys, np.int64), boxes=boxes,
-                   masks=np.stack(masks) if with_masks else None,
-                   class_names=list(VOC_CLASSES), name=f"voc2007-{split}", ids=row_ids,
-                   images=disp, meta={"labels": np.stack(labels)})
+    return Dataset(x, np.asarray([r.label for r in picked], np.int64), boxes=boxes,
+                   masks=np.stack(masks) if masks else None, class_names=list(VOC_CLASSES),
+                   name=name, ids=[r.image_id for r in picked], images=disp,
+                   meta={"labels": np.stack([r.multi for r in picked])})

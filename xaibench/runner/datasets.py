@@ -1,4 +1,9 @@
-"""Data sets a run can name, loaded as numpy arrays (x, y, boxes, masks)."""
+"""Data sets a run can name, as numpy arrays (x, y, boxes, masks) per image range.
+
+In-memory sets are loaded whole; the folder sets (``imagenet_val``, ``voc2007``) are
+catalogued up front and decoded one image range at a time (:class:`LazyRunData`), so
+a run over a whole validation set holds one shard of images in memory.
+"""
 from __future__ import annotations
 
 import inspect
@@ -22,6 +27,43 @@ class RunData:
     y: np.ndarray
     boxes: list | None = None
     masks: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def slice(self, start: int, stop: int) -> "RunData":
+        """The images ``start:stop``."""
+        sl = slice(start, stop)
+        return RunData(self.x[sl], self.y[sl], None if self.boxes is None else list(self.boxes[sl]),
+                       None if self.masks is None else self.masks[sl])
+
+
+class LazyRunData:
+    """A folder data set (:class:`xaibench.data.LazyDataset`) decoded per image range:
+    ``len``, :meth:`slice` as :class:`RunData`; ``x`` / ``y`` / ``boxes`` / ``masks``
+    decode every image once (for small sets and figures)."""
+
+    def __init__(self, source, n: int | None = None):
+        self.source = source
+        self._n = len(source) if n is None else int(n)
+        self._all = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def slice(self, start: int, stop: int) -> RunData:
+        ds = self.source.subset(slice(start, min(stop, self._n)))
+        return RunData(ds.x, ds.y, ds.boxes, ds.masks)
+
+    def _whole(self) -> RunData:
+        if self._all is None:
+            self._all = self.slice(0, self._n)
+        return self._all
+
+    x = property(lambda self: self._whole().x)
+    y = property(lambda self: self._whole().y)
+    boxes = property(lambda self: self._whole().boxes)
+    masks = property(lambda self: self._whole().masks)
 
 
 def save_npz(path: str, x, y, boxes=None, masks=None) -> str:
@@ -58,24 +100,25 @@ def load_npz(path: str) -> RunData:
     return RunData(x, y, boxes, masks)
 
 
-def load(spec: dict) -> RunData:
+def load(spec: dict) -> RunData | LazyRunData:
     """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split
-    (``npz``: the arrays of ``spec["path"]``, see :func:`save_npz`)."""
+    (``npz``: the arrays of ``spec["path"]``, see :func:`save_npz`); a folder set comes
+    back as :class:`LazyRunData`."""
     n = spec.get("n")
     npz = spec["name"] == "npz"
     out = load_npz(spec.get("path")) if npz else _call_loader(spec)
     if n is not None:
-        if n > len(out.x):
+        if n > len(out):
             source = spec.get("path") if npz else repr(spec["name"])
-            raise ValueError(f"data.n={n} but {source} has only {len(out.x)} images")
-        out = RunData(out.x[:n], out.y[:n], None if out.boxes is None else list(out.boxes[:n]),
-                      None if out.masks is None else out.masks[:n])
+            raise ValueError(f"data.n={n} but {source} has only {len(out)} images")
+        out = LazyRunData(out.source, n) if isinstance(out, LazyRunData) else out.slice(0, n)
     return out
 
 
-def _call_loader(spec: dict) -> RunData:
+def _call_loader(spec: dict) -> RunData | LazyRunData:
     """``xb.data.<name>(**params)`` as RunData of its test split (fewer images made or
-    read when the loader takes ``n`` or ``limit``)."""
+    read when the loader takes ``n`` or ``limit``; a loader taking ``lazy`` is catalogued
+    and decoded per image range)."""
     import xaibench.data as data
 
     params = dict(DEFAULTS.get(spec["name"], {}))
@@ -90,7 +133,11 @@ def _call_loader(spec: dict) -> RunData:
             params["n"] = n
         elif "limit" in accepted:
             params["limit"] = n
+    if "lazy" in accepted:
+        params.setdefault("lazy", True)
     result = loader(**params)
+    if isinstance(result, data.LazyDataset):
+        return LazyRunData(result)
     if isinstance(result, tuple) and len(result) == 4:       # (x_train, y_train, x_test, y_test)
         out = RunData(result[2], result[3])
     elif isinstance(result, tuple) and len(result) == 2:     # (train, test) data sets

@@ -1,9 +1,10 @@
 """Run a batch evaluation: images x analyzers x metrics, in resumable shards.
 
 The work is split into independent shards: an image range and one analyzer (or the
-analyzer-free ``baseline`` of the metrics). Shards run one after another here; each
-is self-contained (config + image range), so another engine can hand them to other
-machines. A finished shard is committed atomically (see :mod:`.store`); running the
+analyzer-free ``baseline`` of the metrics). Shards run one after another here, image
+range by image range, and only the current range's images are in memory (folder data
+sets are decoded per range); each shard is self-contained (config + image range), so
+another engine can hand them to other machines. A finished shard is committed atomically (see :mod:`.store`); running the
 same command again skips the finished ones.
 """
 from __future__ import annotations
@@ -109,9 +110,7 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
         log.propagate = False
     model = load_model(config.model)       # a bad model spec fails before data is read
     data = load(config.data)
-    if config.target == "predicted":
-        data.y = predicted_classes(model, data.x)
-    shards = plan_shards(len(data.x), config)
+    shards = plan_shards(len(data), config)
     done = store.done()
     todo = [s for s in shards if s.id not in done]
     log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
@@ -132,12 +131,15 @@ def _run_shards(todo, store, config, data, model, bar, log):
     """Run each shard of ``todo`` and commit it; analyzers are built once and reused."""
     steps = {a.label: a for a in config.analyzers}
     analyzers = {}
+    part, part_range = None, None
     for shard in todo:
         t0 = time.perf_counter()
-        sl = slice(shard.start, shard.stop)
-        ctx = Context(model, data.x[sl], data.y[sl],
-                      None if data.boxes is None else data.boxes[sl],
-                      None if data.masks is None else data.masks[sl], config.seed,
+        if part_range != (shard.start, shard.stop):    # shards come image range by range
+            part_range = (shard.start, shard.stop)
+            part = data.slice(shard.start, shard.stop)  # folder sets: decoded here
+            if config.target == "predicted":
+                part.y = predicted_classes(model, part.x)
+        ctx = Context(model, part.x, part.y, part.boxes, part.masks, config.seed,
                       np.arange(shard.start, shard.stop))
         if shard.analyzer == BASELINE:
             R, rows = None, _baseline_rows(shard, ctx, config)
