@@ -203,6 +203,15 @@ def test_confidence_drop_equals_hand_computation(linear):
     # probabilities: between -1 and 1
     p = xb.evaluate.confidence_drop(model, x, R, fractions=fr, perturbation="zero", y=0, repeats=1)
     assert np.all(np.abs(p["drop"]) <= 1)
+    # the control ignores the heatmap: another R, or none at all, gives the same numbers
+    kw = dict(fractions=fr, perturbation="zero", y=0, output="logit", repeats=2)
+    other = xb.evaluate.confidence_drop(model, x, -R, **kw)
+    alone = xb.evaluate.confidence_drop(model, x, None, **kw)
+    assert "drop" not in alone
+    np.testing.assert_array_equal(other["control"], out["control"])
+    np.testing.assert_array_equal(alone["control"], out["control"])
+    with pytest.raises(ValueError, match="R=None computes only the random-pixel control"):
+        xb.evaluate.confidence_drop(model, x, None, control=None)
 
 
 def test_bad_input_is_refused_before_any_model_call(linear, monkeypatch):

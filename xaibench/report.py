@@ -109,7 +109,8 @@ def report(folder: str) -> str:
              f"config digest `{manifest['digest']}`, seed {manifest['seed']}, "
              f"git {manifest.get('git_revision') or 'n/a'}, created {manifest['created']}", "",
              "Mean over images with the 95 % t-interval. `baseline` is the analyzer-free "
-             "reference (random-order perturbation, uniform relevance).", "",
+             "reference (random-order perturbation, random pixels for confidence_drop, uniform "
+             "relevance).", "",
              "| analyzer | metric | setting | n | mean | 95 % interval |", "|---|---|---|---|---|---|"]
     for analyzer, metric, setting, n, mean, low, high in summary(folder):
         lines.append(f"| {analyzer} | {metric} | {setting} | {n} | {mean:.4g} | "

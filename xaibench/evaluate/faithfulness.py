@@ -497,16 +497,23 @@ def confidence_drop(model, x, R, fractions=(.05, .1, .2, .3, .4, .5, .75),
     random value per pixel and channel in the image's range, Sec. III-C), for k in
     ``fractions``; ``control="random"``: the same with k % random pixels. f is the
     confidence (``output="probability"``) of the class ``y`` (None: predicted).
+    ``R=None``: the control alone (it does not depend on any heatmap, so a comparison of
+    several methods on the same images needs it once).
 
     Returns a dict of numpy arrays: "fractions" (F,), "pixels" (F,) number of pixels replaced,
-    "drop" (N, F) and, with a control, "control" (N, F) -- both averaged over ``repeats``
-    draws of the noise -- and "y" (N,). ``seed``, ``image_ids``: as in :func:`perturbation_curve`.
+    "drop" (N, F) (unless ``R`` is None) and, with a control, "control" (N, F) -- both
+    averaged over ``repeats`` draws of the noise -- and "y" (N,). ``seed``, ``image_ids``: as
+    in :func:`perturbation_curve`.
     """
-    x, R, perturbation, value_range = _check_common(
-        model, x, R, "morf", perturbation, repeats, channel_reduce, output, seed, batch_size,
-        value_range, None)
     if control not in ("random", None):
         raise ValueError(f"control={control!r} is not supported; use 'random' or None.")
+    heatmap_free = R is None
+    if heatmap_free and control is None:
+        raise ValueError("R=None computes only the random-pixel control; give heatmaps R, or "
+                         "keep control='random'.")
+    x, R, perturbation, value_range = _check_common(
+        model, x, np.zeros(np.shape(x), np.float32) if heatmap_free else R, "morf",
+        perturbation, repeats, channel_reduce, output, seed, batch_size, value_range, None)
     fr = np.asarray(fractions, dtype=np.float64).reshape(-1)
     if fr.size == 0 or np.any(~np.isfinite(fr)) or np.any(fr <= 0) or np.any(fr > 1):
         raise ValueError(f"fractions={fractions!r} must be numbers in (0, 1], e.g. (.05, .1, .5).")
@@ -519,10 +526,11 @@ def confidence_drop(model, x, R, fractions=(.05, .1, .2, .3, .4, .5, .75),
                   output=output, seed=seed, batch_size=batch_size, jit_compile=jit_compile,
                   value_range=value_range, blur_sigma=None, progress=progress,
                   image_ids=_check_ids(image_ids, len(x)))
-    v, y = _run(model, x, R, y, ks, 1, "morf", **common)
-    out["drop"] = (v[..., :1] - v[..., 1:]).mean(axis=1)
+    if not heatmap_free:
+        v, y = _run(model, x, R, y, ks, 1, "morf", **common)
+        out["drop"] = (v[..., :1] - v[..., 1:]).mean(axis=1)
     if control == "random":
-        v, _ = _run(model, x, R, y, ks, 1, "random", **common)
+        v, y = _run(model, x, R, y, ks, 1, "random", **common)
         out["control"] = (v[..., :1] - v[..., 1:]).mean(axis=1)
     out["y"] = y
     return out

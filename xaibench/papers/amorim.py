@@ -263,7 +263,8 @@ def _trained(out, key, fold_data, decay, group, settings, epochs, patience, seed
 def aopc_per_image(folder: str):
     """Per image and analyzer of a run folder: the paper's AOPC (eq. 4 over the drops of
     eq. 3 at the L = 7 fractions: ``sum_k Drop(k) / (L + 1)``) of the most relevant pixels
-    (``"drop"``) and of random pixels (``"control"``). Returns
+    (``"drop"``) and, under the analyzer-free ``baseline``, of random pixels (``"control"``).
+    Returns
     ``{(analyzer, kind): array over images}``."""
     acc: dict = {}
     for image, analyzer, metric, setting, step, value in rows_of(folder):
@@ -394,6 +395,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, folds=None, decays=N
 
 def _report(result, folds, decays, groups, keys, facts, aopc):
     """Tables II-VII, Fig. 3, Fig. 4, the Friedman tests and the comparison rows."""
+    from xaibench.runner.engine import BASELINE
     fold_ids = range(folds)
 
     def per_image(method, group, decay, kind="drop"):
@@ -405,8 +407,8 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
                               for f in fold_ids]))
 
     def control(group, decay):
-        # the random-pixel control does not depend on the heatmap: mean over the methods
-        return np.mean([per_image(m, group, decay, "control") for m in METHODS], axis=0)
+        # the random-pixel control ignores the heatmap: the run's baseline computes it once
+        return per_image(BASELINE, group, decay, "control")
 
     accuracy = {(g, d): float(np.mean([facts[keys[f, g, d]]["accuracy"] for f in fold_ids]))
                 for g in groups for d in decays}

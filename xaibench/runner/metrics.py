@@ -2,8 +2,8 @@
 
 Each metric maps (model, images, labels, boxes/masks, heatmaps) to rows through
 ``xb.evaluate``; ``baseline`` metrics compute the analyzer-free reference once per
-image range (the random-order perturbation curve of Samek et al.; the uniform
-attribution of Kohlbrenner et al.). ``step`` is -1 for a scalar, else the index on
+image range (the random-order perturbation curve of Samek et al.; the random-pixel
+control of Amorim et al.; the uniform attribution of Kohlbrenner et al.). ``step`` is -1 for a scalar, else the index on
 a curve.
 """
 from __future__ import annotations
@@ -52,19 +52,25 @@ def aopc_baseline(ctx, params):
     return _curve_rows(curves, "random")
 
 
-def confidence_drop(ctx, R, params):
-    """Amorim et al. eq. 3 at the k % most relevant pixels, and k % random pixels."""
+def _confidence_drop_rows(ctx, R, params, key):
     from xaibench.evaluate import confidence_drop as drop
 
     fractions = tuple(params.get("fractions", (.05, .1, .2, .3, .4, .5, .75)))
     out = drop(ctx.model, ctx.x, R, fractions=fractions, y=ctx.y, seed=ctx.seed,
-               image_ids=ctx.ids, repeats=int(params.get("repeats", 3)))
-    rows = []
-    for key in ("drop", "control"):
-        for i in range(out[key].shape[0]):
-            rows += [(i, f"{key}@{f:g}", SCALAR, float(out[key][i, j]))
-                     for j, f in enumerate(fractions)]
-    return rows
+               image_ids=ctx.ids, repeats=int(params.get("repeats", 3)),
+               control="random" if key == "control" else None)
+    return [(i, f"{key}@{f:g}", SCALAR, float(out[key][i, j]))
+            for i in range(out[key].shape[0]) for j, f in enumerate(fractions)]
+
+
+def confidence_drop(ctx, R, params):
+    """Amorim et al. eq. 3 at the k % most relevant pixels."""
+    return _confidence_drop_rows(ctx, R, params, "drop")
+
+
+def confidence_drop_baseline(ctx, params):
+    """Eq. 3 at k % random pixels (Amorim et al.'s control; no heatmap involved)."""
+    return _confidence_drop_rows(ctx, None, params, "control")
 
 
 def _ground_truth(ctx):
@@ -220,7 +226,7 @@ def precision_recall(ctx, R, params):
 #: name -> (metric, baseline or None)
 METRICS = {
     "aopc": (aopc, aopc_baseline),
-    "confidence_drop": (confidence_drop, None),
+    "confidence_drop": (confidence_drop, confidence_drop_baseline),
     "relevance_ratio": (relevance_ratio, relevance_ratio_baseline),
     "pointing_game": (pointing_game, None),
     "complexity": (complexity, None),
