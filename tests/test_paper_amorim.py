@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.notebooks import outputs_text, read_comparison, run_notebook
+from notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import amorim, reproduce
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.notebooks import outputs_text, read_comparison, run_notebook
+from notebooks import outputs_text, read_comparison, run_notebook
 from xaibench import cli
 from xaibench.papers import anjomshoae, reproduce
 
