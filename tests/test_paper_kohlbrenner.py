@@ -265,3 +265,42 @@ def test_bad_options(tmp_path, options, message):
         xb.reproduce("kohlbrenner", quick=True, out=str(tmp_path / "o"), progress=False,
                      **options)
     assert not (tmp_path / "o").exists()
+
+
+def test_imagenet_patterns_are_fitted_streaming_from_the_folder(tmp_path, monkeypatch):
+    """The ImageNet protocol fits PatternAttribution's patterns on validation images decoded
+    32 at a time; the patterns equal those of a fit on the whole decoded array."""
+    import shutil
+
+    import tensorflow as tf
+
+    import xaibench as xb
+    import xaibench.data._imagenet as imagenet
+    from fake_folders import make_imagenet
+
+    root = tmp_path / "imagenet"
+    make_imagenet(root)
+    for i in range(3, 41):          # 40 images: two batches of the fit
+        shutil.copy(root / "images" / "ILSVRC2012_val_00000002.JPEG",
+                    root / "images" / f"ILSVRC2012_val_{i:08d}.JPEG")
+        shutil.copy(root / "boxes" / "ILSVRC2012_val_00000002.xml",
+                    root / "boxes" / f"ILSVRC2012_val_{i:08d}.xml")
+    decoded = []
+    real_read = imagenet._read_rows
+    monkeypatch.setattr(imagenet, "_read_rows", lambda rows, index, **kw: (
+        decoded.append(len(index)), real_read(rows, index, **kw))[1])
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((224, 224, 3)),
+                                 tf.keras.layers.Conv2D(3, 8, strides=8, activation="relu"),
+                                 tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    path = str(tmp_path / "tiny.keras")
+    model.save(path)
+    (tmp_path / "models").mkdir()
+    patterns, fill = kb._training_statistics("imagenet_val", {"root": str(root)},
+                                             str(tmp_path / "models"), 40, path)
+    assert fill == 0.0 and decoded == [32, 8]
+    eager = xb.create_analyzer("pattern.attribution", model, pattern_type="relu")
+    eager.fit(xb.data.imagenet_val(root, preprocess="vgg16").x)
+    with np.load(patterns) as streamed:
+        for name, p in eager.patterns.items():
+            np.testing.assert_allclose(streamed[name], p, rtol=1e-5, atol=1e-7)

@@ -149,13 +149,15 @@ def _training_statistics(kind, data_map, models, n_fit, model_spec):
         if kind == "clutter":       # the demo model's training split: digits unseen in the test
             x = xb.data.clutter(n_fit, split="train", **CLUTTER).x
             mean = [round(float(v), 6) for v in np.asarray(x, np.float64).mean(axis=(0, 1, 2))]
+            batches = x
         else:                       # vgg16 preprocessing subtracts the ImageNet training mean
-            x = xb.data.imagenet_val(data_map["root"], preprocess="vgg16", limit=n_fit).x
+            x = xb.data.imagenet_val(data_map["root"], preprocess="vgg16", limit=n_fit, lazy=True)
             mean = 0.0
+            batches = (x[i:i + 32].x for i in range(0, len(x), 32))    # 32 decoded at a time
         if not os.path.isfile(patterns):
             an = xb.create_analyzer("pattern.attribution", load_model(model_spec),
                                     pattern_type="relu")
-            an.fit(x, batch_size=32)
+            an.fit(batches, batch_size=32)
             tmp = patterns[:-4] + ".part.npz"
             an.save_patterns(tmp)
             os.replace(tmp, patterns)
