@@ -52,3 +52,17 @@ def outputs_text(nb) -> str:
                 if key in output.get("data", {}):
                     parts.append(output["data"][key])
     return "\n".join(parts)
+
+
+def executed_reproduction(name: str, out) -> dict:
+    """Run the notebook ``name`` into ``out`` and collect what the tests read: ``out``,
+    the executed ``nb``, its ``json`` (comparison.json), ``rows`` by item and the
+    notebook's wall ``seconds``."""
+    import time
+
+    t0 = time.perf_counter()
+    nb = run_notebook(name, str(out))
+    seconds = time.perf_counter() - t0
+    saved = read_comparison(out)
+    return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
+            "rows": {r["item"]: r for r in saved["rows"]}}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from notebooks import outputs_text, read_comparison, run_notebook
+from notebooks import executed_reproduction, outputs_text, read_comparison
 from xaibench import cli
 from xaibench.papers import amorim, reproduce
 
@@ -20,13 +20,7 @@ N_FRACTIONS = 7
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    out = tmp_path_factory.mktemp("amorim") / "out"
-    t0 = time.perf_counter()
-    nb = run_notebook("amorim", str(out))
-    seconds = time.perf_counter() - t0
-    saved = read_comparison(out)
-    return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
-            "rows": {r["item"]: r for r in saved["rows"]}}
+    return executed_reproduction("amorim", tmp_path_factory.mktemp("amorim") / "out")
 
 
 def _drops(folder):

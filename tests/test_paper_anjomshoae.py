@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from notebooks import outputs_text, read_comparison, run_notebook
+from notebooks import executed_reproduction, outputs_text, read_comparison
 from xaibench import cli
 from xaibench.papers import anjomshoae, reproduce
 
@@ -20,13 +20,7 @@ LIME = "lime("
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    out = tmp_path_factory.mktemp("anjomshoae") / "out"
-    t0 = time.perf_counter()
-    nb = run_notebook("anjomshoae", str(out))
-    seconds = time.perf_counter() - t0
-    saved = read_comparison(out)
-    return {"out": out, "nb": nb, "json": saved, "seconds": seconds,
-            "rows": {r["item"]: r for r in saved["rows"]}}
+    return executed_reproduction("anjomshoae", tmp_path_factory.mktemp("anjomshoae") / "out")
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ and where to put it):
   * :func:`voc2007` -- PASCAL VOC 2007 with boxes and segmentation masks.
 
 Every loader except :func:`digits` returns a :class:`Dataset` (the folder sets, with
-``lazy=True``, a :class:`LazyDataset` that decodes images when selected); ``load(name, **kwargs)`` calls
-a loader by name and ``list_datasets()`` describes them.
+``lazy=True``, a :class:`LazyDataset` that decodes images when selected);
+``load(name, **kwargs)`` calls a loader by name and ``list_datasets()`` describes them.
 """
 from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, data_home,
                                     resize_geometry, resize_image, transform_boxes)

@@ -264,8 +264,7 @@ def aopc_per_image(folder: str):
     """Per image and analyzer of a run folder: the paper's AOPC (eq. 4 over the drops of
     eq. 3 at the L = 7 fractions: ``sum_k Drop(k) / (L + 1)``) of the most relevant pixels
     (``"drop"``) and, under the analyzer-free ``baseline``, of random pixels (``"control"``).
-    Returns
-    ``{(analyzer, kind): array over images}``."""
+    Returns ``{(analyzer, kind): array over images}``."""
     acc: dict = {}
     for image, analyzer, metric, setting, step, value in rows_of(folder):
         if not metric.startswith("confidence_drop"):
@@ -396,6 +395,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, folds=None, decays=N
 def _report(result, folds, decays, groups, keys, facts, aopc):
     """Tables II-VII, Fig. 3, Fig. 4, the Friedman tests and the comparison rows."""
     from xaibench.runner.engine import BASELINE
+
     fold_ids = range(folds)
 
     def per_image(method, group, decay, kind="drop"):

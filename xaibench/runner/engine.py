@@ -4,8 +4,8 @@ The work is split into independent shards: an image range and one analyzer (or t
 analyzer-free ``baseline`` of the metrics). Shards run one after another here, image
 range by image range, and only the current range's images are in memory (folder data
 sets are decoded per range); each shard is self-contained (config + image range), so
-another engine can hand them to other machines. A finished shard is committed atomically (see :mod:`.store`); running the
-same command again skips the finished ones.
+another engine can hand them to other machines. A finished shard is committed
+atomically (see :mod:`.store`); running the same command again skips the finished ones.
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Each metric maps (model, images, labels, boxes/masks, heatmaps) to rows through
 ``xb.evaluate``; ``baseline`` metrics compute the analyzer-free reference once per
 image range (the random-order perturbation curve of Samek et al.; the random-pixel
-control of Amorim et al.; the uniform attribution of Kohlbrenner et al.). ``step`` is -1 for a scalar, else the index on
-a curve.
+control of Amorim et al.; the uniform attribution of Kohlbrenner et al.). ``step`` is
+-1 for a scalar, else the index on a curve.
 """
 from __future__ import annotations
 
