@@ -12,7 +12,7 @@ from typing import Callable
 
 #: modules that register analyzers when imported
 PROVIDERS = (
-    "xaibench.analyzers.innvestigate_backend",
+    "xaibench.analyzers.native",
     "xaibench.analyzers.perturbation",
     "xaibench.analyzers.pattern", "xaibench.analyzers.gradcam",
 )

@@ -1,0 +1,239 @@
+"""Composites: which mapping each layer of a model gets, as data.
+
+A composite maps a layer to a rule (kernel layers) or to a weight-free mapping
+(pooling, merges, activations, reshapes). The LRP composite follows
+iNNvestigate 2.1.2's ``LRP`` class exactly for the layers iNNvestigate
+handles, so the numbers are the same:
+
+* kernel layers: the first matching ``(condition, rule)``; the input layer's rule
+  and ``until_layer_idx`` rules take precedence;
+* batch norm: ``bn_layer_rule`` on the affine map, or iNNvestigate's default;
+* average pooling and ``Add``: the z rule over the summands;
+* ``Activation`` layers: relevance passes unchanged; every other layer
+  (max pooling, Flatten, Reshape, Concatenate, padding, cropping): the gradient.
+
+Beyond iNNvestigate (layers it cannot analyze), for canonized standard
+architectures: stand-alone ReLU / ReLU6 / element-wise activations and
+``Rescaling`` / ``Normalization`` pass relevance unchanged, ``Average`` is split
+like ``Add``, ``Multiply`` gating sends all relevance to the signal path.
+
+``COMPOSITES`` registers the named compositions of the LRP presets and of
+Kohlbrenner et al.'s LRP_CMP / LRP_CAM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import tensorflow as tf
+
+from xaibench.analyzers.native import mappings as M
+from xaibench.analyzers.native import rules as R
+from xaibench.analyzers.native.graph import NestedOutput
+from xaibench.analyzers.native.linear import has_kernel, linear_of
+
+L = tf.keras.layers
+
+CONV_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.SeparableConv1D, L.SeparableConv2D,
+               L.DepthwiseConv2D)
+AVERAGE_POOLING = (L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
+                   L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D)
+MAX_POOLING = (L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.GlobalMaxPooling1D,
+               L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
+RESHAPING = (L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
+             L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.Concatenate,
+             L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.RepeatVector)
+IDENTITIES = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
+              L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization)
+ELEMENTWISE = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax)
+AFFINE = tuple(c for c in (getattr(L, "Rescaling", None), getattr(L, "Normalization", None))
+               if c is not None)
+
+ANY_MODEL = ("gradient, input_t_gradient, smoothgrad, integrated_gradients, grad_cam, "
+             "deconvnet, guided_backprop, occlusion, lime")
+
+
+class UnsupportedLayerError(ValueError):
+    """A layer for which the composite has no rule."""
+
+
+def unsupported(layer, family: str, accepts: str) -> UnsupportedLayerError:
+    return UnsupportedLayerError(
+        f"layer {layer.name!r} of type {type(layer).__name__} has no {family} rule; "
+        f"{accepts}. Analyzers that work on any model: {ANY_MODEL}."
+    )
+
+
+def is_dense(layer) -> bool:
+    return isinstance(layer, L.Dense)
+
+
+def is_conv(layer) -> bool:
+    return isinstance(layer, CONV_LAYERS)
+
+
+def has_activation(layer) -> bool:
+    """iNNvestigate's ``contains_activation(layer)``: the layer can hold an activation."""
+    return hasattr(layer, "activation") or isinstance(layer, ELEMENTWISE)
+
+
+def is_relu_like(layer) -> bool:
+    """The layer ends in a ReLU (also ReLU6 / ``max_value``): where DeConvNet and guided
+    backprop change the backward pass."""
+    if isinstance(layer, L.ReLU):
+        return not layer.negative_slope and not layer.threshold
+    act = getattr(layer, "activation", None)
+    if act is None:
+        return False
+    name = tf.keras.activations.serialize(act)
+    name = name if isinstance(name, str) else getattr(act, "__name__", "")
+    return name in ("relu", "relu6")
+
+
+def input_calls(graph) -> set:
+    """Indices of the calls whose every input comes from the model input, through
+    Flatten / Permute / Reshape only (iNNvestigate's ``is_input_layer``)."""
+    producer = {k: i for i, call in enumerate(graph.calls) for k in call.outputs}
+    skip = (L.Flatten, L.Permute, L.Reshape)
+
+    def from_input(key):
+        if key == graph.input:
+            return True
+        i = producer.get(key)
+        if i is None:
+            return False
+        call = graph.calls[i]
+        return isinstance(call.layer, skip) and all(from_input(k) for k in call.inputs)
+
+    return {i for i, call in enumerate(graph.calls) if all(from_input(k) for k in call.inputs)}
+
+
+@dataclass
+class LRPComposite:
+    """iNNvestigate's ``LRP(rule=..., input_layer_rule=..., until_layer_idx=...,
+    until_layer_rule=..., bn_layer_rule=...)`` as data.
+
+    ``rules``: a list of ``(condition(layer) -> bool, rule)`` tried in order, or a
+    plain list of rules taken from its end, one per kernel layer in graph order
+    (iNNvestigate's reading of a rule list). ``first``: ``(kernel_layers -> set of
+    layers, rule)`` pairs that take precedence (LRP_CMP's flat layers).
+    """
+
+    rules: list
+    input_rule: object = None
+    until: tuple = None                     # (until_layer_idx, rule)
+    bn_rule: object = None                  # None: iNNvestigate's default BN mapping
+    first: list = field(default_factory=list)
+
+    def mappings(self, graph, model) -> list:
+        conditional = not self.rules or isinstance(self.rules[0], tuple)
+        queue = list(self.rules)
+        inputs = input_calls(graph)
+        until = set()
+        if self.until is not None:
+            until = {id(model.layers[i]) for i in range(self.until[0] + 1)}
+        kernel_layers = [c.layer for c in graph.calls if has_kernel(c.layer)]
+        first = [({id(lay) for lay in select(kernel_layers)}, rule) for select, rule in self.first]
+        out = []
+        for i, call in enumerate(graph.calls):
+            layer = call.layer
+            if has_kernel(layer):
+                if linear_of(layer) is None:
+                    raise unsupported(layer, "LRP", "LRP handles Dense, Conv1D/2D/3D, "
+                                      "DepthwiseConv2D and SeparableConv2D (channels last)")
+                if conditional:
+                    rule = self._conditional(i, layer, inputs, until, first)
+                else:
+                    rule = queue.pop() if queue else None
+                if rule is None:
+                    raise unsupported(layer, "LRP", "the composite's conditions match no rule")
+                out.append(M.KernelRule(R.rule_from(rule), layer))
+            else:
+                out.append(self._weight_free(layer))
+        return out
+
+    def _conditional(self, i, layer, inputs, until, first):
+        if self.input_rule is not None and i in inputs:
+            return self.input_rule
+        if id(layer) in until:
+            return self.until[1]
+        for ids, rule in first:
+            if id(layer) in ids:
+                return rule
+        for condition, rule in self.rules:
+            if condition(layer):
+                return rule
+        return None
+
+    def _weight_free(self, layer):
+        if isinstance(layer, L.BatchNormalization):
+            return M.BatchNormDefault() if self.bn_rule is None else \
+                M.AffineRule(R.rule_from(self.bn_rule))
+        if isinstance(layer, AVERAGE_POOLING) or isinstance(layer, (L.Add, L.Average)):
+            return M.ZSum()
+        if isinstance(layer, L.Activation) or isinstance(layer, ELEMENTWISE + AFFINE + IDENTITIES
+                                                                + (NestedOutput,)):
+            return M.PassThrough()
+        if isinstance(layer, L.Multiply):
+            return M.GatedSignal()
+        return M.Gradient()
+
+
+def deep_taylor_mappings(graph, bounds=None) -> list:
+    """iNNvestigate's ``DeepTaylor`` (Montavon et al. 2017): alpha1-beta0 ignoring biases
+    (z+) on every kernel layer (w^2 on a kernel layer without activation attribute),
+    the plain gradient through pooling, merges and reshapes, w^2 on batch norm, and
+    ``bounds=(low, high)``: the z^B rule on the input layer (``deep_taylor.bounded``)."""
+    inputs = input_calls(graph)
+    out = []
+    for i, call in enumerate(graph.calls):
+        layer = call.layer
+        if has_kernel(layer):
+            if linear_of(layer) is None:
+                raise unsupported(layer, "Deep Taylor", "it handles Dense and Conv layers")
+            if bounds is not None and i in inputs:
+                rule = R.Bounded(*bounds)
+            else:
+                rule = R.Alpha1Beta0IgnoreBias() if hasattr(layer, "activation") else R.WSquare()
+            out.append(M.KernelRule(rule, layer))
+        elif isinstance(layer, L.BatchNormalization):
+            out.append(M.AffineRule(R.WSquare()))
+        elif isinstance(layer, MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES
+                        + (L.Add, L.InputLayer, NestedOutput)) or is_relu_like(layer):
+            out.append(M.Gradient())
+        else:
+            raise unsupported(layer, "Deep Taylor", "it handles ReLU networks of Dense/Conv, "
+                              "pooling, Add, Concatenate and reshaping layers")
+    return out
+
+
+def backward_signal_mappings(graph, relu_mapping) -> list:
+    """Gradient everywhere except at ReLU-like layers, which get ``relu_mapping``
+    (DeConvNet, guided backprop)."""
+    return [relu_mapping if is_relu_like(c.layer) else M.Gradient() for c in graph.calls]
+
+
+# --------------------------------------------------------------------------- registered
+
+
+def _kernel_layers_first(n):
+    return lambda kernel_layers: kernel_layers[:n]
+
+
+def _preset(conv_rule, epsilon, input_rule=None, until=None, bn_rule=R.AlphaBetaX2m100):
+    return LRPComposite([(is_dense, R.Epsilon(epsilon, bias=True)), (is_conv, conv_rule)],
+                        input_rule=input_rule, until=until, bn_rule=bn_rule)
+
+
+#: composite builders by name: ``COMPOSITES[name](**params) -> LRPComposite``
+COMPOSITES: dict[str, Callable] = {
+    "lrp.sequential_preset_a": lambda epsilon=0.1, bn_layer_rule=R.AlphaBetaX2m100, **kw:
+        _preset(R.Alpha1Beta0(), epsilon, bn_rule=bn_layer_rule, **kw),
+    "lrp.sequential_preset_b": lambda epsilon=0.1, bn_layer_rule=R.AlphaBetaX2m100, **kw:
+        _preset(R.Alpha2Beta1(), epsilon, bn_rule=bn_layer_rule, **kw),
+    "lrp.cmp_flat_until": lambda flat_layers, alpha=2, epsilon=0.1: LRPComposite(
+        [(is_dense, R.Epsilon(epsilon, bias=True)),
+         (is_conv, R.Alpha1Beta0() if alpha == 1 else R.Alpha2Beta1())],
+        bn_rule=R.Z(), first=[(_kernel_layers_first(flat_layers), R.Flat())]),
+    "lrp.cam": lambda: LRPComposite([(is_conv, R.Flat()), (is_dense, R.Z())], bn_rule=R.Z()),
+}

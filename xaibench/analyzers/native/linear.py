@@ -1,0 +1,95 @@
+"""The linear part ``z = W x + b`` of a kernel layer, computed with chosen weights.
+
+Every LRP rule evaluates a layer's pre-activation with modified weights (W+, W-,
+W^2, ones) and differentiates it; these functions compute it with the same ops
+the Keras layer uses (so the numbers equal iNNvestigate's copied layers) while
+reading the layer's own variables: no copy of the weights is made.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+L = tf.keras.layers
+
+
+class LinearLayer:
+    """How to compute the pre-activation of one kernel layer type."""
+
+    def kernels(self, layer) -> list:
+        raise NotImplementedError
+
+    def bias(self, layer):
+        return layer.bias if getattr(layer, "use_bias", False) else None
+
+    def apply(self, layer, x, kernels: list, bias=None):
+        raise NotImplementedError
+
+
+class _Dense(LinearLayer):
+    def kernels(self, layer):
+        return [layer.kernel]
+
+    def apply(self, layer, x, kernels, bias=None):
+        (w,) = kernels
+        z = tf.matmul(x, w) if x.shape.rank == 2 else tf.tensordot(x, w, [[x.shape.rank - 1], [0]])
+        return z if bias is None else tf.nn.bias_add(z, bias)
+
+
+class _Conv(LinearLayer):
+    def kernels(self, layer):
+        return [layer.kernel]
+
+    def apply(self, layer, x, kernels, bias=None):
+        (w,) = kernels
+        z = layer.convolution_op(x, w)
+        return z if bias is None else tf.nn.bias_add(z, bias, data_format=layer._tf_data_format)
+
+
+class _Depthwise(LinearLayer):
+    def kernels(self, layer):
+        return [layer.depthwise_kernel]
+
+    def apply(self, layer, x, kernels, bias=None):
+        (w,) = kernels
+        z = tf.keras.backend.depthwise_conv2d(x, w, strides=layer.strides, padding=layer.padding,
+                                              dilation_rate=layer.dilation_rate,
+                                              data_format=layer.data_format)
+        return z if bias is None else tf.keras.backend.bias_add(z, bias,
+                                                                data_format=layer.data_format)
+
+
+class _Separable(LinearLayer):
+    def kernels(self, layer):
+        return [layer.depthwise_kernel, layer.pointwise_kernel]
+
+    def apply(self, layer, x, kernels, bias=None):
+        depthwise, pointwise = kernels
+        z = tf.nn.separable_conv2d(x, depthwise, pointwise, strides=(1,) + layer.strides + (1,),
+                                   padding=layer.padding.upper(), dilations=layer.dilation_rate,
+                                   data_format="NHWC")
+        return z if bias is None else tf.nn.bias_add(z, bias, data_format="NHWC")
+
+
+def _channels_last(layer) -> bool:
+    return getattr(layer, "data_format", "channels_last") == "channels_last"
+
+
+def linear_of(layer) -> LinearLayer | None:
+    """The linear computation of ``layer``, or None when it has no kernel we know."""
+    if isinstance(layer, L.Dense):
+        return _Dense()
+    if isinstance(layer, L.SeparableConv2D):
+        return _Separable() if _channels_last(layer) else None
+    if isinstance(layer, L.DepthwiseConv2D):
+        return _Depthwise() if _channels_last(layer) else None
+    if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)) and not isinstance(
+            layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)):
+        if getattr(layer, "groups", 1) != 1 or getattr(layer, "_is_causal", False):
+            return None
+        return _Conv()
+    return None
+
+
+def has_kernel(layer) -> bool:
+    """iNNvestigate's ``contains_kernel``: the layer owns a kernel by Keras convention."""
+    return any(hasattr(layer, a) for a in ("kernel", "depthwise_kernel", "pointwise_kernel"))

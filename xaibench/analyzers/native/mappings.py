@@ -1,0 +1,148 @@
+"""How one layer call passes relevance (or a gradient signal) from its outputs to its
+inputs: ``mapping(call, xs, ys, Rs) -> Rs at the inputs``.
+
+Kernel layers get an LRP rule (:mod:`~xaibench.analyzers.native.rules`); the other
+layers get one of the mappings here, chosen by the composite
+(:mod:`~xaibench.analyzers.native.composites`).
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from xaibench.analyzers.native.linear import linear_of
+from xaibench.analyzers.native.rules import safe_divide
+
+K = tf.keras.backend
+
+
+def _call(call, xs):
+    values = dict(zip(call.inputs, xs))
+    return tf.nest.flatten(call.layer(call.arguments(values), **call.kwargs))
+
+
+def _gradient_of(fn, xs, Rs):
+    with tf.GradientTape(persistent=len(xs) > 1) as tape:
+        for x in xs:
+            tape.watch(x)
+        ys = fn(xs)
+    grads = tape.gradient(ys, xs, output_gradients=Rs)
+    return [tf.zeros_like(x) if g is None else g for x, g in zip(xs, grads)]
+
+
+class Gradient:
+    """The plain gradient: d y / d x applied to the incoming signal (max pooling,
+    Flatten, Reshape, Concatenate, padding, cropping; every layer of the gradient family)."""
+
+    def __call__(self, call, xs, ys, Rs):
+        return _gradient_of(lambda t: _call(call, t), xs, Rs)
+
+
+class PassThrough:
+    """Relevance passes unchanged (element-wise activations: the rule of the preceding
+    linear layer already distributed it)."""
+
+    def __call__(self, call, xs, ys, Rs):
+        return list(Rs)
+
+
+class ZSum:
+    """The z rule on a weight-free linear layer (average pooling, ``Add``): each input
+    gets x_i * d z / d x_i * R / z, z the layer's output (iNNvestigate's
+    ``AveragePoolingReverseLayer`` / ``AddReverseLayer``)."""
+
+    def __call__(self, call, xs, ys, Rs):
+        with tf.GradientTape(persistent=len(xs) > 1) as tape:
+            for x in xs:
+                tape.watch(x)
+            zs = _call(call, xs)
+        s = [safe_divide(r, z) for r, z in zip(Rs, zs)]
+        grads = tape.gradient(zs, xs, output_gradients=s)
+        return [x * g for x, g in zip(xs, grads)]
+
+
+class KernelRule:
+    """An LRP rule on a kernel layer (the activation is skipped: relevance passes it)."""
+
+    def __init__(self, rule, layer):
+        self.rule, self.op = rule, linear_of(layer)
+
+    def __call__(self, call, xs, ys, Rs):
+        return [self.rule(self.op, call.layer, xs[0], Rs[0])]
+
+
+class _Affine:
+    """``BatchNormalization`` in inference as the linear layer ``y = k x + b`` with
+    ``k = gamma / sqrt(var + eps)`` and ``b = beta - mean k`` (per channel)."""
+
+    @staticmethod
+    def parameters(bn):
+        k = bn.gamma / tf.sqrt(bn.moving_variance + bn.epsilon) if bn.scale else \
+            1.0 / tf.sqrt(bn.moving_variance + bn.epsilon)
+        b = -bn.moving_mean * k + (bn.beta if bn.center else 0.0)
+        return k, b
+
+    def kernels(self, layer):
+        return [self.parameters(layer)[0]]
+
+    def bias(self, layer):
+        return self.parameters(layer)[1]
+
+    def apply(self, layer, x, kernels, bias=None):
+        z = x * kernels[0]
+        return z if bias is None else z + bias
+
+
+class AffineRule:
+    """An LRP rule on a batch-norm layer read as the affine map ``k x + b``
+    (iNNvestigate's ``bn_layer_rule``)."""
+
+    def __init__(self, rule):
+        self.rule, self.op = rule, _Affine()
+
+    def __call__(self, call, xs, ys, Rs):
+        return [self.rule(self.op, call.layer, xs[0], Rs[0])]
+
+
+class BatchNormDefault:
+    """iNNvestigate's default batch-norm mapping (``bn_layer_rule=None``):
+    R_in = x (y - beta) R / ((x - mu) y), the denominator stabilised by 1e-7 sign."""
+
+    def __call__(self, call, xs, ys, Rs):
+        bn, x, y, R = call.layer, xs[0], ys[0], Rs[0]
+        y_minus_beta = y - bn.beta if bn.center else y
+        d = (x - bn.moving_mean) * y
+        d = d + (tf.cast(d >= 0, d.dtype) * 2 - 1) * K.epsilon()
+        return [safe_divide(x * y_minus_beta * R, d)]
+
+
+class Deconvnet:
+    """DeConvNet (Zeiler and Fergus 2014) at a ReLU layer: ReLU of the backward signal,
+    then the gradient of the layer without its ReLU."""
+
+    def __call__(self, call, xs, ys, Rs):
+        Rs = [tf.nn.relu(r) for r in Rs]
+        op = linear_of(call.layer)
+        if op is None:                     # a stand-alone ReLU: without it, the identity
+            return Rs
+        layer = call.layer
+        return _gradient_of(lambda t: [op.apply(layer, t[0], op.kernels(layer), op.bias(layer))],
+                            xs, Rs)
+
+
+class GuidedBackprop:
+    """Guided backprop (Springenberg et al. 2015) at a ReLU layer: ReLU of the backward
+    signal, then the layer's gradient (masked by the forward ReLU)."""
+
+    def __call__(self, call, xs, ys, Rs):
+        return _gradient_of(lambda t: _call(call, t), xs, [tf.nn.relu(r) for r in Rs])
+
+
+class GatedSignal:
+    """``Multiply`` gating (squeeze-and-excitation, x * sigmoid(s)): all relevance goes to
+    the signal path, none to the gate. The gate is the input broadcast over the other
+    (fewer elements); with equal shapes, the first input is the signal."""
+
+    def __call__(self, call, xs, ys, Rs):
+        sizes = [x.shape[1:].num_elements() or 0 for x in xs]
+        signal = max(range(len(xs)), key=lambda i: (sizes[i], -i))
+        return [Rs[0] if i == signal else tf.zeros_like(x) for i, x in enumerate(xs)]
