@@ -4,7 +4,8 @@ reference side of ``test_innvestigate_differential.py``. Run as a script:
     python innvestigate_direct.py IN.npz OUT.npz
 
 IN.npz holds ``model_json``, ``weights_<i>``, ``x``, ``y`` and ``cases`` (a JSON
-list of [analyzer name, params]); OUT.npz gets one heatmap array per case, or the
+list of [analyzer name, params]; ``params["inputs"] = "k"`` analyzes ``x_k``, ``y_k``
+instead); OUT.npz gets one heatmap array per case, or the
 error text as ``error_<i>``.
 """
 import json
@@ -37,11 +38,16 @@ def main(src, dst):
             # a fresh model per analyzer: analyzers built on one model object in one
             # session change each other's results (an input-layer rule is lost)
             seed = params.pop("seed", None)
+            inputs = params.pop("inputs", None)     # another input set: x_<inputs>, y_<inputs>
+            xs, ys = (x, y) if inputs is None else (data[f"x_{inputs}"], data[f"y_{inputs}"])
+            for key in ("input_layer_rule",):       # JSON turns bounds into a list
+                if isinstance(params.get(key), list):
+                    params[key] = tuple(params[key])
             model = load_model(data, seed)
             an = innvestigate.create_analyzer(name, model, neuron_selection_mode="index",
                                               **params)
             an.create_analyzer_model()
-            out[f"case_{i}"] = an.analyze(x, neuron_selection=y)
+            out[f"case_{i}"] = an.analyze(xs, neuron_selection=ys)
         except Exception as err:  # reported to the test
             out[f"error_{i}"] = np.array(f"{type(err).__name__}: {err}")
     np.savez(dst, **out)

@@ -1,9 +1,13 @@
 """A plain-numpy LRP written from the rule formulas, the independent reference of
-``test_lrp_rules.py``.
+``test_lrp_rules.py`` and ``test_lrp_composites_numpy.py``.
 
-The network is Conv2D(ReLU, 'valid') -> MaxPool(2) -> Flatten -> Dense(ReLU) ->
-Dense(linear). Conv layers are unrolled into dense matrices ``W[i, j]`` with a
-connectivity mask, so that every rule is the textbook sum over i and j:
+Two networks: :class:`SmallNet`, Conv2D(ReLU, 'valid') -> MaxPool(2) -> Flatten ->
+Dense(ReLU) -> Dense(linear), and :class:`KerasNet`, a copy of any Sequential model
+of Conv2D ('valid' / 'same'), Dense, MaxPooling2D, AveragePooling2D and Flatten
+layers (the three-conv network of ``test_lrp_composites_numpy.py``), both read from
+the Keras layers' ``get_weights()`` only. Conv layers are unrolled into dense
+matrices ``W[i, j]`` with a connectivity mask (zero padding is no input), so that
+every rule is the textbook sum over i and j:
 
 * z (Kohlbrenner eq. 1):      R_i = sum_j a_i w_ij / z_j R_j,  z_j = sum_i a_i w_ij + b_j
 * epsilon (Samek eq. 7):      denominator z_j + eps * sign(z_j), sign(0) = +1
@@ -12,19 +16,34 @@ connectivity mask, so that every rule is the textbook sum over i and j:
 * w^2:                         R_i = sum_j w_ij^2 / sum_i' w_i'j^2 R_j
 * z+ :                         alpha-beta with alpha = 1, beta = 0, no bias
 * z^B (bounded input):        R_i = sum_j (x_i w_ij - l w+_ij - h w-_ij) / sum_i'(...) R_j
+* alpha-beta, iNNvestigate's bias convention (:func:`ab_whole_bias`): the whole b_j in
+  both denominators, sum_i z+_ij + b_j and sum_i z-_ij + b_j
 
-Max-pooling passes each window's relevance to its (first) maximum.
+Max-pooling passes each window's relevance to its (first, in row-major order) maximum,
+as TensorFlow's max-pool gradient on CPU does with ties; average pooling uses the z rule
+(LRP) or its gradient (Deep Taylor). A ReLU passes relevance unchanged.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def unroll_conv(kernel, bias, in_shape):
-    """Dense matrix, bias and connectivity mask of a stride-1 'valid' conv."""
+def _out_size(n, k, s, padding):
+    """Output length and leading zero padding of one spatial axis (Keras' rules)."""
+    if padding == "valid":
+        return (n - k) // s + 1, 0
+    out = -(-n // s)
+    return out, max((out - 1) * s + k - n, 0) // 2
+
+
+def unroll_conv(kernel, bias, in_shape, padding="valid", strides=(1, 1)):
+    """Dense matrix, bias and connectivity mask of a 2-D conv ('valid' or 'same',
+    channels last). Zero-padded positions are no inputs: they get no row, so the
+    mask counts the real inputs of each output only."""
     kh, kw, cin, cout = kernel.shape
     h, w, _ = in_shape
-    oh, ow = h - kh + 1, w - kw + 1
+    oh, top = _out_size(h, kh, strides[0], padding)
+    ow, left = _out_size(w, kw, strides[1], padding)
     n_in, n_out = h * w * cin, oh * ow * cout
     W = np.zeros((n_in, n_out))
     M = np.zeros((n_in, n_out), dtype=bool)
@@ -34,12 +53,32 @@ def unroll_conv(kernel, bias, in_shape):
                 j = (p * ow + q) * cout + f
                 for di in range(kh):
                     for dj in range(kw):
+                        r, s = p * strides[0] + di - top, q * strides[1] + dj - left
+                        if not (0 <= r < h and 0 <= s < w):
+                            continue
                         for c in range(cin):
-                            i = ((p + di) * w + (q + dj)) * cin + c
+                            i = (r * w + s) * cin + c
                             W[i, j] = kernel[di, dj, c, f]
                             M[i, j] = True
-    b = np.tile(bias, oh * ow)
+    b = np.tile(bias, oh * ow).astype(np.float64)
     return W, b, M, (oh, ow, cout)
+
+
+def pool_windows(in_shape, pool, strides):
+    """Membership matrix ``P[i, j]`` (input i in the window of output j) of a 'valid'
+    2-D pooling, and the output shape."""
+    h, w, c = in_shape
+    oh, _ = _out_size(h, pool[0], strides[0], "valid")
+    ow, _ = _out_size(w, pool[1], strides[1], "valid")
+    P = np.zeros((h * w * c, oh * ow * c), dtype=bool)
+    for p in range(oh):
+        for q in range(ow):
+            for k in range(c):
+                j = (p * ow + q) * c + k
+                for di in range(pool[0]):
+                    for dj in range(pool[1]):
+                        P[((p * strides[0] + di) * w + (q * strides[1] + dj)) * c + k, j] = True
+    return P, (oh, ow, c)
 
 
 def maxpool_forward(a, shape):
@@ -175,3 +214,111 @@ def z_plus_fast(a, W, b, M, R):
 
 def bounded(low, high):
     return lambda a, W, b, M, R: rule_bounded(a, W, R, low, high)
+
+
+def ab_whole_bias(alpha, beta):
+    """Alpha-beta with iNNvestigate's bias convention: the whole bias b_j in both
+    denominators, sum_i z+_ij + b_j and sum_i z-_ij + b_j (the bias is in no numerator)."""
+    def rule(a, W, b, M, R):
+        zij = a[:, None] * W
+        zp, zn = np.maximum(zij, 0), np.minimum(zij, 0)
+        return alpha * (zp @ _div(R, zp.sum(0) + b)) - beta * (zn @ _div(R, zn.sum(0) + b))
+    return rule
+
+
+# ----------------------------------------------------------------------------- any Sequential
+
+class Stage:
+    """One layer of :class:`KerasNet`: ``kind`` is "kernel", "max", "avg" or "flatten"."""
+
+    def __init__(self, kind, name, **kw):
+        self.kind, self.name = kind, name
+        self.W = self.b = self.M = self.P = None
+        self.relu = False
+        vars(self).update(kw)
+
+
+class KerasNet:
+    """A plain-numpy copy of a Sequential Keras model of Conv2D / Dense (ReLU or linear),
+    MaxPooling2D, AveragePooling2D ('valid') and Flatten layers, read from the layers'
+    configs and ``get_weights()``; kernel layers unrolled into dense matrices.
+
+    ``lrp(x, cls, rules)`` applies ``rules[k]`` (a ``rule(a, W, b, M, R)``) at the k-th
+    kernel layer, input side first; relevance passes the ReLU unchanged (the kernel
+    layer's rule works with its pre-activation z_j), max pooling sends each window's
+    relevance to its first maximum in row-major order, Flatten keeps it, and average
+    pooling applies the z rule R_i = x_i (1/n) R_j / z_j (``avg="z"``, LRP) or its
+    gradient R_i = (1/n) R_j (``avg="gradient"``, Deep Taylor)."""
+
+    def __init__(self, keras_model):
+        shape = tuple(keras_model.input_shape[1:])
+        self.in_shape = shape
+        self.stages = []
+        for layer in keras_model.layers:
+            kind = type(layer).__name__
+            cfg = layer.get_config()
+            if kind == "Conv2D":
+                assert tuple(cfg["dilation_rate"]) == (1, 1) and cfg["groups"] == 1
+                k, b = [w.astype(np.float64) for w in layer.get_weights()]
+                W, b, M, shape = unroll_conv(k, b, shape, cfg["padding"], cfg["strides"])
+                self.stages.append(Stage("kernel", layer.name, W=W, b=b, M=M,
+                                         relu=self._relu(cfg)))
+            elif kind == "Dense":
+                W, b = [w.astype(np.float64) for w in layer.get_weights()]
+                shape = (W.shape[1],)
+                self.stages.append(Stage("kernel", layer.name, W=W, b=b,
+                                         M=np.ones_like(W, dtype=bool), relu=self._relu(cfg)))
+            elif kind in ("MaxPooling2D", "AveragePooling2D"):
+                assert cfg["padding"] == "valid"
+                P, shape = pool_windows(shape, cfg["pool_size"], cfg["strides"])
+                self.stages.append(Stage("max" if kind.startswith("Max") else "avg",
+                                         layer.name, P=P))
+            elif kind == "Flatten":
+                shape = (int(np.prod(shape)),)
+                self.stages.append(Stage("flatten", layer.name))
+            else:
+                raise TypeError(f"KerasNet has no {kind}")
+        self.kernels = [s for s in self.stages if s.kind == "kernel"]
+
+    @staticmethod
+    def _relu(cfg):
+        assert cfg["activation"] in ("relu", "linear"), cfg["activation"]
+        return cfg["activation"] == "relu"
+
+    def forward(self, x):
+        """The input of every stage, the pre-activations of the kernel layers and the
+        output (flat float64 vectors)."""
+        a = np.asarray(x, np.float64).reshape(-1)
+        inputs, pre = [], []
+        for s in self.stages:
+            inputs.append(a)
+            if s.kind == "kernel":
+                z = a @ s.W + s.b
+                pre.append(z)
+                a = np.maximum(z, 0) if s.relu else z
+            elif s.kind == "max":
+                a = np.array([a[s.P[:, j]].max() for j in range(s.P.shape[1])])
+            elif s.kind == "avg":
+                a = a @ s.P / s.P.sum(0)
+        return inputs, pre, a
+
+    def lrp(self, x, cls, rules, start=None, avg="z"):
+        inputs, _, out = self.forward(x)
+        assert len(rules) == len(self.kernels)
+        R = np.zeros_like(out)
+        R[cls] = out[cls] if start is None else start(out[cls])
+        k = len(rules)
+        for s, a in zip(reversed(self.stages), reversed(inputs)):
+            if s.kind == "kernel":
+                k -= 1
+                R = rules[k](a, s.W, s.b, s.M, R)
+            elif s.kind == "max":
+                Rin = np.zeros_like(a)
+                for j in range(s.P.shape[1]):
+                    window = np.flatnonzero(s.P[:, j])       # increasing = row-major order
+                    Rin[window[np.argmax(a[window])]] += R[j]
+                R = Rin
+            elif s.kind == "avg":
+                Pn = s.P / s.P.sum(0)
+                R = a * (Pn @ _div(R, a @ Pn)) if avg == "z" else Pn @ R
+        return R.reshape(x.shape), out

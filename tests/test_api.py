@@ -172,6 +172,19 @@ def test_innvestigate_model_check_becomes_a_clear_error():
                                  L.Flatten(), L.Dense(3)])
     x = np.ones((1, 6, 6, 1), "float32")
     with pytest.raises(ValueError, match="not advised for networks with non-ReLU"):
-        xb.create_analyzer("lrp.sequential_preset_a", model).analyze(x)
+        xb.create_analyzer("lrp.sequential_preset_a", model, backend="innvestigate").analyze(x)
     with pytest.raises(ValueError, match="only supports ReLU"):
-        xb.create_analyzer("deep_taylor", model).analyze(x)
+        xb.create_analyzer("deep_taylor", model, backend="innvestigate").analyze(x)
+
+
+def test_native_engine_keeps_innvestigates_model_checks():
+    """The presets warn on non-ReLU networks (iNNvestigate's check of type 'warning')
+    and still explain them; Deep Taylor, defined for ReLU networks, refuses them."""
+    model = tf.keras.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, activation="tanh"),
+                                 L.Flatten(), L.Dense(3)])
+    x = np.ones((1, 6, 6, 1), "float32")
+    with pytest.warns(UserWarning, match="not advised for networks with non-ReLU"):
+        R = xb.create_analyzer("lrp.sequential_preset_a", model).analyze(x)
+    assert np.isfinite(R).all() and np.abs(R).max() > 0
+    with pytest.raises(ValueError, match="only supports ReLU.*tanh"):
+        xb.create_analyzer("deep_taylor", model)

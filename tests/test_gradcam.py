@@ -32,18 +32,21 @@ def upsample_bilinear(m, h, w):
                      for i in range(n)])
 
 
-def numpy_gradcam(model, x, selection, relu=True):
+def numpy_gradcam(model, x, selection, relu=True, rectified=True):
     g = lambda n: [np.asarray(a, np.float64) for a in model.get_layer(n).get_weights()]  # noqa
     (w1, b1), (w2, b2), (w3, b3), (w4, b4) = g("conv1"), g("conv2"), g("fc"), g("out")
     a1 = np.maximum(conv_same(x, w1, b1), 0)
     n, h, w, c = a1.shape
     pooled = a1.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-    A = np.maximum(conv_same(pooled, w2, b2), 0)                 # feature maps of the last conv
+    z2 = conv_same(pooled, w2, b2)
+    A = np.maximum(z2, 0)                                        # feature maps of the last conv
     z3 = A.reshape(n, -1) @ w3 + b3
     logits = np.maximum(z3, 0) @ w4 + b4                         # pre-softmax scores
     sel = logits.argmax(1) if selection is None else selection
     g_h = w4[:, sel].T * (z3 > 0)                                # d y_c / d fc
     grads = (g_h @ w3.T).reshape(A.shape)                        # d y_c / d A
+    if not rectified:                  # the maps before the ReLU: d y_c / d z2
+        grads, A = grads * (z2 > 0), z2
     alpha = grads.mean(axis=(1, 2))                              # eq. 1
     cam = np.einsum("nk,nuvk->nuv", alpha, A)                    # eq. 2 (before the ReLU)
     if relu:
@@ -94,7 +97,7 @@ def folded(model):
 def test_gradcam_equals_numpy_reference(model, relu):
     x = np.random.RandomState(1).normal(0, 1, (6, 8, 8, 2)).astype(np.float32)
     an = xb.create_analyzer("grad_cam", model, relu=relu)
-    assert an.layer_name == "conv2"           # default: the last conv layer
+    assert an.layer_name == "relu2"   # default: the last conv layer's rectified maps
     ref_model = folded(model)
     for selection in (None, np.array([0, 1, 2, 2, 1, 0])):
         R = an.analyze(x, neuron_selection=selection)
@@ -114,13 +117,25 @@ def test_gradcam_equals_numpy_reference(model, relu):
     assert np.allclose(model.predict(x, verbose=0).argmax(1), logits.argmax(1))
 
 
+def test_gradcam_at_any_layer_of_the_users_model(model):
+    """Any layer of the user's model can be named, also one that prepare() would fold:
+    at the batch norm's output (before the ReLU) the maps are the folded conv's z."""
+    x = np.random.RandomState(4).normal(0, 1, (4, 8, 8, 2)).astype(np.float32)
+    R = xb.create_analyzer("grad_cam", model, layer="bn", relu=False).analyze(x)
+    ref, _ = numpy_gradcam(folded(model), x.astype(np.float64), None, relu=False,
+                           rectified=False)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(R[..., 0], ref, rtol=1e-4, atol=1e-5 * scale)
+    default = xb.create_analyzer("grad_cam", model).analyze(x)
+    np.testing.assert_array_equal(xb.create_analyzer("grad_cam", model, layer="relu2").analyze(x),
+                                  default)
+
+
 def test_gradcam_layer_choice_and_errors(model):
     x = np.random.RandomState(2).normal(0, 1, (2, 8, 8, 2)).astype(np.float32)
     pool = xb.create_analyzer("grad_cam", model, layer="pool")
     assert pool.analyze(x).shape == x.shape
-    with pytest.raises(ValueError, match="merged or removed"):
-        xb.create_analyzer("grad_cam", model, layer="bn")
-    with pytest.raises(ValueError, match="not in the prepared model"):
+    with pytest.raises(ValueError, match="not a layer of model"):
         xb.create_analyzer("grad_cam", model, layer="nope")
     with pytest.raises(ValueError, match="feature maps"):
         xb.create_analyzer("grad_cam", model, layer="fc")

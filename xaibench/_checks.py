@@ -12,7 +12,9 @@ import numpy as np
 
 def model_input_shape(model) -> tuple:
     """The per-image input shape ``(H, W, C)`` of a single-input Keras model."""
-    shapes = model.input_shape
+    from xaibench._keras import input_shape
+
+    shapes = input_shape(model)
     if isinstance(shapes, list):
         if len(shapes) != 1:
             raise ValueError(
@@ -24,7 +26,9 @@ def model_input_shape(model) -> tuple:
 
 
 def model_num_classes(model) -> int:
-    shape = model.output_shape
+    from xaibench._keras import output_shape
+
+    shape = output_shape(model)
     if isinstance(shape, list):
         if len(shape) != 1:
             raise ValueError(
@@ -149,3 +153,19 @@ def check_in_range(name: str, value, low=None, high=None, *, low_inclusive=True,
         rb = "]" if high_inclusive and high is not None else ")"
         raise ValueError(f"{name}={value!r} is out of range; it must lie in {lb}{lo}, {hi}{rb}.")
     return value
+
+
+def check_parameters(analyzer: str, params, accepted, common=()) -> None:
+    """Refuse keywords ``analyzer`` does not take, naming what it accepts (its own, then
+    the ``common`` ones every analyzer of its kind takes) and close matches."""
+    import difflib
+
+    names = list(accepted) + list(common)
+    unknown = sorted(set(params) - set(names))
+    if not unknown:
+        return
+    close = sorted({m for u in unknown for m in difflib.get_close_matches(u, names, n=2)})
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    also = f" (and {', '.join(common)})" if common else ""
+    raise TypeError(f"{analyzer!r} got unknown parameter(s) {', '.join(unknown)}; it accepts: "
+                    f"{', '.join(sorted(accepted)) or 'none'}{also}.{hint}")

@@ -20,9 +20,22 @@ import tensorflow as tf
 from xaibench._checks import check_in_range
 from xaibench.analyzers.base import Analyzer, run_in_batches
 from xaibench.analyzers.registry import register
-from xaibench.prepare import prepare
+from xaibench._keras import is_graph_model
+from xaibench.prepare import logits_model
 
 L = tf.keras.layers
+
+
+def _activation_block_end(model, conv):
+    """The last of the batch-norm / activation layers that directly follow ``conv``
+    (each the only consumer of the one before): where its feature maps are rectified."""
+    follow = (L.BatchNormalization, L.ReLU, L.Activation, L.LeakyReLU, L.ELU)
+    layer = conv
+    while True:
+        consumers = [n.layer for n in layer._outbound_nodes if n.layer in model.layers]
+        if len(consumers) != 1 or not isinstance(consumers[0], follow):
+            return layer
+        layer = consumers[0]
 
 
 def _rank4_output(layer) -> bool:
@@ -31,11 +44,12 @@ def _rank4_output(layer) -> bool:
 
 
 class GradCAM(Analyzer):
-    """Grad-CAM at a convolutional layer of the prepared (BN-folded, softmax-free) model.
+    """Grad-CAM at a layer of the user's own model (its final softmax stripped).
 
-    Parameters: ``layer`` (None: the last Conv2D layer; or the name of any layer
-    with a 4-D ``(N, u, v, K)`` output, e.g. a pooling layer), ``relu`` (True),
-    ``batch_size`` (64).
+    Parameters: ``layer`` (None: the rectified feature maps of the last Conv2D layer,
+    i.e. the last of the batch-norm / activation layers that directly follow it; or
+    the name of any layer of the model with a 4-D ``(N, u, v, K)`` output), ``relu``
+    (True), ``batch_size`` (64).
     """
 
     def __init__(self, model, layer=None, relu=True, batch_size=64):
@@ -44,35 +58,32 @@ class GradCAM(Analyzer):
         if not isinstance(relu, (bool, np.bool_)):
             raise TypeError(f"relu must be True or False, got {relu!r}.")
         self.relu = bool(relu)
-        self.prepared = prepare(model)
+        if not is_graph_model(model):
+            raise ValueError(f"Grad-CAM reads a layer's feature maps, which model {model.name!r} "
+                             f"({type(model).__name__}) does not expose; build it as a functional "
+                             "or Sequential model (or use gradient / smoothgrad).")
+        net = logits_model(model)
         self.layer_name = self._choose_layer(layer)
-        feature = self.prepared.get_layer(self.layer_name).output
-        self._model = tf.keras.Model(self.prepared.inputs, [feature, self.prepared.output])
+        feature = model.get_layer(self.layer_name).output
+        self._model = tf.keras.Model(net.inputs, [feature, net.output])
         self._fn = None
 
     def _choose_layer(self, layer) -> str:
-        layers = self.prepared.layers
+        layers = self.model.layers
         if layer is None:
-            convs = [lay.name for lay in layers if isinstance(lay, L.Conv2D)]
+            convs = [i for i, lay in enumerate(layers) if isinstance(lay, L.Conv2D)]
             if not convs:
                 raise ValueError(f"model {self.model.name!r} has no Conv2D layer; Grad-CAM needs "
                                  "a convolutional layer (pass layer= a layer with a 4-D output).")
-            return convs[-1]
+            return _activation_block_end(self.model, layers[convs[-1]]).name
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a layer name (str) or None, got {type(layer).__name__}.")
         names = [lay.name for lay in layers]
         if layer not in names:
-            merged = ""
-            try:
-                self.model.get_layer(layer)
-                merged = (" It exists in the original model but prepare() merged or removed it "
-                          "(batch norm / activation / dropout); name the Conv2D layer before it.")
-            except ValueError:
-                pass
-            raise ValueError(f"layer {layer!r} is not in the prepared model.{merged} "
+            raise ValueError(f"layer {layer!r} is not a layer of model {self.model.name!r}. "
                              f"Layers: {', '.join(names)}.")
-        chosen = self.prepared.get_layer(layer)
-        if not _rank4_output(chosen) or chosen is self.prepared.layers[-1]:
+        chosen = self.model.get_layer(layer)
+        if not _rank4_output(chosen) or chosen is layers[-1]:
             raise ValueError(f"layer {layer!r} ({type(chosen).__name__}) has output shape "
                              f"{chosen.output_shape}; Grad-CAM needs a layer with feature maps "
                              "(N, u, v, K) before the classifier head.")
@@ -81,7 +92,7 @@ class GradCAM(Analyzer):
     def _build(self):
         model, relu = self._model, self.relu
 
-        @tf.function(input_signature=[tf.TensorSpec([None] + list(self.prepared.input_shape[1:]),
+        @tf.function(input_signature=[tf.TensorSpec([None] + list(self.model.input_shape[1:]),
                                                     tf.float32),
                                       tf.TensorSpec([None], tf.int64)])
         def cam(x, selection):
@@ -107,7 +118,7 @@ class GradCAM(Analyzer):
         return run_in_batches(self._fn, x, neuron_selection, self.batch_size)
 
 
-@register("grad_cam", "Grad-CAM (Selvaraju et al. 2017): ReLU of gradient-weighted feature maps "
-          "of a conv layer (default: the last), bilinearly upsampled", "gradient")
+@register("grad_cam", "Grad-CAM (Selvaraju et al. 2017): the ReLU of a conv layer's feature maps "
+          "weighted by their mean gradients, upsampled to the image.", "gradient", analyzer=GradCAM)
 def _grad_cam(model, **params):
     return GradCAM(model, **params)

@@ -221,7 +221,11 @@ def _ensure_loaded(entry: _PreparedModel, w: _Worker) -> None:
 class InnvestigateAnalyzer(Analyzer):
     """An iNNvestigate analyzer (or LRP composite) run in the graph-mode worker."""
 
-    def __init__(self, model, name: str, batch_size: int = DEFAULT_BATCH_SIZE, **params):
+    def __init__(self, model, name: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                 jit_compile: bool = False, **params):
+        if jit_compile:
+            raise ValueError("jit_compile applies to the native engine; iNNvestigate builds its "
+                             "own graph (drop backend='innvestigate' to compile with XLA).")
         spec = SPECS[name]
         self._spec = spec
         batch_size = int(check_in_range("batch_size", batch_size, 1, integer=True))

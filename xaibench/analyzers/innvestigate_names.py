@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xaibench._checks import check_in_range
+from xaibench._checks import check_in_range, check_parameters
 
 def _number(low=None, high=None, low_inclusive=True):
     def check(name, value):
@@ -213,13 +213,7 @@ SPECS["lrp"].params["input_layer_rule"] = _input_rule
 
 
 def validate(name: str, spec: _Spec, params: dict, model) -> dict:
-    unknown = sorted(set(params) - set(spec.params))
-    if unknown:
-        allowed = ", ".join(sorted(spec.params)) or "none"
-        raise TypeError(
-            f"{name!r} got unknown parameter(s) {', '.join(unknown)}; it accepts: {allowed} "
-            "(and batch_size)."
-        )
+    check_parameters(name, params, spec.params, common=("batch_size", "jit_compile"))
     missing = [p for p in spec.required if p not in params]
     if missing:
         raise TypeError(f"{name!r} needs the parameter(s) {', '.join(missing)}.")

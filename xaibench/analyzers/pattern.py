@@ -251,12 +251,13 @@ class PatternAttribution(PatternNet):
 
 
 @register("pattern.net", "PatternNet (Kindermans et al. 2018): signal back-projected with learned "
-          "patterns; needs fit(x) or patterns=", "pattern")
+          "patterns; needs fit(x) or patterns=", "pattern", analyzer=PatternNet)
 def _pattern_net(model, **params):
     return PatternNet(model, **params)
 
 
 @register("pattern.attribution", "PatternAttribution (Kindermans et al. 2018): LRP with w*a, "
-          "patterns learned by fit(x) or given as patterns=", "pattern")
+          "patterns learned by fit(x) or given as patterns=", "pattern",
+          analyzer=PatternAttribution)
 def _pattern_attribution(model, **params):
     return PatternAttribution(model, **params)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,19 +25,27 @@ class AnalyzerSpec:
     factory: Callable
     description: str
     family: str
+    accepts: tuple | None = None     # keyword names, checked before the factory runs
 
 
 _REGISTRY: dict[str, AnalyzerSpec] = {}
 _loaded = False
 
 
-def register(name: str, description: str, family: str):
-    """Decorator registering ``factory(model, **params) -> Analyzer`` under ``name``."""
+def register(name: str, description: str, family: str, analyzer: type | None = None):
+    """Decorator registering ``factory(model, **params) -> Analyzer`` under ``name``;
+    ``analyzer``: the class the factory builds, whose ``__init__`` keywords are the
+    parameters checked before any work (unknown ones refused with close matches)."""
 
     def wrap(factory):
         if name in _REGISTRY:
             raise RuntimeError(f"analyzer {name!r} is registered twice")
-        _REGISTRY[name] = AnalyzerSpec(name, factory, description, family)
+        accepts = None
+        if analyzer is not None:
+            sig = inspect.signature(analyzer.__init__)
+            accepts = tuple(p for p in list(sig.parameters)[2:]
+                            if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD)
+        _REGISTRY[name] = AnalyzerSpec(name, factory, description, family, accepts)
         return factory
 
     return wrap
@@ -76,10 +85,13 @@ def get_spec(name: str) -> AnalyzerSpec:
 
 def create_analyzer(name: str, model, **params):
     """Create the analyzer ``name`` for a Keras ``model`` (iNNvestigate's call shape)."""
+    from xaibench._checks import check_parameters
     from xaibench._keras import check_keras_model
 
     spec = get_spec(name)
     check_keras_model(model)
+    if spec.accepts is not None:
+        check_parameters(name, params, spec.accepts)
     analyzer = spec.factory(model, **params)
     analyzer.name = name
     return analyzer

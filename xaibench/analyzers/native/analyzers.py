@@ -18,17 +18,22 @@ compares them with iNNvestigate run directly), in the user's eager session:
 """
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
 from xaibench._checks import check_in_range
+from xaibench._keras import is_graph_model
 from xaibench.analyzers.base import Analyzer
 from xaibench.analyzers.innvestigate_names import SPECS, check_layer_count, validate
 from xaibench.analyzers.native import composites as C
 from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.engine import ReverseWalk, select
-from xaibench.analyzers.native.graph import UntraceableModel, trace
+from xaibench.analyzers.native.graph import trace
+from xaibench.analyzers.native.relu_backward import modified_relus
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -80,6 +85,26 @@ def lrp_composite(recipe: str, p: dict) -> C.LRPComposite:
     raise KeyError(recipe)  # pragma: no cover - every SPECS recipe is handled above
 
 
+def explained_net(model):
+    """What the gradient family differentiates: the model without its final softmax
+    (a functional or Sequential model), or a subclassed model's own output (it cannot
+    be cut; return logits from ``call`` to explain logits)."""
+    if is_graph_model(model):
+        from xaibench.prepare import logits_model
+
+        return logits_model(model)
+    return model
+
+
+def _warn_non_relu(graph) -> None:
+    """iNNvestigate's presets check (of type "warning"): not advised off ReLU networks."""
+    names = sorted({C.activation_name(c.layer) for c in graph.calls
+                    if hasattr(c.layer, "activation") and not C.only_relu(c.layer)})
+    if names:
+        warnings.warn("LRPSequentialPreset is not advised for networks with non-ReLU "
+                      f"activations (this model has {', '.join(names)}).", stacklevel=4)
+
+
 class NativeAnalyzer(Analyzer):
     """An iNNvestigate analyzer name computed by xaibench's eager engine."""
 
@@ -102,6 +127,8 @@ class NativeAnalyzer(Analyzer):
             self.prepared_model = prepare(model)
             check_layer_count(name, p, self.prepared_model)
             graph = trace(self.prepared_model)
+            if self.recipe.startswith("lrp.sequential_preset"):
+                _warn_non_relu(graph)
             if family == "lrp":
                 self._walk = ReverseWalk(graph, lrp_composite(self.recipe, p).mappings(
                     graph, self.prepared_model))
@@ -109,14 +136,8 @@ class NativeAnalyzer(Analyzer):
                 bounds = (p["low"], p["high"]) if self.recipe == "deep_taylor.bounded" else None
                 self._walk = ReverseWalk(graph, C.deep_taylor_mappings(graph, bounds),
                                          positive_output=True)
-        elif self.recipe in ("deconvnet", "guided_backprop"):
-            from xaibench.prepare import logits_model
-
-            net = logits_model(model)
-            try:
-                graph = trace(net)
-            except UntraceableModel as err:
-                raise ValueError(f"{name!r} walks the model's layer graph: {err}.") from None
+        elif self.recipe in ("deconvnet", "guided_backprop") and is_graph_model(model):
+            graph = trace(explained_net(model))
             relu = M.Deconvnet() if self.recipe == "deconvnet" else M.GuidedBackprop()
             self._walk = ReverseWalk(graph, C.backward_signal_mappings(graph, relu))
 
@@ -140,6 +161,8 @@ class NativeAnalyzer(Analyzer):
         if self._walk is not None:
             fn = self._walk.function(st is not None, self.jit_compile)
             return (fn(xt) if st is None else fn(xt, st)).numpy()
+        if recipe in ("deconvnet", "guided_backprop"):      # a subclassed model
+            return self._gradient(xt, st, head="value", relus=recipe).numpy()
         if recipe in ("gradient", "gradient.baseline"):
             return self._post(self._gradient(xt, st)).numpy()
         if recipe == "input_t_gradient":
@@ -153,31 +176,34 @@ class NativeAnalyzer(Analyzer):
         raise KeyError(recipe)  # pragma: no cover
 
     def _logits(self, x):
-        from xaibench.prepare import logits_model
+        out = explained_net(self.model)(x, training=False)
+        return tf.reshape(out, [tf.shape(out)[0], -1])
 
-        return logits_model(self.model)(x, training=False)
-
-    def _gradient(self, x, sel):
-        """d selected logit / d x on the user's model (softmax stripped), traced once."""
-        key = sel is not None
+    def _gradient(self, x, sel, head: str = "ones", relus: str | None = None):
+        """d selected output / d x on the user's model (softmax stripped), traced once;
+        ``head="value"`` scales by the output's value, ``relus`` swaps the ReLUs'
+        backward pass (:mod:`~xaibench.analyzers.native.relu_backward`)."""
+        key = (sel is not None, head, relus)
         if key not in self._grad_fns:
-            from xaibench.prepare import logits_model
-
-            net = logits_model(self.model)
+            net = explained_net(self.model)
 
             def grad(x, s=None):
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    out = net(x, training=False)
-                    logits = tf.reshape(out, [tf.shape(out)[0], -1])
-                    chosen = select(logits, s)
-                return tape.gradient(chosen, x)
+                with contextlib.ExitStack() as stack:
+                    if relus is not None:
+                        stack.enter_context(modified_relus(self.model, relus))
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        out = net(x, training=False)
+                        logits = tf.reshape(out, [tf.shape(out)[0], -1])
+                        chosen = select(logits, s)
+                    seed = chosen if head == "value" else tf.ones_like(chosen)
+                    return tape.gradient(chosen, x, output_gradients=seed)
 
-            fn = tf.function(grad if key else (lambda x: grad(x)), jit_compile=self.jit_compile,
-                             reduce_retracing=True)
+            fn = tf.function(grad if key[0] else (lambda x: grad(x)),
+                             jit_compile=self.jit_compile, reduce_retracing=True)
             self._grad_fns[key] = fn
         fn = self._grad_fns[key]
-        return fn(x, sel) if key else fn(x)
+        return fn(x, sel) if key[0] else fn(x)
 
     def _post(self, g):
         post = self.p.get("postprocess")

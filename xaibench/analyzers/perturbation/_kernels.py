@@ -28,6 +28,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from xaibench._checks import check_in_range
+from xaibench._keras import input_shape
 from xaibench._progress import inner_enabled
 from xaibench.prepare import output_head
 
@@ -67,7 +68,7 @@ def image_size(model, x=None) -> tuple:
     """``(H, W)`` of the images: from ``x`` when given, else from the model (may hold None)."""
     if x is not None:
         return tuple(x.shape[1:3])
-    shape = model.input_shape
+    shape = input_shape(model)
     shape = shape[0] if isinstance(shape, list) else shape
     return tuple(shape[1:3]) if len(shape) == 4 else (None, None)
 

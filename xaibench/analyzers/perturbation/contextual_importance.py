@@ -142,6 +142,6 @@ class ContextualImportance(PerturbationAnalyzer, Analyzer):
 
 @register("contextual_importance", "Contextual importance (Anjomshoae et al. eq. 2): drop of "
           "the class probability when each SLIC region is masked, over absmax - absmin.",
-          "perturbation")
+          "perturbation", analyzer=ContextualImportance)
 def create_contextual_importance(model, **params):
     return ContextualImportance(model, **params)

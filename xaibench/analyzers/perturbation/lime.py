@@ -118,6 +118,6 @@ class Lime(PerturbationAnalyzer, Analyzer):
 
 @register("lime", "LIME (Ribeiro et al.): ridge regression of the class probability on random "
           "super-pixel on/off masks, cosine exponential kernel; super-pixels painted with "
-          "their coefficients.", "perturbation")
+          "their coefficients.", "perturbation", analyzer=Lime)
 def create_lime(model, **params):
     return Lime(model, **params)

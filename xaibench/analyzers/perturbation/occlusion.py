@@ -90,6 +90,6 @@ class Occlusion(PerturbationAnalyzer, Analyzer):
 
 
 @register("occlusion", "Occlusion (Zeiler and Fergus): drop of the logit when a patch x patch "
-          "square slid with `stride` is replaced by `fill`.", "perturbation")
+          "square slid with `stride` is replaced by `fill`.", "perturbation", analyzer=Occlusion)
 def create_occlusion(model, **params):
     return Occlusion(model, **params)

@@ -194,6 +194,6 @@ class PredictionDifference(PerturbationAnalyzer, Analyzer):
 
 @register("prediction_difference", "Prediction difference (Zintgraf et al.; Seo Alg. 2): k x k "
           "windows resampled r times from the l x l ring's normal (or the training marginal).",
-          "perturbation")
+          "perturbation", analyzer=PredictionDifference)
 def create_prediction_difference(model, **params):
     return PredictionDifference(model, **params)

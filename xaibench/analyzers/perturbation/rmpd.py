@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench._checks import check_in_range
+from xaibench._keras import input_shape
 from xaibench.analyzers.base import Analyzer
 from xaibench.analyzers.perturbation._kernels import (
     PerturbationAnalyzer, broadcast_channels, normal_noise, targets_from)
@@ -79,7 +80,7 @@ class RMPD(PerturbationAnalyzer, Analyzer):
         self.laplace_n = int(check_in_range("laplace_n", laplace_n, 1, integer=True))
         self._setup(model, output, batch_size, seed, jit_compile)
         self.difference = check_difference(difference, self.output)
-        shape = model.input_shape
+        shape = input_shape(model)
         h, w = (shape[0] if isinstance(shape, list) else shape)[1:3]
         if h is not None and w is not None:
             self._check_size(h, w)
@@ -188,6 +189,6 @@ class RMPD(PerturbationAnalyzer, Analyzer):
 
 @register("rmpd", "Regional multi-scale prediction difference (Seo Alg. 3): super-pixels at "
           "2^1..2^r regions excluded by boundary-prior noise, max(0, difference) averaged "
-          "over scales.", "perturbation")
+          "over scales.", "perturbation", analyzer=RMPD)
 def create_rmpd(model, **params):
     return RMPD(model, **params)

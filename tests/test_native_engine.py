@@ -1,0 +1,207 @@
+"""The native engine on the models users bring: subclassed and nested models, layers
+with Keras' default names, the user's model untouched, no worker process, and
+keywords checked before any work. References: ``tf.GradientTape`` on the user's
+model run by the test itself, and the same analyzer on the equivalent functional
+model (which the differential and numpy tests pin down)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import xaibench as xb
+
+L = tf.keras.layers
+
+
+class Subclassed(tf.keras.Model):
+    """conv(relu) -> conv -> ReLU6 -> flatten -> dense logits, written as a subclass."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = L.Conv2D(4, 3, activation="relu")
+        self.conv2 = L.Conv2D(3, 3)
+        self.relu6 = L.ReLU(max_value=6.0)
+        self.flat = L.Flatten()
+        self.out = L.Dense(3)
+
+    def call(self, x):
+        return self.out(self.flat(self.relu6(self.conv2(self.conv1(x)))))
+
+
+def functional_twin(sub):
+    """The same layers (the same variables) as a Sequential model."""
+    return tf.keras.Sequential([L.Input((10, 10, 2)), sub.conv1, sub.conv2, sub.relu6, sub.flat,
+                                sub.out])
+
+
+@pytest.fixture(scope="module")
+def subclassed():
+    tf.keras.utils.set_random_seed(11)
+    model = Subclassed()
+    x = np.random.default_rng(0).normal(size=(4, 10, 10, 2)).astype("float32")
+    model(x)                                  # called once: built, but no model.inputs
+    return model, x
+
+
+def tape_gradient(model, x, y):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        logits = model(xt)
+        chosen = tf.gather(logits, y, axis=1, batch_dims=1)
+    return tape.gradient(chosen, xt).numpy()
+
+
+def test_gradient_family_on_a_subclassed_model(subclassed):
+    model, x = subclassed
+    y = np.array([0, 1, 2, 1])
+    before = model(x).numpy()
+    g = tape_gradient(model, x, y)
+    np.testing.assert_array_equal(xb.create_analyzer("gradient", model).analyze(x, y), g)
+    np.testing.assert_allclose(xb.create_analyzer("input_t_gradient", model).analyze(x, y),
+                               x * g, rtol=1e-6)
+    twin = functional_twin(model)
+    for name, params in [("smoothgrad", {"augment_by_n": 3}), ("integrated_gradients",
+                                                                  {"steps": 4}),
+                         ("guided_backprop", {}), ("deconvnet", {})]:
+        R = xb.create_analyzer(name, model, **params).analyze(x, y)
+        expected = xb.create_analyzer(name, twin, **params).analyze(x, y)
+        assert np.abs(expected).max() > 0
+        np.testing.assert_allclose(R, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    # the user's model predicts the same, eagerly and inside a tf.function
+    np.testing.assert_array_equal(model(x).numpy(), before)
+    np.testing.assert_allclose(tf.function(model)(tf.constant(x)).numpy(), before, rtol=1e-6)
+    assert model.relu6.max_value == 6.0 and "call" not in vars(model.relu6)
+
+
+def test_guided_backprop_masks_relu6_both_ways(subclassed):
+    """Guided backprop through ReLU6 passes only where 0 < z < 6 and the signal is positive:
+    checked against a tape with the mask applied by hand."""
+    model, x = subclassed
+    xs = x * 4                                   # push some pre-activations above 6
+    xt = tf.constant(xs)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(xt)
+        a1 = model.conv1(xt)
+        z2 = model.conv2(a1)
+        out = model.out(model.flat(tf.clip_by_value(z2, 0.0, 6.0)))
+        chosen = tf.reduce_max(out, axis=-1)
+    assert (z2.numpy() > 6).any()
+    inside = ((z2 > 0) & (z2 < 6)).numpy()
+    head = tf.one_hot(tf.argmax(out, -1), 3) * chosen[:, None]     # the selected logit's value
+    g_z2 = np.maximum(tape.gradient(out, z2, output_gradients=head).numpy(), 0) * inside
+    g_a1 = tape.gradient(z2, a1, output_gradients=tf.constant(g_z2)).numpy()
+    g_a1 = np.maximum(g_a1, 0) * (a1.numpy() > 0)
+    with tf.GradientTape() as t2:
+        t2.watch(xt)
+        a1b = model.conv1.convolution_op(xt, model.conv1.kernel) + model.conv1.bias
+    expected = t2.gradient(a1b, xt, output_gradients=tf.constant(g_a1)).numpy()
+    R = xb.create_analyzer("guided_backprop", model).analyze(xs)
+    np.testing.assert_allclose(R, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+def test_perturbation_analyzers_on_a_subclassed_model(subclassed):
+    model, x = subclassed
+    twin = functional_twin(model)
+    for name, params in [("occlusion", {"patch": 3}),
+                         ("lime", {"segments": 6, "num_samples": 40, "seed": 1})]:
+        R = xb.create_analyzer(name, model, **params).analyze(x[:2], [0, 2])
+        expected = xb.create_analyzer(name, twin, **params).analyze(x[:2], [0, 2])
+        assert np.abs(expected).max() > 0
+        np.testing.assert_allclose(R, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+def nested_with_default_names():
+    """Two nested functional blocks whose layers have the same names (``add``, ``conv_a``
+    in both, as blocks built by one function in a fresh session get), inside an outer
+    functional model whose own layers keep Keras' default names."""
+    tf.keras.utils.set_random_seed(5)
+
+    def block(channels, name):
+        inp = L.Input((8, 8, channels))
+        h = L.Conv2D(channels, 3, padding="same", activation="relu", name="conv_a")(inp)
+        h = L.Conv2D(channels, 3, padding="same", name="conv_b")(h)
+        return tf.keras.Model(inp, L.ReLU(name="relu")(L.Add(name="add")([inp, h])), name=name)
+
+    inp = L.Input((8, 8, 3))
+    h = L.Conv2D(4, 1, activation="relu")(inp)
+    h = block(4, "block_1")(h)
+    h = block(4, "block_2")(h)
+    h = L.GlobalAveragePooling2D()(h)
+    return tf.keras.Model(inp, L.Dense(5, activation="softmax")(h))
+
+
+def test_nested_model_with_default_names():
+    model = nested_with_default_names()
+    names = [lay.name for sub in model.layers if isinstance(sub, tf.keras.Model)
+             for lay in sub.layers]
+    assert len(names) != len(set(names))            # "add", "conv2d", ... repeat
+    x = np.random.default_rng(3).normal(size=(3, 8, 8, 3)).astype("float32")
+    y = np.array([0, 3, 4])
+    from xaibench.prepare import logits_model
+
+    net = logits_model(model)
+    np.testing.assert_allclose(xb.create_analyzer("gradient", model).analyze(x, y),
+                               tape_gradient(net, x, y), rtol=1e-5, atol=1e-7)
+    for name in ("guided_backprop", "occlusion"):
+        R = xb.create_analyzer(name, model).analyze(x, y)
+        assert R.shape == x.shape and np.isfinite(R).all() and np.abs(R).max() > 0
+
+
+def test_no_worker_and_no_innvestigate_without_asking(tmp_path):
+    """The native engine neither imports iNNvestigate nor starts a process."""
+    script = textwrap.dedent("""
+        import os, sys
+        import numpy as np
+        import xaibench as xb
+        model = xb.zoo.mnist_cnn()
+        x = np.random.default_rng(0).uniform(0, 1, (2, 28, 28, 1)).astype("float32")
+        for name in ("gradient", "lrp.epsilon", "lrp.sequential_preset_a_flat", "deep_taylor",
+                     "guided_backprop", "smoothgrad"):
+            xb.create_analyzer(name, model).analyze(x)
+        me = str(os.getpid())
+        children = [p for p in os.listdir("/proc") if p.isdigit() and
+                    open(f"/proc/{p}/stat").read().split()[3] == me]
+        print("children", len(children), "innvestigate" in sys.modules)
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "children 0 False"
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("occlusion", {"pach": 3}, "pach.*accepts: batch_size, fill.*Did you mean patch"),
+    ("lime", {"num_sample": 10}, "Did you mean num_samples"),
+    ("grad_cam", {"layers": "conv1"}, "Did you mean layer"),
+    ("pattern.attribution", {"pattern": "relu"}, "Did you mean pattern_type, patterns"),
+    ("rmpd", {"scale": 3}, "Did you mean scales"),
+    ("lrp.z", {"epsilon": 0.1}, "accepts: input_layer_rule, until_layer_idx, until_layer_rule"),
+])
+def test_unknown_keywords_are_refused_with_close_matches(name, params, match):
+    model = xb.zoo.mnist_cnn()
+    with pytest.raises(TypeError, match=match):
+        xb.create_analyzer(name, model, **params)
+
+
+def test_backend_choice_is_checked():
+    model = xb.zoo.mnist_cnn()
+    with pytest.raises(ValueError, match="backend='graph' is not known; use one of"):
+        xb.create_analyzer("lrp.z", model, backend="graph")
+    with pytest.raises(ValueError, match="jit_compile applies to the native engine"):
+        xb.create_analyzer("lrp.z", model, backend="innvestigate", jit_compile=True)
+
+
+def test_jit_compiled_walk_equals_the_plain_one():
+    tf.keras.utils.set_random_seed(2)
+    model = xb.zoo.mnist_cnn()
+    x = np.random.default_rng(4).uniform(0, 1, (3, 28, 28, 1)).astype("float32")
+    for name in ("lrp.epsilon", "lrp.alpha_2_beta_1", "gradient"):
+        plain = xb.create_analyzer(name, model).analyze(x)
+        fused = xb.create_analyzer(name, model, jit_compile=True).analyze(x)
+        np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-6 * np.abs(plain).max())
