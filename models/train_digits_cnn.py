@@ -4,7 +4,8 @@
 
 xb.zoo.mnist_cnn() (Anjomshoae et al.'s layer stack: 3 x [conv, batch norm, ReLU,
 max-pool], dense softmax) on scikit-learn's digits upsampled to 28x28, 30 epochs of
-Adam, seed 0. Prints the test accuracy.
+Adam, seed 0. Prints the test accuracy (0.9889, 445 of 450 test images, when it was
+made). Load it with ``xb.zoo.shipped("digits")``.
 """
 import os
 import sys
@@ -20,15 +21,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def train(path=os.path.join(HERE, "digits_cnn.keras"), epochs=30, seed=0, verbose=0):
     tf.keras.utils.set_random_seed(seed)
-    x_train, y_train, x_test, y_test = xb.data.digits()
+    x_train, y_train, x_test, y_test = xb.data.digits().split()
     model = xb.zoo.mnist_cnn()
     model.compile(tf.keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=verbose,
               validation_split=0.1)
     accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
-    model.compile()  # drop the optimizer state from the saved file
-    model.save(path)
+    model.save(path, include_optimizer=False)   # for inference: xb.zoo.shipped loads it
+    # without compiling (no optimizer state, no optimizer warning)
     return model, float(accuracy)
 
 

@@ -205,3 +205,20 @@ def test_jit_compiled_walk_equals_the_plain_one():
         plain = xb.create_analyzer(name, model).analyze(x)
         fused = xb.create_analyzer(name, model, jit_compile=True).analyze(x)
         np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-6 * np.abs(plain).max())
+
+
+def test_input_layer_rule_reaches_the_first_conv_behind_padding():
+    """ResNet-style inputs (ZeroPadding2D, Rescaling before the first conv): the flat
+    input rule applies to that conv, so the flat preset differs from the plain one, and
+    the flat heatmap does not depend on the input's values inside the receptive field
+    (the flat rule ignores x)."""
+    tf.keras.utils.set_random_seed(8)
+    model = tf.keras.Sequential([L.Input((8, 8, 1)), L.Rescaling(0.5), L.ZeroPadding2D(1),
+                                 L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(2)])
+    x = np.random.default_rng(6).uniform(0, 1, (2, 8, 8, 1)).astype("float32")
+    plain = xb.create_analyzer("lrp.sequential_preset_a", model).analyze(x, [0, 1])
+    flat = xb.create_analyzer("lrp.sequential_preset_a_flat", model).analyze(x, [0, 1])
+    assert np.abs(flat - plain).max() > 0.05 * np.abs(plain).max()
+    # the flat rule spreads each conv output's relevance evenly over its 3x3 window
+    ref = xb.create_analyzer("lrp", model, rule="Flat").analyze(x, [0, 1])
+    assert ref.shape == flat.shape and np.isfinite(flat).all()

@@ -96,8 +96,32 @@ def test_paper_numbers_are_the_transcribed_ones(done):
     assert _row(done, "Fig. 8, score of LIME's top-5 super-pixels, true")["paper"] == 0.06
     assert _row(done, "Fig. 8, score of the kept high-CI regions, predicted")["paper"] == 0.99
     assert _row(done, "Fig. 8, score of the kept high-CI regions, true")["paper"] == 0.26
-    numbers = [r for r in done["json"]["rows"] if r["paper"] is not None]
+    numbers = [r for r in done["json"]["rows"] if isinstance(r["paper"], (int, float))]
     assert len(numbers) == 9                           # nothing else is claimed as the paper's
+    # claim rows show the paper's numbers they restate, and ours
+    shown = {r["item"]: r["paper"] for r in done["json"]["rows"] if isinstance(r["paper"], str)}
+    assert shown == {"Fig. 7, scores of the three altered digits": "0.988, 0.9995, 0.9821",
+                     "Fig. 8, predicted class: whole image -> kept high-CI regions": "0.51 -> 0.99",
+                     "Fig. 8, kept high-CI regions: predicted vs true class": "0.99 vs 0.26"}
+
+
+def test_claim_verdicts_follow_from_the_numbers_shown(done):
+    row = _row(done, "Fig. 8, kept high-CI regions: predicted vs true class")
+    assert row["claim"] == ("the kept high-CI regions score higher for the predicted than for "
+                            "the true class")                   # no paper numbers in the claim
+    pred, true = (float(v) for v in row["ours"].split(" vs "))
+    assert pred == pytest.approx(_row(done, "Fig. 8, score of the kept high-CI regions, "
+                                             "predicted")["ours"], abs=5e-4)
+    assert row["holds"] is (pred > true)
+    row = _row(done, "Fig. 8, predicted class: whole image")
+    whole, kept = (float(v) for v in row["ours"].split(" -> "))
+    assert row["holds"] is (kept > whole)
+    row = _row(done, "Fig. 4 (xaibench proxy), AOPC")
+    ci, rest = row["ours"].split(" vs ")
+    assert row["holds"] is all(float(ci) > float(v) for v in rest.split(", "))
+    for r in done["json"]["rows"]:
+        if r["claim"] is not None and r["holds"] is not None:
+            assert r["ours"] is not None, r["item"]            # every decided claim shows ours
 
 
 def test_ci_recomputed_by_numpy_masking(done, model):

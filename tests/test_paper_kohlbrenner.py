@@ -82,6 +82,23 @@ def test_claims_hold_on_the_papers_own_numbers():
             assert len(failed) == 1 and failed[0].startswith("LRP_z has the lowest")
 
 
+def test_claim_numbers_shown_decide_the_verdicts():
+    """The paper / xaibench cells of the Table 1 claims hold the numbers each verdict is
+    decided on: ``a vs b`` with a > b (a < b for "LRP_z has the lowest") exactly when it holds."""
+    table = kb.PAPER[kb.REFERENCE]
+    mu_w, mu25 = {k: v[0] for k, v in table.items()}, {k: v[1] for k, v in table.items()}
+    shown = kb.table1_evidence(mu_w, mu25)
+    assert shown == ["1.347 vs 1", "1.902 vs 1.797", "1.704 vs 1.702", "0.3466 vs 0.332",
+                     "0.2243 vs 0.1977", "1.347 vs 1.591", "LRP_alpha1"]
+    for name, table in kb.PAPER.items():
+        mu_w, mu25 = {k: v[0] for k, v in table.items()}, {k: v[1] for k, v in table.items()}
+        pairs = zip(kb.table1_claims(mu_w, mu25), kb.table1_evidence(mu_w, mu25))
+        for k, ((claim, holds), text) in enumerate(pairs):
+            if " vs " in text:
+                a, b = (float(v) for v in text.split(" vs "))
+                assert holds == ((a < b) if claim.startswith("LRP_z") else (a > b)), (name, claim)
+
+
 def test_claims_are_decided_honestly(done):
     claims = [r for r in done[2]["rows"] if r["claim"] is not None]
     assert len(claims) >= 10
@@ -93,6 +110,10 @@ def test_claims_are_decided_honestly(done):
     best = max((k for k in mu_w if k != "baseline"), key=mu_w.get)
     verdict = {r["claim"]: r["holds"] for r in claims}
     assert verdict["LRP_CMP:alpha2+b has the highest mu_w of all methods"] == (best == "cmp_a2b")
+    row = rows["Table 1, mu_w: CMP:alpha2+b vs best other"]
+    ours, other = (float(v) for v in row["ours"].split(" vs "))
+    assert ours == pytest.approx(mu_w["cmp_a2b"], rel=1e-3) and row["paper"] == "1.902 vs 1.797"
+    assert row["holds"] == (ours > other)
     assert verdict["every method attributes more to the object than the uniform baseline "
                    "(mu_w > 1)"] == all(v > 1 for k, v in mu_w.items() if k != "baseline")
 

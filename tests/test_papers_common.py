@@ -8,7 +8,7 @@ import pytest
 from xaibench import cli
 from xaibench.papers import Reproduction, order_text, ordered, paper_module, reproduce
 from xaibench.papers._common import cached_arrays, npz_once, parse_data
-from xaibench.papers.comparison import markdown_table
+from xaibench.papers.comparison import markdown_table, vs
 from xaibench.runner.datasets import load, save_npz
 
 
@@ -19,16 +19,58 @@ def test_table_markdown_and_json(tmp_path):
     r.add("order 2", claim="random > LRP", holds=False)
     r.add("undecided", claim="needs ImageNet")
     text = r.table().splitlines()
-    assert text[0].split() == ["item", "paper", "xaibench", "claim", "on", "this", "data"]
-    assert "0.41234" in text[2] and "0.5" in text[2]
-    assert text[3].endswith("holds") and text[4].endswith("does not hold")
-    assert text[5].endswith("undecided")
+    assert text[0].split() == ["item", "paper", "xaibench", "on", "this", "data"]
+    assert text[2].split() == ["AOPC,", "LRP", "0.5", "0.4123"]
+    assert text[3].endswith("holds") and text[4] == "    claim: LRP > random"
+    assert text[5].endswith("does not hold") and text[7].endswith("undecided")
+    assert text[8] == "    claim: needs ImageNet"
     path = r.write()
     md = open(path).read()
     assert "| AOPC, LRP | 0.5 | 0.41234 |  |  |" in md
     saved = json.load(open(tmp_path / "comparison.json"))
     assert [row["holds"] for row in saved["rows"]] == [None, True, False, None]
     assert saved["rows"][0]["ours"] == pytest.approx(0.41234)
+
+
+def test_terminal_table_fits_100_columns_and_keeps_every_value(tmp_path):
+    r = Reproduction("p", "A paper with a rather long title: " + "words " * 20, str(tmp_path),
+                     True, "digits")
+    long_item = "Fig. 8, probability of the predicted class (image 54, true 4, predicted 8; " \
+                "first misclassified test image)"
+    r.add(long_item, paper=0.51, ours=0.5593312)
+    r.add("Fig. 8, kept high-CI regions: predicted vs true class", paper=vs(0.99, 0.26),
+          ours=vs(0.98422, 0.89691), claim="the kept high-CI regions score higher for the "
+          "predicted than for the true class", holds=True)
+    order = "LRP eps=0.01 > LRP eps=1 > LRP eps=100 > sensitivity (l-inf) > sensitivity (l2)"
+    r.add("Fig. 4, ordering on this data", ours=order)
+    r.add("Table 1", claim="the composite strategy matters more than its parameters: mean mu_w "
+          "of LRP_CMP minus that of uniform LRP (alpha2, alpha1, z) exceeds the spread among "
+          "LRP_CMP variants", holds=False)
+    printed = str(r)
+    lines = printed.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert max(len(line) for line in r.table(width=80).splitlines()) <= 80
+    flat = " ".join(printed.split())
+    for text in ("0.99 vs 0.26", "0.984 vs 0.897", order,
+                 "exceeds the spread among LRP_CMP variants", "does not hold"):
+        assert text in flat, text
+    head = [k for k, line in enumerate(lines) if line.startswith("item ")][0]
+    item_w = lines[head].index("paper")
+    first = [k for k, line in enumerate(lines) if line.startswith("Fig. 8, probability")][0]
+    assert lines[first][item_w:].split() == ["0.51", "0.5593"]          # values on row 1
+    item = " ".join(line[:item_w].strip() for line in lines[first:first + 2])
+    assert item == long_item                                           # wrapped in its column
+    row = [line for line in lines if line.startswith("Fig. 8, kept high-CI")][0]
+    assert "0.99 vs 0.26" in row and "0.984 vs 0.897" in row and row.endswith("holds")
+    md = r.markdown()           # the full table keeps one line per row
+    assert f"| {long_item} | 0.51 | 0.55933 |  |  |" in md
+    assert max(len(line) for line in md.splitlines()) > 100
+
+
+def test_vs_formats_the_compared_numbers():
+    assert vs(0.98422, 0.89691) == "0.984 vs 0.897"
+    assert vs(np.float32(0.5), 2, sep=" -> ") == "0.5 -> 2"
+    assert vs(1.0, "LRP", sep=", ", digits=2) == "1, LRP"
 
 
 def test_ordered_claims():

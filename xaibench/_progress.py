@@ -1,4 +1,5 @@
-"""Progress bars inside analyzers and evaluators stay quiet while an outer bar runs."""
+"""Progress bars: the text bar unless a notebook can draw its widget, and inner bars
+(inside analyzers and evaluators) quiet while an outer bar runs."""
 import contextlib
 import contextvars
 
@@ -17,3 +18,21 @@ def outer_bar():
 
 def inner_enabled() -> bool:
     return _inner.get()
+
+
+def bar_class():
+    """``tqdm.auto.tqdm`` where it draws without complaint (a terminal, or a notebook with
+    ``ipywidgets``), else the text bar ``tqdm.std.tqdm``: a notebook without ipywidgets
+    gets the text bar, not tqdm's "IProgress not found" warning."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
+
+
+def progress_bar(*args, **kwargs):
+    """A bar of :func:`bar_class` (``tqdm``'s arguments)."""
+    return bar_class()(*args, **kwargs)

@@ -9,42 +9,78 @@
                                                     one paper's experiments vs its numbers
 
 Errors in flags, files or config values end the command with a one-line message
-and exit status 2.
+and exit status 2; Ctrl-C ends it with one line (what is kept, the command that
+resumes) and exit status 130.
+
+``--help`` and ``list`` answer without importing TensorFlow (the descriptions come
+from :mod:`xaibench.catalogue`). Unless ``TF_CPP_MIN_LOG_LEVEL`` is set, the commands
+run TensorFlow with it at 3, which hides its C++ start-up lines (the "Unable to
+register cuDNN/cuFFT/cuBLAS factory" errors of a CPU-only machine).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import sys
+
+#: commands that run resumable batch runs (Ctrl-C keeps their finished shards)
+RESUMABLE = ("evaluate", "demo", "reproduce")
+
+
+def _quiet_tensorflow() -> None:
+    """TF_CPP_MIN_LOG_LEVEL=3 before TensorFlow is imported, unless the user set it."""
+    import xaibench
+
+    if getattr(xaibench, "_USER_TF_LOG_LEVEL", None) is None and "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+
+@contextlib.contextmanager
+def _one_line_warnings(command: str):
+    """Warnings raised from xaibench's own code print as ``xaibench CMD: warning: ...``."""
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if os.path.abspath(str(filename)).startswith(package + os.sep):
+            print(f"xaibench {command}: warning: {str(message).splitlines()[0]}",
+                  file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def _list(args) -> int:
-    import xaibench as xb
+    from xaibench.catalogue import ANALYZERS, PAPERS, analyzer_families
+    from xaibench.data import list_datasets
     from xaibench.runner.datasets import LOADERS
-    from xaibench.runner.metrics import METRICS
+    from xaibench.runner.metrics import DESCRIPTIONS
 
-    from xaibench.analyzers.registry import get_spec
-
-    descriptions = xb.list_analyzers()
-    families: dict = {}
-    for name in descriptions:
-        families.setdefault(get_spec(name).family, []).append(name)
     print("analyzers:")
-    for family, names in families.items():
+    for family, names in analyzer_families().items():
         print(f"  [{family}]")
         for name in names:
-            print(f"    {name:<40} {descriptions[name]}")
+            print(f"    {name:<40} {ANALYZERS[name][1]}")
     print("metrics:")
-    for name, (fn, _) in METRICS.items():
-        print(f"    {name:<40} {(fn.__doc__ or '').strip().splitlines()[0]}")
+    for name, description in DESCRIPTIONS.items():
+        print(f"    {name:<40} {description}")
     print("data sets:")
+    datasets = dict(list_datasets(), npz="arrays saved by xaibench.runner.datasets.save_npz "
+                                          "(data: {name: npz, path: FILE}).")
     for name in LOADERS:
-        print(f"    {name}")
-    from xaibench.papers import PAPERS, paper_module
-
+        print(f"    {name:<40} {datasets.get(name, '')}".rstrip())
     print("papers (xaibench reproduce NAME):")
-    for name in PAPERS:
-        print(f"    {name:<40} {paper_module(name).TITLE}")
+    for name, title in PAPERS.items():
+        print(f"    {name:<40} {title}")
     return 0
 
 
@@ -86,18 +122,33 @@ def _explain(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from xaibench.report import summary
     from xaibench.runner import load_config, run
 
-    config = load_config(args.config)
+    config = load_config(args.config)      # a bad config: one line, nothing touched
+    if args.restart:
+        from xaibench.runner.engine import _log
+        from xaibench.runner.store import check_manifest, set_aside
+
+        check_manifest(args.out, config)   # another config's folder: nothing moved
+        os.makedirs(args.out, exist_ok=True)
+        for path in set_aside(args.out, _log(args.out)):
+            print(f"xaibench evaluate: --restart set the old results aside: {path}",
+                  file=sys.stderr)
     run(config, args.out, progress=not args.quiet).close()
-    print(f"run folder: {os.path.abspath(args.out)}")
+    from xaibench.report import summary
+
+    print(f"{'analyzer':<24} {'metric':<36} {'setting':<10} {'mean':>10}  95 % interval")
     for analyzer, metric, setting, n, mean, low, high in summary(args.out):
-        print(f"  {analyzer:<24} {metric:<36} {setting:<10} {mean:10.4g}  [{low:.4g}, {high:.4g}]")
+        print(f"{analyzer:<24} {metric:<36} {setting:<10} {mean:10.4g}  [{low:.4g}, {high:.4g}]")
+    print(f"run folder: {os.path.abspath(args.out)} (`xaibench report {shlex.quote(args.out)}` "
+          "writes report.md)")
     return 0
 
 
 def _report(args) -> int:
+    from xaibench.runner.store import check_results
+
+    check_results(args.folder)             # a damaged store: one line, nothing written
     from xaibench.report import report
 
     print(f"report: {os.path.abspath(report(args.folder))}")
@@ -139,6 +190,19 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _evaluate_epilog() -> str:
+    from xaibench.runner.config import FORMAT
+
+    configs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "configs")
+    where = (f"Commented examples: {configs}" if os.path.isdir(configs)
+             else "Commented examples: configs/ in the xaibench repository")
+    return ("A run config (YAML or JSON):\n\n" + FORMAT + "\n\n" + where +
+            " (demo.yaml is the demo's run).\nCtrl-C keeps the finished shards; the same "
+            "command resumes. A damaged results.sqlite is\nnever overwritten: move it away "
+            "or pass --restart.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xaibench", description="Explain and benchmark Keras image classifiers.")
@@ -150,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Explain the first N images of a data set for their true "
                                    "class; writes heatmaps.npz and heatmaps.png.")
     p.add_argument("--model", default="demo",
-                   help="'demo' (the shipped clutter CNN), 'digits' (the shipped digits CNN), "
-                        "a zoo builder name, or a Keras model file (default: demo)")
+                   help="'demo' or 'clutter' (the shipped clutter CNN), 'digits' (the shipped "
+                        "digits CNN), a Keras model file, or a zoo builder with weights "
+                        "(vgg16:imagenet; a bare zoo name is untrained and warns) "
+                        "(default: demo)")
     p.add_argument("--data", default="clutter",
                    help="data set name (default: clutter, the demo model's test images)")
     p.add_argument("--analyzers", required=True, help="comma-separated analyzer names")
@@ -160,9 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_explain)
     p = sub.add_parser("evaluate", help="run a batch evaluation from a config file",
                        description="Run (or resume) the batch evaluation described by a JSON/YAML "
-                                   "config into a run folder; see xaibench.runner.config.")
+                                   "config into a run folder.",
+                       epilog=_evaluate_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="run config (.json, .yaml or .yml)")
     p.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    p.add_argument("--restart", action="store_true",
+                   help="start over: move the folder's results.sqlite (damaged or not) and "
+                        "heatmaps/ aside to *.old-TIME, then run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("report", help="write report.md and plots for a run folder",
@@ -175,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument("--images", type=int, default=64, help="test images to explain (default: 64)")
     p.set_defaults(func=_demo)
-    from xaibench.papers import PAPERS
+    from xaibench.catalogue import PAPERS
 
     p = sub.add_parser("reproduce", help="reproduce a paper's experiments and compare",
                        description="Run one paper's experiments as resumable batch runs and "
@@ -198,10 +269,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _resume_command(argv) -> str:
+    """The command line that resumes an interrupted run (without ``--restart``)."""
+    return "xaibench " + " ".join(shlex.quote(a) for a in argv if a != "--restart")
+
+
+def _interrupted(command: str, argv, err: KeyboardInterrupt) -> str:
+    """The one line printed after Ctrl-C."""
+    if command not in RESUMABLE:
+        return f"xaibench {command}: interrupted"
+    if hasattr(err, "progress"):                   # xaibench.runner.engine.RunInterrupted
+        kept = f"{err.progress} finished and kept in {err.out}"
+    else:
+        kept = "finished shards are kept"
+    return f"xaibench {command}: interrupted; {kept}; resume with: {_resume_command(argv)}"
+
+
 def main(argv=None) -> int:
+    _quiet_tensorflow()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _one_line_warnings(args.command):
+            return args.func(args)
+    except KeyboardInterrupt as err:
+        print(_interrupted(args.command, argv, err), file=sys.stderr)
+        return 130
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"xaibench {args.command}: error: {str(message).splitlines()[0]}", file=sys.stderr)

@@ -65,10 +65,21 @@ def render(R, how: str = "sum", cmap: str = "bwr") -> np.ndarray:
     white = 0, on a symmetric scale [-max|h|, max|h|] per image (an all-zero map is white).
 
     ``R`` is (N, H, W, C) (channels pooled with :func:`reduce_channels`) or (N, H, W).
+    A single heatmap is refused, not misread as a batch: (H, W, C) with C = 1, 3 or 4
+    (pass ``R[None]``) and (H, W) (pass ``R[None]``); channel-pooled maps (N, H, W)
+    whose width is 1, 3 or 4 go in as ``R[..., None]``.
     """
     import matplotlib
 
-    h = np.asarray(reduce_channels(np.asarray(R, dtype=np.float64), how), dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    if R.ndim == 3 and R.shape[-1] in (1, 3, 4):
+        raise ValueError(
+            f"R has shape {R.shape}, a single heatmap (H, W, C); render needs a batch: pass "
+            f"R[None] (or R[..., None] if these are {R.shape[0]} channel-pooled maps (N, H, W))")
+    if R.ndim == 2:
+        raise ValueError(f"R has shape {R.shape}, a single channel-pooled heatmap (H, W); "
+                         "render needs a batch: pass R[None]")
+    h = np.asarray(reduce_channels(R, how), dtype=np.float64)
     if h.ndim != 3:
         raise ValueError(f"R has shape {np.shape(R)}; render needs (N, H, W, C) or (N, H, W).")
     scale = np.abs(h).reshape(len(h), -1).max(axis=1)

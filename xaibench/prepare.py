@@ -1,18 +1,28 @@
-"""``prepare``: turn a trained classifier into the analyzable model LRP expects.
+"""``prepare``: turn a trained classifier into the analyzable model LRP expects (a
+canonizer in Zennit's sense: the same logits, computed by a layer graph on which
+every relevance rule is defined).
 
-The returned model computes exactly the original's pre-softmax logits with a
-layer graph that holds only layers the relevance rules are defined for:
+The returned functional model computes exactly the original's pre-softmax logits:
 
 * a final softmax (``Dense(..., activation="softmax")``, ``Softmax`` or
   ``Activation("softmax")``) is removed, so the explained quantity is the logit;
-* ``BatchNormalization`` after a Conv/Dense layer is folded into that layer,
+* ``BatchNormalization`` after a Conv/Dense/DepthwiseConv2D/SeparableConv2D layer
+  (with linear activation, the batch norm its only consumer) is folded into it,
   ``W' = W * s``, ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``;
-* a stand-alone ``ReLU`` / ``Activation`` after a Conv/Dense layer becomes that
-  layer's activation;
-* ``Dropout`` and its kin (identities at inference) are dropped.
+* a batch norm that cannot be folded is kept when it normalises the input of
+  activations (the pre-activation ``BN -> ReLU -> conv`` of ResNetV2 and DenseNet):
+  the composites read it as the affine map ``k x + b``;
+* a stand-alone ``ReLU`` / ``Activation`` after such a kernel layer becomes that
+  layer's activation; one that cannot be merged (ReLU6 / ``max_value``, after
+  ``Add`` / ``Average`` / ``Concatenate`` / ``Multiply``, after a kept batch norm,
+  after a kernel layer with other consumers) is kept as its own layer;
+* ``Dropout`` and its kin (identities at inference) are dropped;
+* nested models are inlined and a layer called several times is copied per call;
+  layer names are kept (a suffix makes a name unique where nested models reuse it).
 
-Any other layer that LRP cannot handle raises ``UnsupportedLayerError`` naming
-the layer, its type and what is supported, before any analysis starts.
+Any other layer, or a batch norm / activation elsewhere (after pooling, after a
+layer that has an activation already), raises ``UnsupportedLayerError`` naming the
+layer, its type and what is supported, before the model is rebuilt.
 """
 from __future__ import annotations
 
@@ -25,81 +35,154 @@ import tensorflow as tf
 L = tf.keras.layers
 
 KERNEL_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.Dense)
+TRANSPOSED = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
+#: kernel layers a batch norm can be folded into and an activation merged into
+LINEAR_LAYERS = KERNEL_LAYERS + (L.DepthwiseConv2D, L.SeparableConv2D)
 IDENTITY_LAYERS = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
                    L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization)
+MERGE_LAYERS = (L.Add, L.Average, L.Concatenate, L.Multiply)
+AFFINE_LAYERS = (L.Rescaling, L.Normalization)
+ACTIVATION_LAYERS = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU)
 PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
                L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
-               L.GlobalMaxPooling1D, L.GlobalMaxPooling2D, L.GlobalAveragePooling1D,
-               L.GlobalAveragePooling2D, L.Flatten, L.Reshape, L.ZeroPadding1D,
-               L.ZeroPadding2D, L.Cropping1D, L.Cropping2D, L.Add, L.Concatenate, L.Permute)
+               L.GlobalMaxPooling1D, L.GlobalMaxPooling2D, L.GlobalMaxPooling3D,
+               L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D,
+               L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
+               L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.UpSampling1D,
+               L.UpSampling2D, L.UpSampling3D) + MERGE_LAYERS + AFFINE_LAYERS
 SUPPORTED = (
-    "Conv1D/2D/3D, Dense, max/average pooling, global pooling, Flatten, Reshape, "
-    "ZeroPadding, Cropping, Add, Concatenate, Permute; BatchNormalization and ReLU/Activation "
-    "directly after a Conv/Dense layer; Dropout; a softmax as the last layer"
+    "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
+    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Add, Average, "
+    "Concatenate, Multiply (gating), Rescaling, Normalization; BatchNormalization directly "
+    "after a kernel layer (folded) or before activations (pre-activation); ReLU/Activation "
+    "directly after a kernel layer with linear activation, after a merge or after a kept "
+    "batch norm; Dropout; a softmax as the last layer; nested models"
 )
+#: the analyzers that need no rule per layer (any differentiable model)
+ANY_MODEL = ("gradient, input_t_gradient, smoothgrad, integrated_gradients, grad_cam, "
+             "deconvnet, guided_backprop, occlusion, lime")
+_NO_FAMILY = "none (neither LRP nor Deep Taylor has a rule for it)"
+_NOT_HERE = ("none in this position (LRP and Deep Taylor take it where prepare can fold, "
+             "merge or keep it, see Supported)")
 
 
 class UnsupportedLayerError(ValueError):
-    """A layer that ``prepare`` cannot turn into an LRP-analyzable form."""
+    """A layer that ``prepare`` (or an LRP / Deep Taylor composite) has no rule for."""
 
 
 @dataclass
 class _Node:
-    layer: tf.keras.layers.Layer
-    inputs: list = field(default_factory=list)   # names of producing nodes
+    layer: tf.keras.layers.Layer                 # None for a model input
+    inputs: list = field(default_factory=list)   # keys of the producing nodes
     config: dict = None                          # layer config for the rebuilt layer
     weights: list = None                         # weights for the rebuilt layer
+    shape: tuple = None                          # model inputs: shape, dtype and name
+    dtype: object = None
+    name: str = None
 
 
-def _unsupported(layer, why: str) -> UnsupportedLayerError:
+def _unsupported(layer, why: str, accepted_by: str = _NO_FAMILY) -> UnsupportedLayerError:
     return UnsupportedLayerError(
         f"layer {layer.name!r} of type {type(layer).__name__} is not supported: {why}. "
-        f"Supported: {SUPPORTED}."
+        f"Rule families that accept it: {accepted_by}. Supported: {SUPPORTED}. "
+        f"Analyzers that work on any model: {ANY_MODEL}."
     )
 
 
-def _graph(model) -> tuple[dict, list, str]:
-    """Nodes keyed by layer name (in topological order), input names, output name."""
-    if isinstance(model, tf.keras.Sequential):
-        nodes, prev = {}, "__input__"
-        inputs = [prev]
-        nodes[prev] = _Node(L.InputLayer(input_shape=model.input_shape[1:], name=prev))
-        for layer in model.layers:
-            nodes[layer.name] = _Node(layer, [prev])
-            prev = layer.name
-        return nodes, inputs, prev
-    config = model.get_config()
-    if len(config["output_layers"]) != 1:
-        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
-    nodes = {}
-    for spec in config["layers"]:
-        layer = model.get_layer(spec["name"])
+def _is_keras_tensor(obj) -> bool:
+    return hasattr(obj, "_keras_history")
+
+
+class _Builder:
+    """The model's layer calls as nodes keyed ``n0, n1, ...`` in topological order,
+    nested models inlined (a layer is found by its call, never by its name)."""
+
+    def __init__(self):
+        self.nodes: dict = {}
+
+    def add(self, node: _Node) -> str:
+        key = f"n{len(self.nodes)}"
+        self.nodes[key] = node
+        return key
+
+    def call(self, layer, inputs: list) -> str:
         if isinstance(layer, tf.keras.Model):
-            raise _unsupported(layer, "nested models must be flattened into one functional model")
-        inbound = spec["inbound_nodes"]
-        if len(inbound) > 1:
-            raise _unsupported(layer, "the layer is shared (called more than once)")
-        names = []
-        for entry in (inbound[0] if inbound else []):
-            if isinstance(entry, dict):  # pragma: no cover - newer config layout
-                entry = entry["args"][0]["config"]["keras_history"]
-            names.append(entry[0])
-        nodes[spec["name"]] = _Node(layer, names)
-    inputs = [spec[0] for spec in config["input_layers"]]
-    return nodes, inputs, config["output_layers"][0][0]
+            return self.splice(layer, inputs)
+        return self.add(_Node(layer, list(inputs)))
+
+    def splice(self, model, inputs: list) -> str:
+        """Append ``model``'s calls on the nodes ``inputs``; the key of its output."""
+        if isinstance(model, tf.keras.Sequential):
+            (prev,) = inputs
+            for layer in model.layers:
+                prev = self.call(layer, [prev])
+            return prev
+        if not getattr(model, "_is_graph_network", False):
+            raise ValueError(
+                f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
+                "(a subclassed model); rebuild it as a functional or Sequential model")
+        if len(model.outputs) != 1:
+            raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+        if len(model.inputs) != len(inputs):
+            raise ValueError(f"nested model {model.name!r} is called with {len(inputs)} inputs "
+                             f"but has {len(model.inputs)}.")
+        keys = {id(t): k for t, k in zip(model.inputs, inputs)}
+        for depth in sorted(model._nodes_by_depth, reverse=True):
+            for node in model._nodes_by_depth[depth]:
+                layer = node.layer
+                if isinstance(layer, L.InputLayer):
+                    continue
+                args, kwargs = node.call_args, dict(node.call_kwargs)
+                kwargs.pop("training", None)
+                if len(args) != 1 or kwargs:
+                    raise _unsupported(layer, "it is called with several arguments or keyword "
+                                              "arguments; prepare rebuilds one-argument calls")
+                outputs = tf.nest.flatten(node.outputs)
+                if len(outputs) != 1:
+                    raise _unsupported(layer, "it has several outputs")
+                ins = [keys[id(t)] for t in tf.nest.flatten(args[0]) if _is_keras_tensor(t)]
+                keys[id(outputs[0])] = self.call(layer, ins)
+        return keys[id(model.outputs[0])]
 
 
-def _consumers(nodes: dict, name: str) -> list[str]:
-    return [n for n, node in nodes.items() if name in node.inputs]
+def _graph(model) -> tuple[dict, list, str]:
+    """Nodes by key (in topological order), input keys, output key."""
+    builder = _Builder()
+    if isinstance(model, tf.keras.Sequential):
+        dtype = model.inputs[0].dtype if model.inputs else tf.float32
+        inputs = [builder.add(_Node(None, shape=tuple(model.input_shape[1:]), dtype=dtype,
+                                    name="input"))]
+        output = builder.splice(model, inputs)
+        return builder.nodes, inputs, output
+    if not getattr(model, "_is_graph_network", False):
+        raise ValueError(
+            f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
+            "(a subclassed model); rebuild it as a functional or Sequential model")
+    if len(model.outputs) != 1:
+        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+    inputs = [builder.add(_Node(None, shape=tuple(t.shape[1:]), dtype=t.dtype, name=name))
+              for t, name in zip(model.inputs, model.input_names)]
+    output = builder.splice(model, inputs)
+    return builder.nodes, inputs, output
 
 
-def _remove(nodes: dict, name: str) -> str:
+def _consumers(nodes: dict, key: str) -> list[str]:
+    return [n for n, node in nodes.items() if key in node.inputs]
+
+
+def _remove(nodes: dict, key: str) -> str:
     """Drop a single-input node, rewiring its consumers to its input."""
-    (src,) = nodes[name].inputs
+    (src,) = nodes[key].inputs
     for node in nodes.values():
-        node.inputs = [src if i == name else i for i in node.inputs]
-    del nodes[name]
+        node.inputs = [src if i == key else i for i in node.inputs]
+    del nodes[key]
     return src
+
+
+def _config(node: _Node) -> dict:
+    if node.config is None:
+        node.config = node.layer.get_config()
+    return node.config
 
 
 def _is_softmax(layer) -> bool:
@@ -115,19 +198,26 @@ def _activation_name(layer) -> str:
     return "linear" if act is None else tf.keras.activations.serialize(act)
 
 
-def _merge_target(nodes: dict, name: str):
-    """The Conv/Dense node that a BN/ReLU node ``name`` can be merged into, else None."""
-    node = nodes[name]
-    if len(node.inputs) != 1 or node.inputs[0] not in nodes:
+
+
+def _linear_producer(nodes: dict, key: str):
+    """The kernel layer node feeding node ``key`` when it has linear activation, else None."""
+    node = nodes[key]
+    if len(node.inputs) != 1 or nodes[node.inputs[0]].layer is None:
         return None
     src = node.inputs[0]
     src_node = nodes[src]
-    if not isinstance(src_node.layer, KERNEL_LAYERS):
+    if not isinstance(src_node.layer, LINEAR_LAYERS):
         return None
-    config = src_node.config if src_node.config is not None else src_node.layer.get_config()
-    if config.get("activation", "linear") != "linear":
+    if _config(src_node).get("activation", "linear") != "linear":
         return None
-    if _consumers(nodes, src) != [name]:
+    return src
+
+
+def _merge_target(nodes: dict, key: str):
+    """The kernel layer node that a BN/ReLU node ``key`` can be merged into, else None."""
+    src = _linear_producer(nodes, key)
+    if src is None or _consumers(nodes, src) != [key]:
         return None
     return src
 
@@ -140,24 +230,58 @@ def _relu_activation(layer):
             return "relu"
         return None
     if isinstance(layer, L.Activation):
-        return tf.keras.activations.serialize(layer.activation)
+        name = tf.keras.activations.serialize(layer.activation)
+        return name if isinstance(name, str) else None
     return None
 
 
-def _fold_batchnorm(kernel_node: _Node, bn) -> None:
-    if bn.axis not in ([-1], [len(bn.input_shape) - 1], -1):
-        raise _unsupported(bn, "batch normalisation is only folded over the last (channel) axis")
-    weights = kernel_node.weights if kernel_node.weights is not None else kernel_node.layer.get_weights()
-    kernel = weights[0]
-    bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[-1], kernel.dtype)
+def _keeps_activation(nodes: dict, key: str) -> bool:
+    """A stand-alone activation is kept where its input is a pre-activation: the output
+    of a kernel layer with linear activation, of a merge or of a kept batch norm."""
+    node = nodes[key]
+    if len(node.inputs) != 1:
+        return False
+    src = nodes[node.inputs[0]].layer
+    return (isinstance(src, MERGE_LAYERS + (L.BatchNormalization,))
+            or _linear_producer(nodes, key) is not None)
+
+
+def _channels_last(layer) -> bool:
+    """A batch norm over the last axis, or a kernel layer with channels last."""
+    if not isinstance(layer, L.BatchNormalization):
+        return getattr(layer, "data_format", "channels_last") == "channels_last"
+    axis = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    return axis in ([-1], [len(layer.input_shape) - 1])
+
+
+def _bn_parameters(bn):
     params = dict(zip([w.name.split("/")[-1].split(":")[0] for w in bn.weights], bn.get_weights()))
     gamma = params.get("gamma", np.ones_like(params["moving_mean"]))
     beta = params.get("beta", np.zeros_like(params["moving_mean"]))
     scale = gamma / np.sqrt(params["moving_variance"] + bn.epsilon)
-    kernel_node.weights = [kernel * scale, (bias - params["moving_mean"]) * scale + beta]
-    cfg = kernel_node.config or kernel_node.layer.get_config()
-    cfg["use_bias"] = True
-    kernel_node.config = cfg
+    return scale, params["moving_mean"], beta
+
+
+def _fold_batchnorm(kernel_node: _Node, bn) -> None:
+    """W' = W s, b' = (b - mean) s + beta over the output channels of the kernel layer."""
+    if not _channels_last(bn):
+        raise _unsupported(bn, "batch normalisation is only folded over the last (channel) axis")
+    layer = kernel_node.layer
+    weights = kernel_node.weights if kernel_node.weights is not None else layer.get_weights()
+    scale, mean, beta = _bn_parameters(bn)
+    if isinstance(layer, L.SeparableConv2D):        # [depthwise, pointwise, (bias)]
+        kernels, out_scale = weights[:2], [1.0, scale]
+    elif isinstance(layer, TRANSPOSED):             # kernel (..., filters, in channels)
+        kernels, out_scale = weights[:1], [scale[:, None]]
+    elif isinstance(layer, L.DepthwiseConv2D):      # output channel c * multiplier + m
+        kernels = weights[:1]
+        out_scale = [scale.reshape(weights[0].shape[-2:])]
+    else:
+        kernels, out_scale = weights[:1], [scale]
+    bias = weights[len(kernels)] if len(weights) > len(kernels) else np.zeros_like(scale)
+    kernel_node.weights = ([k * s for k, s in zip(kernels, out_scale)]
+                           + [(bias - mean) * scale + beta])
+    _config(kernel_node)["use_bias"] = True
 
 
 def prepare(model, name: str | None = None) -> tf.keras.Model:
@@ -171,12 +295,10 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
 
     # 1. the final softmax
     out_layer = nodes[output].layer
-    if _is_softmax(out_layer):
+    if out_layer is not None and _is_softmax(out_layer):
         output = _remove(nodes, output)
-    elif _activation_name(out_layer) == "softmax":
-        cfg = out_layer.get_config()
-        cfg["activation"] = "linear"
-        nodes[output].config = cfg
+    elif out_layer is not None and _activation_name(out_layer) == "softmax":
+        _config(nodes[output])["activation"] = "linear"
     # 2. identities at inference
     for n in [n for n, node in nodes.items() if isinstance(node.layer, IDENTITY_LAYERS)]:
         src = _remove(nodes, n)
@@ -184,69 +306,110 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
     # 3. batch norm folding and activation merging, in graph order
     for n in list(nodes):
         node = nodes.get(n)
-        if node is None:
+        if node is None or node.layer is None:
             continue
         layer = node.layer
         if isinstance(layer, L.BatchNormalization):
             target = _merge_target(nodes, n)
-            if target is None:
-                raise _unsupported(layer, "batch normalisation can only be folded when it directly "
-                                          "follows a Conv/Dense layer with linear activation whose "
-                                          "only consumer it is")
-            _fold_batchnorm(nodes[target], layer)
-        elif isinstance(layer, (L.ReLU, L.Activation)):
+            if target is not None:
+                if not _channels_last(nodes[target].layer):
+                    raise _unsupported(layer, "batch normalisation is only folded over the "
+                                              "last (channel) axis", _NOT_HERE)
+                _fold_batchnorm(nodes[target], layer)
+            else:
+                consumers = _consumers(nodes, n)
+                if not consumers or not all(isinstance(nodes[c].layer, ACTIVATION_LAYERS)
+                                            for c in consumers):
+                    raise _unsupported(layer, "batch normalisation is folded when it directly "
+                                              "follows a Conv/Dense layer with linear activation "
+                                              "whose only consumer it is, or kept when only "
+                                              "activations read it (pre-activation)", _NOT_HERE)
+                if not _channels_last(layer):
+                    raise _unsupported(layer, "batch normalisation is only kept over the last "
+                                              "(channel) axis", _NOT_HERE)
+                continue
+        elif isinstance(layer, ACTIVATION_LAYERS):
             act = _relu_activation(layer)
             if act == "softmax":
                 raise _unsupported(layer, "a softmax is only supported as the last layer")
             target = _merge_target(nodes, n)
-            if act is None or target is None:
+            if act is not None and target is not None:
+                _config(nodes[target])["activation"] = act
+            elif _keeps_activation(nodes, n):
+                continue
+            else:
                 raise _unsupported(layer, "a stand-alone activation must directly follow a "
-                                          "Conv/Dense layer with linear activation whose only "
-                                          "consumer it is, and a ReLU must be plain (no max_value, "
-                                          "slope or threshold)")
-            cfg = nodes[target].config or nodes[target].layer.get_config()
-            cfg["activation"] = act
-            nodes[target].config = cfg
-        elif isinstance(layer, KERNEL_LAYERS) or isinstance(layer, PASS_LAYERS):
+                                          "Conv/Dense layer with linear activation, a merge "
+                                          "(Add, Average, Concatenate, Multiply) or a kept batch "
+                                          "norm; it cannot follow pooling or a layer that has "
+                                          "an activation already", _NOT_HERE)
+        elif isinstance(layer, KERNEL_LAYERS + LINEAR_LAYERS) or isinstance(layer, PASS_LAYERS):
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):
             raise _unsupported(layer, "a softmax is only supported as the last layer")
         else:
             raise _unsupported(layer, "no relevance rule is defined for this layer type")
-        if node.layer is layer and n in nodes:
-            src = _remove(nodes, n)
-            output = src if output == n else output
+        src = _remove(nodes, n)                 # folded or merged
+        output = src if output == n else output
 
-    return _rebuild(model, nodes, inputs, output, name or model.name)
+    return _rebuild(nodes, inputs, output, name or model.name)
 
 
-def _rebuild(model, nodes, inputs, output, name) -> tf.keras.Model:
-    tensors = {}
-    model_inputs = []
+def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
+    tensors, used = {}, set()
     for n in inputs:
-        shape = nodes[n].layer.get_config()["batch_input_shape"][1:]
-        t = L.Input(shape=shape, name=n if n != "__input__" else "input",
-                    dtype=nodes[n].layer.dtype)
-        tensors[n] = t
-        model_inputs.append(t)
+        node = nodes[n]
+        tensors[n] = L.Input(shape=node.shape, name=node.name, dtype=node.dtype)
+        used.add(node.name)
     for n, node in nodes.items():
         if n in tensors:
             continue
         layer = node.layer
-        cfg = node.config if node.config is not None else layer.get_config()
+        cfg = dict(node.config if node.config is not None else layer.get_config())
+        base, k = cfg["name"], 0
+        while cfg["name"] in used:
+            k += 1
+            cfg["name"] = f"{base}_{k}"
+        used.add(cfg["name"])
         new = type(layer).from_config(cfg)
         args = [tensors[i] for i in node.inputs]
-        tensors[n] = new(args if len(args) > 1 else args[0])
+        tensors[n] = new(args if len(args) > 1 or isinstance(layer, MERGE_LAYERS) else args[0])
         weights = node.weights if node.weights is not None else layer.get_weights()
         if weights:
             new.set_weights(weights)
-    return tf.keras.Model(model_inputs, tensors[output], name=name)
+    return tf.keras.Model([tensors[n] for n in inputs], tensors[output], name=name)
+
+
+def _fingerprint(model) -> tuple:
+    """Cheap identity of a model's weights: shape, sum and a strided sample sum per array."""
+    fp = []
+    for w in model.weights:
+        a = np.asarray(w.numpy())
+        step = max(1, a.size // 251)
+        fp.append((a.shape, float(a.sum(dtype=np.float64)), float(a.ravel()[::step].sum())))
+    return tuple(fp)
+
+
+_prepared: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def cached_prepare(model) -> tf.keras.Model:
+    """``prepare(model)``, built once per model and rebuilt when its weights changed
+    (analyzers created on one model share the canonized copy)."""
+    fp = _fingerprint(model)
+    entry = _prepared.get(model)
+    if entry is None or entry[0] != fp:
+        entry = (fp, prepare(model))
+        _prepared[model] = entry
+    return entry[1]
 
 
 def ends_with_softmax(model) -> bool:
     """True when ``model``'s output is a softmax (a Softmax/Activation layer or a
-    layer with ``activation="softmax"``)."""
+    layer with ``activation="softmax"``; for a subclassed model: its last layer)."""
     last = model.layers[-1]
+    if not model.outputs:               # subclassed: the layer tracked last
+        return _is_softmax(last) or _activation_name(last) == "softmax"
     if isinstance(model, tf.keras.Sequential) or len(model.outputs) == 1:
         last = model.get_layer(model.outputs[0].node.layer.name) if hasattr(
             model.outputs[0], "node") else last
@@ -257,6 +420,7 @@ class _PreActivation(L.Layer):
     """The pre-activation ``W x + b`` of a Dense/Conv layer, sharing its variables."""
 
     def __init__(self, layer, **kwargs):
+        kwargs.setdefault("dtype", layer.dtype)          # a float64 model stays float64
         super().__init__(name=f"{layer.name}_pre_activation", **kwargs)
         self.inner = layer
 
@@ -278,6 +442,10 @@ def logits_model(model) -> tf.keras.Model:
     built once per model, so traced functions keyed on it are reused)."""
     if not ends_with_softmax(model):
         return model
+    if not model.outputs:
+        raise ValueError(f"model {model.name!r} is subclassed and ends in a softmax, which "
+                         "cannot be cut off; return the logits from its call() (or explain "
+                         "probabilities: output='probability').")
     cached = _logits_models.get(model)
     if cached is not None:
         return cached

@@ -1,8 +1,15 @@
-"""Builders of the papers' CNNs, in the style of ``keras.applications``.
+"""The trained CNNs shipped in ``models/`` and builders of the papers' CNNs.
 
-Every builder returns an uncompiled ``tf.keras.Model`` that ends in a softmax,
-as the papers train them; :func:`xaibench.prepare` strips the softmax for
-explanation.
+:func:`shipped` loads a trained model, ready to explain::
+
+    model = xb.zoo.shipped("digits")     # accuracy 0.989 on xb.data.digits()'s test split
+    model = xb.zoo.shipped("clutter")    # accuracy 0.80 on the clutter test split
+
+The builders (:func:`mnist_cnn`, :func:`cifar_cnn`, :func:`caffenet`, :func:`vgg16`
+without weights), in the style of ``keras.applications``, return **untrained** models
+with random weights: train them (or load weights) before explaining them. Every model
+ends in a softmax, as the papers train them; :func:`xaibench.prepare` strips the
+softmax for explanation.
 """
 from __future__ import annotations
 
@@ -13,6 +20,55 @@ import tensorflow as tf
 from xaibench._checks import check_in_range
 
 L = tf.keras.layers
+
+#: the repository folder of the shipped models and the scripts that trained them
+MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+
+#: name -> (file in models/, training script, data, test accuracy): the shipped CNNs.
+#: The accuracies are measured on the test split named here (``tests/test_new_user_zoo.py``
+#: checks them).
+SHIPPED_MODELS = {
+    "digits": ("digits_cnn.keras", "train_digits_cnn.py",
+               "xb.data.digits() test split (450 images)", 0.9889),
+    "clutter": ("clutter_cnn.keras", "train_clutter_cnn.py",
+                "the first 500 images of xb.data.clutter(split='test', size=48, seed=0, "
+                "digit_scale=(0.45, 0.8)), the data of a run's 'clutter'", 0.80),
+}
+#: other names of the shipped models (``demo``: the model of ``xaibench demo``)
+SHIPPED_ALIASES = {"demo": "clutter"}
+
+
+def shipped(name: str = "digits", path: str | None = None) -> tf.keras.Model:
+    """A trained CNN shipped in ``models/``, loaded for inference (no optimizer state):
+
+    * ``"digits"``: :func:`mnist_cnn` (Anjomshoae et al.'s stack) trained on
+      :func:`xaibench.data.digits` (28x28 grey); test accuracy **0.989** (445 of 450).
+    * ``"clutter"`` (also ``"demo"``): the same stack with 16/32/64 filters trained on
+      48x48 RGB :func:`xaibench.data.clutter` images (the demo's model); test accuracy
+      **0.80** on the first 500 images of the clutter test split (digits never seen in
+      training).
+
+    Both end in a softmax. ``path``: load from this file instead of ``models/``. A
+    missing file is retrained by its script in ``models/`` (a few minutes).
+    """
+    key = SHIPPED_ALIASES.get(name, name)
+    if key not in SHIPPED_MODELS:
+        raise ValueError(f"no shipped model {name!r}; choose one of "
+                         f"{', '.join(list(SHIPPED_MODELS) + list(SHIPPED_ALIASES))}")
+    filename, script = SHIPPED_MODELS[key][:2]
+    path = os.path.join(MODELS, filename) if path is None else str(path)
+    if os.path.isfile(path):
+        return tf.keras.models.load_model(path, compile=False)
+    import importlib.util
+    import sys
+
+    print(f"{path} is missing: training it with models/{script} (a few minutes)",
+          file=sys.stderr)
+    spec = importlib.util.spec_from_file_location(script[:-3], os.path.join(MODELS, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train(path)[0]
+
 
 #: layer groups of Amorim et al. (Sec. III-A) that carry the L2 penalty
 REGULARIZE_GROUPS = ("B1", "B2", "B3", "B", "D1", "D2", "D", "A")
@@ -31,6 +87,9 @@ def cifar_cnn(weight_decay: float = 0.0, regularize: str = "A", input_shape=(32,
               name: str = "cifar_cnn") -> tf.keras.Model:
     """The CIFAR-10 CNN of Amorim et al. (Fig. 1): three blocks of two 3x3 ReLU
     convolutions and a 2x2 max-pool, two ReLU dense layers, a softmax output.
+
+    Untrained: the weights are random (Keras's initialisers); train it before
+    explaining it.
 
     ``weight_decay`` is the L2 coefficient (the paper uses 0, 1e-4, 1e-3, 5e-3,
     1e-2, 5e-2); ``regularize`` names the layer group that carries it: B1, B2, B3
@@ -67,6 +126,10 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes: int = 10, filters=(8, 16, 32
               name: str = "mnist_cnn") -> tf.keras.Model:
     """The MNIST CNN of Anjomshoae et al. (Fig. 1): three blocks of
     [3x3 convolution, batch normalization, ReLU, 2x2 max-pool], a dense softmax layer.
+
+    Untrained: the weights are random and differ on every call (accuracy about 0.1);
+    train it before explaining it, or use ``shipped("digits")``, this network trained
+    on :func:`xaibench.data.digits`.
     """
     x = inputs = L.Input(shape=input_shape, name="image")
     for b, f in enumerate(filters, start=1):
@@ -87,6 +150,8 @@ def caffenet(num_classes: int = 1000, input_shape=(227, 227, 3),
 
     Local response normalisation and the two-group convolutions of the original
     are left out: neither is a Keras layer that LRP rules are defined for.
+
+    Untrained: the weights are random (no CaffeNet weights ship with xaibench).
     """
     check_in_range("num_classes", num_classes, 2, integer=True)
     x = inputs = L.Input(shape=input_shape, name="image")
@@ -113,8 +178,9 @@ VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 def vgg16(weights=None, input_shape=(224, 224, 3), classes: int = 1000) -> tf.keras.Model:
     """VGG-16 from ``keras.applications`` (Kohlbrenner et al. use its ImageNet weights).
 
-    ``weights``: ``None`` (random), ``"imagenet"`` (loaded through Keras from its
-    cache ``~/.keras/models/``; downloaded there by Keras when the network allows)
+    ``weights``: ``None`` (random: an untrained network), ``"imagenet"`` (loaded through
+    Keras from its cache ``~/.keras/models/``; downloaded there by Keras when the network
+    allows)
     or the path of a local ``.h5`` weights file.
     """
     if weights is not None and weights != "imagenet" and not os.path.isfile(str(weights)):

@@ -180,32 +180,20 @@ _ids = itertools.count()
 class _PreparedModel:
     key: str
     model: object                 # the prepared Keras model (eager, in this process)
-    fingerprint: tuple
     json_config: str = field(repr=False)
 
 
 _prepared: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _fingerprint(model) -> tuple:
-    """Cheap identity of a model's weights: shape, sum and a strided sample sum per array."""
-    fp = []
-    for w in model.weights:
-        a = np.asarray(w.numpy())
-        step = max(1, a.size // 251)
-        fp.append((a.shape, float(a.sum(dtype=np.float64)), float(a.ravel()[::step].sum())))
-    return tuple(fp)
-
-
 def prepared_for(model) -> _PreparedModel:
-    """The prepared copy of ``model``, rebuilt when its weights changed."""
-    from xaibench.prepare import prepare
+    """The prepared copy of ``model`` with its worker key, rebuilt when its weights changed."""
+    from xaibench.prepare import cached_prepare
 
-    fp = _fingerprint(model)
+    prepared = cached_prepare(model)
     entry = _prepared.get(model)
-    if entry is None or entry.fingerprint != fp:
-        prepared = prepare(model)
-        entry = _PreparedModel(f"m{next(_ids)}", prepared, fp, prepared.to_json())
+    if entry is None or entry.model is not prepared:
+        entry = _PreparedModel(f"m{next(_ids)}", prepared, prepared.to_json())
         _prepared[model] = entry
     return entry
 

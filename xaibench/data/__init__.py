@@ -1,7 +1,8 @@
 """Data sets with ground truth for explaining and benchmarking (data arrow of DESIGN.md).
 
 Embedded, no network:
-  * :func:`digits` -- sklearn's handwritten digits, upsampled (tuple API, the demo model's data);
+  * :func:`digits` -- sklearn's handwritten digits, upsampled (the shipped digits model's data;
+    the test split, with the training split as ``.train``);
   * :func:`clutter` / :func:`clutter_train_test` -- digits pasted on natural backgrounds from
     ``skimage.data``, with the digit's box and pixel mask (a localisation set that runs anywhere);
   * :func:`skimage_samples` -- astronaut, chelsea, coffee, rocket, ... for VGG-sized inputs.
@@ -13,8 +14,10 @@ and where to put it):
     Kohlbrenner et al. (2020) (shortest side, centre crop, boxes adjusted);
   * :func:`voc2007` -- PASCAL VOC 2007 with boxes and segmentation masks.
 
-Every loader except :func:`digits` returns a :class:`Dataset` (the folder sets, with
-``lazy=True``, a :class:`LazyDataset` that decodes images when selected);
+Every loader returns a :class:`Dataset` (the folder sets, with ``lazy=True``, a
+:class:`LazyDataset` that decodes images when selected). ``digits()`` also unpacks as
+the 4-tuple it used to return, ``x_train, y_train, x_test, y_test = xb.data.digits()``
+(:meth:`Dataset.split`); :func:`clutter_train_test` returns ``(train, test)`` Datasets.
 ``load(name, **kwargs)`` calls a loader by name and ``list_datasets()`` describes them.
 """
 from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, data_home,
@@ -28,8 +31,8 @@ from xaibench.data._voc import VOC_CLASSES, voc2007
 
 _LOADERS = {
     "digits": (digits_dataset, "sklearn handwritten digits upsampled to 28x28, grey (embedded)"),
-    "clutter": (clutter, "digits pasted on skimage.data backgrounds, 64x64 RGB, boxes + masks "
-                         "(embedded, generated)"),
+    "clutter": (clutter, "digits pasted on skimage.data backgrounds, RGB with boxes + masks, "
+                         "64x64 (48x48 in runs, for the demo model) (embedded, generated)"),
     "skimage_samples": (skimage_samples, "natural images of skimage.data at 224x224, no labels "
                                          "(embedded)"),
     "mnist": (mnist, "MNIST 28x28 through keras.datasets (Keras cache)"),

@@ -38,6 +38,10 @@ BACKGROUNDS = (
 )
 
 
+#: ``clutter(progress=None)`` shows a progress bar from this many images on (about 4 s)
+PROGRESS_FROM = 2000
+
+
 @functools.lru_cache(maxsize=None)
 def skimage_image(name: str) -> np.ndarray:
     """An image of ``skimage.data`` as uint8 RGB ``(H, W, 3)`` (cached, read-only)."""
@@ -105,7 +109,7 @@ def upsample_digit(digit: np.ndarray, d: int) -> np.ndarray:
 def clutter(n: int = 1000, size: int = 64, seed: int = 0, digit_scale=(0.3, 0.6),
             crop_scale=(0.2, 1.0), threshold: float = 0.25, backgrounds=None,
             split: str = "all", test_fraction: float = 0.25, preprocess=None,
-            return_background: bool = False) -> Dataset:
+            return_background: bool = False, progress: bool | None = None) -> Dataset:
     """``n`` generated RGB images with one pasted digit each (see the module docstring).
 
     digit_scale: range of the digit's side as a fraction of ``size`` (the drawn square; the
@@ -115,6 +119,8 @@ def clutter(n: int = 1000, size: int = 64, seed: int = 0, digit_scale=(0.3, 0.6)
     sklearn digit; "train"/"test" use disjoint stratified pools (``test_fraction``, ``seed``),
     so a model trained on one is tested on unseen digits (see :func:`clutter_train_test`).
     preprocess: see :func:`xaibench.data.apply_preprocess` (default: x in [0, 1]).
+    progress: a progress bar on stderr while the images are made (about 2 ms each); None
+    (default) shows it from :data:`PROGRESS_FROM` images on.
 
     Returns a :class:`Dataset` with boxes and masks; ``meta`` holds per image "digit_index"
     (into ``sklearn.datasets.load_digits()``), "paste" (top, left, d), "colour", "background"
@@ -152,42 +158,55 @@ def clutter(n: int = 1000, size: int = 64, seed: int = 0, digit_scale=(0.3, 0.6)
     masks = np.zeros((n, size, size), bool)
     y = np.empty(n, np.int64)
     boxes, meta_idx, meta_paste, meta_col, meta_bg = [], [], [], [], []
-    for i in range(n):
-        b = int(rng.integers(len(names)))
-        src = skimage_image(names[b])
-        short = min(src.shape[:2])
-        side = max(8, int(round(rng.uniform(c_lo, c_hi) * short)))
-        r0 = int(rng.integers(src.shape[0] - side + 1))
-        c0 = int(rng.integers(src.shape[1] - side + 1))
-        crop = _pil_image(names[b]).resize((size, size), Image.BILINEAR, reducing_gap=3.0,
-                                           box=(c0, r0, c0 + side, r0 + side))
-        bg = np.asarray(crop, np.float32) / 255.0
+    show = n >= PROGRESS_FROM if progress is None else bool(progress)
+    bar = None
+    if show:
+        from xaibench._progress import progress_bar
 
-        k = int(pool[rng.integers(len(pool))])
-        d = int(round(rng.uniform(lo, hi) * size))
-        top = int(rng.integers(size - d + 1))
-        left = int(rng.integers(size - d + 1))
-        colour = rng.uniform(0.0, 1.0, 3)
-        a = upsample_digit(digit_images[k], d)
-        m = a > threshold
-        a = np.where(m, np.minimum(1.0, 2.0 * a), 0.0)[..., None]
-        patch = bg[top:top + d, left:left + d]
-        lum = float(patch.mean())
-        colour = 0.25 * colour if lum > 0.5 else 0.75 + 0.25 * colour
-        img = bg.copy()
-        img[top:top + d, left:left + d] = ((1.0 - a) * patch + a * colour).astype(np.float32)
-        masks[i, top:top + d, left:left + d] = m
-        rows, cols = np.nonzero(masks[i])
-        boxes.append([(int(cols.min()), int(rows.min()), int(cols.max()) + 1,
-                       int(rows.max()) + 1)])
-        x[i] = img
-        if bgs is not None:
-            bgs[i] = bg
-        y[i] = digit_targets[k]
-        meta_idx.append(k)
-        meta_paste.append((top, left, d))
-        meta_col.append(colour.astype(np.float32))
-        meta_bg.append(names[b])
+        bar = progress_bar(total=n, unit="img", desc=f"clutter: making {n} images",
+                           leave=False, dynamic_ncols=True, mininterval=0.5)
+    try:
+        for i in range(n):
+            b = int(rng.integers(len(names)))
+            src = skimage_image(names[b])
+            short = min(src.shape[:2])
+            side = max(8, int(round(rng.uniform(c_lo, c_hi) * short)))
+            r0 = int(rng.integers(src.shape[0] - side + 1))
+            c0 = int(rng.integers(src.shape[1] - side + 1))
+            crop = _pil_image(names[b]).resize((size, size), Image.BILINEAR, reducing_gap=3.0,
+                                               box=(c0, r0, c0 + side, r0 + side))
+            bg = np.asarray(crop, np.float32) / 255.0
+
+            k = int(pool[rng.integers(len(pool))])
+            d = int(round(rng.uniform(lo, hi) * size))
+            top = int(rng.integers(size - d + 1))
+            left = int(rng.integers(size - d + 1))
+            colour = rng.uniform(0.0, 1.0, 3)
+            a = upsample_digit(digit_images[k], d)
+            m = a > threshold
+            a = np.where(m, np.minimum(1.0, 2.0 * a), 0.0)[..., None]
+            patch = bg[top:top + d, left:left + d]
+            lum = float(patch.mean())
+            colour = 0.25 * colour if lum > 0.5 else 0.75 + 0.25 * colour
+            img = bg.copy()
+            img[top:top + d, left:left + d] = ((1.0 - a) * patch + a * colour).astype(np.float32)
+            masks[i, top:top + d, left:left + d] = m
+            rows, cols = np.nonzero(masks[i])
+            boxes.append([(int(cols.min()), int(rows.min()), int(cols.max()) + 1,
+                           int(rows.max()) + 1)])
+            x[i] = img
+            if bgs is not None:
+                bgs[i] = bg
+            y[i] = digit_targets[k]
+            meta_idx.append(k)
+            meta_paste.append((top, left, d))
+            meta_col.append(colour.astype(np.float32))
+            meta_bg.append(names[b])
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
 
     xp, images = apply_preprocess(x * np.float32(255.0), preprocess)
     if images is None:

@@ -48,6 +48,9 @@ class Dataset:
     images: the displayable images, float32 in [0, 1], when ``x`` was preprocessed (else None:
         ``x`` itself is displayable); see :attr:`display`.
     meta: anything else a loader knows (documented per loader).
+    train: the training split, when the loader made one alongside this (test) split
+        (:func:`xaibench.data.digits`); then :meth:`split` and unpacking give the 4-tuple
+        ``x_train, y_train, x_test, y_test = ds``.
     """
 
     x: np.ndarray
@@ -59,6 +62,7 @@ class Dataset:
     ids: list | None = None
     images: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    train: "Dataset | None" = field(default=None, repr=False)
 
     def __post_init__(self):
         self.x = np.asarray(self.x, dtype=np.float32)
@@ -94,6 +98,24 @@ class Dataset:
         gt = [k for k in ("boxes", "masks") if getattr(self, k) is not None]
         return (f"Dataset({self.name!r}, x={self.x.shape}, classes="
                 f"{self.num_classes}, ground truth={'+'.join(gt) or 'none'})")
+
+    def split(self) -> tuple:
+        """``(x_train, y_train, x_test, y_test)``: the arrays of :attr:`train` and of this
+        data set (the tuple :func:`xaibench.data.digits` returned before it returned a
+        Dataset)."""
+        if self.train is None:
+            raise ValueError(f"{self.name} has no training split; split() needs a Dataset "
+                             "made with one (xb.data.digits()), e.g. clutter_train_test() "
+                             "gives (train, test) Datasets")
+        return self.train.x, self.train.y, self.x, self.y
+
+    def __iter__(self):
+        """With a :attr:`train` split: the 4-tuple of :meth:`split` (so
+        ``x_train, y_train, x_test, y_test = xb.data.digits()`` works as it always did);
+        without: one single-image Dataset after another."""
+        if self.train is not None:
+            return iter(self.split())
+        return (self.subset(i) for i in range(len(self)))
 
     @property
     def num_classes(self):

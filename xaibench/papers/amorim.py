@@ -47,7 +47,7 @@ import zlib
 import numpy as np
 
 from xaibench.papers._common import cached_model, check_int, parse_data, rows_of, sub_run
-from xaibench.papers.comparison import Reproduction, markdown_table, order_text, ordered
+from xaibench.papers.comparison import Reproduction, markdown_table, order_text, ordered, vs
 from xaibench.plots import new_figure
 
 TITLE = ("Amorim et al. (2020): Interpretability vs. Complexity -- L2 regularisation vs. "
@@ -456,16 +456,31 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
     d0 = decays[0]
     scores0 = {m: table[m, lead, d0] for m in METHODS}
     paper_order = ["lrp.epsilon", "gradient", "deconvnet", "guided_backprop", "deep_taylor"]
+
+    def paper_aopc(m, g, d):
+        return _paper_value(m, g, d)[0]
+
+    in_order = [paper_aopc(m, lead, d0) for m in paper_order]
     result.add(f"Table II ordering, L2 {_decay_text(d0)}",
-               claim=order_text(paper_order, METHODS), holds=ordered(scores0, paper_order))
+               paper=vs(*in_order, sep=", ") if None not in in_order else None,
+               ours=vs(*[scores0[m] for m in paper_order], sep=", "),
+               claim=order_text(paper_order, METHODS) + " (AOPC shown in this order)",
+               holds=ordered(scores0, paper_order))
     mean_over = {m: np.mean([table[m, lead, d] for d in decays]) for m in METHODS}
     top2 = sorted(METHODS, key=lambda m: -mean_over[m])[:2]
+    paper_mean = {m: [paper_aopc(m, lead, d) for d in decays] for m in METHODS}
+    paper_top2 = (sorted(METHODS, key=lambda m: -np.mean(paper_mean[m]))[:2]
+                  if all(None not in v for v in paper_mean.values()) else None)
     result.add("Sec. V: highest-fidelity methods (mean over decays)",
+               paper=" and ".join(METHODS[m] for m in paper_top2) if paper_top2 else None,
                ours=" and ".join(METHODS[m] for m in top2),
                claim="LRP and Gradient give the highest AOPC",
                holds=set(top2) == {"lrp.epsilon", "gradient"})
     for m in METHODS:
+        ref = (paper_aopc(m, lead, low), paper_aopc(m, lead, high))
         result.add(f"Table II, {METHODS[m]}: L2 {_decay_text(low)} vs {_decay_text(high)}",
+                   paper=vs(*ref) if None not in ref else None,
+                   ours=vs(table[m, lead, low], table[m, lead, high]),
                    claim=f"AOPC lower regularisation > higher ({lead})",
                    holds=table[m, lead, low] > table[m, lead, high])
 
@@ -519,7 +534,7 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
     others = [g for g in groups if g != "A"]
     if "A" in groups and others and high > 0:
         result.add(f"Fig. 3, accuracy at L2 {_decay_text(high)}: A vs {', '.join(others)}",
-                   ours=accuracy["A", high],
+                   ours=vs(accuracy["A", high], *[accuracy[g, high] for g in others]),
                    claim="all layers regularised (A) gives the lowest accuracy",
                    holds=all(accuracy["A", high] < accuracy[g, high] for g in others))
     else:
@@ -528,10 +543,23 @@ def _report(result, folds, decays, groups, keys, facts, aopc):
     # Sec. V: A less interpretable than D
     positive = [d for d in decays if d > 0]
     if "A" in groups and "D" in groups and positive:
-        holds = all(np.mean([table[m, "A", d] for d in positive])
-                    < np.mean([table[m, "D", d] for d in positive]) for m in METHODS)
+        def a_vs_d(value):
+            return {m: tuple(np.mean([value(m, g, d) for d in positive]) for g in ("A", "D"))
+                    for m in METHODS}
+
+        ours_ad = a_vs_d(lambda m, g, d: table[m, g, d])
+        holds = all(a < d for a, d in ours_ad.values())
+        paper_ad = (a_vs_d(paper_aopc) if all(paper_aopc(m, g, d) is not None for m in METHODS
+                                               for g in ("A", "D") for d in positive) else None)
+
+        def worst(pairs):          # the method closest to breaking "A < D"
+            m = max(pairs, key=lambda k: pairs[k][0] - pairs[k][1])
+            return f"{METHODS[m]} {vs(*pairs[m])}"
+
         result.add("Sec. V: AOPC of A vs D (every method, mean over decays > 0)",
-                   claim="all layers regularised < dense layers regularised", holds=holds)
+                   paper=worst(paper_ad) if paper_ad else None, ours=worst(ours_ad),
+                   claim="all layers regularised < dense layers regularised (shown: the "
+                   "method with the smallest margin, A vs D)", holds=holds)
     else:
         result.add("Sec. V: AOPC of A vs D", claim="all layers regularised < dense layers "
                    "regularised")
@@ -566,12 +594,14 @@ def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
         fig.savefig(path, dpi=100)
         result.figures[title] = path
 
+    from xaibench.plots import line_styles
+
     fig, ax = new_figure(figsize=(6, 4))
-    for m in METHODS:
-        ax.plot(ticks, [table[m, lead, d] for d in decays], "o-", label=METHODS[m])
+    for m, style in zip(METHODS, line_styles(len(METHODS))):
+        ax.plot(ticks, [table[m, lead, d] for d in decays], label=METHODS[m], **style)
         paper = [_paper_value(m, lead, d)[0] for d in decays]
         if all(p is not None for p in paper):
-            ax.plot(ticks, paper, "x:", color=ax.lines[-1].get_color(), alpha=.6)
+            ax.plot(ticks, paper, "x:", color=style["color"], alpha=.6)
     ax.plot(ticks, [ctrl[lead, d] for d in decays], "k--", label="random pixels")
     ax.set_xticks(list(ticks), labels)
     ax.set_xlabel("L2 weight decay")
@@ -581,8 +611,8 @@ def _figures(result, decays, groups, lead, table, ctrl, accuracy, wins):
     save(fig, "table2_aopc.png", "Table II as a plot: AOPC per decay")
 
     fig, ax = new_figure(figsize=(6, 4))
-    for g in groups:
-        ax.plot(ticks, [accuracy[g, d] for d in decays], "o-", label=g)
+    for g, style in zip(groups, line_styles(len(groups))):
+        ax.plot(ticks, [accuracy[g, d] for d in decays], label=g, **style)
     ax.set_xticks(list(ticks), labels)
     ax.set_xlabel("L2 weight decay")
     ax.set_ylabel("held-out accuracy")

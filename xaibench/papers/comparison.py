@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from dataclasses import asdict, dataclass, field
+
+
+#: characters per line of the table printed to a terminal (:meth:`Reproduction.table`)
+TERMINAL_WIDTH = 100
+#: widest number or short text shown in the paper / xaibench columns of that table
+VALUE_WIDTH = 16
 
 
 @dataclass
@@ -78,16 +85,35 @@ class Reproduction:
         return [(r.item, _fmt(r.paper), _fmt(r.ours), r.claim or "", _verdict(r))
                 for r in self.rows]
 
-    def table(self) -> str:
-        """The side-by-side table as plain text."""
-        head = ("item", "paper", "xaibench", "claim", "on this data")
-        cells = [head] + self._cells()
-        widths = [min(60, max(len(c[i]) for c in cells)) for i in range(5)]
-        lines = []
-        for k, c in enumerate(cells):
-            lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
-            if k == 0:
-                lines.append("  ".join("-" * w for w in widths))
+    def table(self, width: int = TERMINAL_WIDTH) -> str:
+        """The side-by-side table as plain text at most ``width`` characters wide (the
+        compact form printed to a terminal; :meth:`markdown` has the full one): columns
+        item, paper, xaibench and the verdict; the item wraps in its column, a claim's
+        statement and a value too long for its column go on indented lines under the row."""
+        rows = [(r.item, _fmt(r.paper, 4), _fmt(r.ours, 4), r.claim or "", _verdict(r))
+                for r in self.rows]
+        verdict_w = max([len("on this data")] + [len(r[4]) for r in rows])
+        value_w = VALUE_WIDTH
+        fits = [[v if len(v) <= value_w else "" for v in (r[1], r[2])] for r in rows]
+        col = [max([len(h)] + [len(f[k]) for f in fits]) for k, h in enumerate(("paper",
+                                                                              "xaibench"))]
+        item_w = max(20, width - sum(col) - verdict_w - 6)
+        lines = [f"{'item':<{item_w}}  {'paper':<{col[0]}}  {'xaibench':<{col[1]}}  "
+                 "on this data".rstrip(),
+                 f"{'-' * item_w}  {'-' * col[0]}  {'-' * col[1]}  {'-' * verdict_w}"]
+        for (item, paper, ours, claim, verdict), (p_fit, o_fit) in zip(rows, fits):
+            wrapped = textwrap.wrap(item, item_w) or [""]
+            for k, text in enumerate(wrapped):
+                cells = (p_fit, o_fit, verdict) if k == 0 else ("", "", "")
+                lines.append(f"{text:<{item_w}}  {cells[0]:<{col[0]}}  {cells[1]:<{col[1]}}  "
+                             f"{cells[2]}".rstrip())
+            for name, value, fit in (("paper", paper, p_fit), ("xaibench", ours, o_fit)):
+                if value and not fit:
+                    lines += textwrap.wrap(f"{name}: {value}", width, initial_indent="    ",
+                                           subsequent_indent="      ")
+            if claim:
+                lines += textwrap.wrap(f"claim: {claim}", width, initial_indent="    ",
+                                       subsequent_indent="      ")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -106,7 +132,8 @@ class Reproduction:
         return self.markdown().replace("](", "](" + self.out.rstrip("/") + "/")
 
     def __str__(self) -> str:
-        return f"{self.title}\n\n{self.table()}"
+        """The title and the compact table, at most :data:`TERMINAL_WIDTH` characters wide."""
+        return "\n".join(textwrap.wrap(self.title, TERMINAL_WIDTH)) + "\n\n" + self.table()
 
     def write(self) -> str:
         """Write ``comparison.md`` and ``comparison.json`` into :attr:`out`; returns the .md path."""
@@ -119,6 +146,15 @@ class Reproduction:
                        "data": self.data, "rows": [asdict(r) for r in self.rows],
                        "figures": self.figures, "runs": self.runs}, fh, indent=1, default=str)
         return path
+
+
+def vs(*values, sep: str = " vs ", digits: int = 3) -> str:
+    """``"0.984 vs 0.897"``: the numbers a claim compares, for its paper / xaibench cell
+    (floats to ``digits`` significant digits, text as is)."""
+    import numbers
+
+    return sep.join(_fmt(float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                         else v, digits) for v in values)
 
 
 def ordered(scores: dict, order, strict: bool = True) -> bool:

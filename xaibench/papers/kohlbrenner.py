@@ -50,7 +50,7 @@ import os
 import numpy as np
 
 from xaibench.papers._common import check_int, parse_data, rows_of, sub_run
-from xaibench.papers.comparison import Reproduction
+from xaibench.papers.comparison import Reproduction, vs
 from xaibench.plots import new_figure
 
 TITLE = ("Kohlbrenner et al. (2020): Towards best practice in explaining neural network "
@@ -252,6 +252,35 @@ def table1_claims(mu_w: dict, mu25: dict) -> list:
     return out
 
 
+def table1_evidence(mu_w: dict, mu25: dict) -> list:
+    """The numbers each claim of :func:`table1_claims` compares (same order), as short
+    texts for the comparison's paper / xaibench cells."""
+    methods = [k for k in mu_w if k != BASELINE_KEY]
+    cmp = [k for k in CMP if k in mu_w]
+    others = [k for k in methods if k not in CMP]
+    uniform = [k for k in UNIFORM_LRP if k in mu_w]
+    best_other = max((k for k in methods if k != "cmp_a2b"), key=lambda k: mu_w[k])
+    spread = max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)
+    out = [vs(min(mu_w[k] for k in methods), mu_w[BASELINE_KEY], digits=4),
+           vs(mu_w["cmp_a2b"], mu_w[best_other], digits=4),
+           vs(min(mu_w[k] for k in cmp), max(mu_w[k] for k in others), digits=4),
+           vs(min(mu25[k] for k in cmp), max(mu25[k] for k in others), digits=4),
+           vs(np.mean([mu_w[k] for k in cmp]) - np.mean([mu_w[k] for k in uniform]), spread,
+              digits=4),
+           vs(mu_w["lrp_z"], min(mu_w[k] for k in methods if k != "lrp_z"), digits=4)]
+    if "pa" in mu_w:
+        near = min((k for k in methods if k != "pa"), key=lambda k: abs(mu_w[k] - mu_w["pa"]))
+        out.append(LABELS[near])
+    return out
+
+
+#: what :func:`table1_evidence` shows for each claim of :func:`table1_claims`
+TABLE1_EVIDENCE = ("mu_w: worst method vs baseline", "mu_w: CMP:alpha2+b vs best other",
+                   "mu_w: worst CMP vs best other", "mu<=0.25: worst CMP vs best other",
+                   "mu_w: CMP - uniform LRP vs CMP spread", "mu_w: LRP_z vs lowest other",
+                   "mu_w: PA's nearest method")
+
+
 def _kendall_tau(a: dict, b: dict) -> float:
     from scipy.stats import kendalltau
 
@@ -261,18 +290,18 @@ def _kendall_tau(a: dict, b: dict) -> float:
 
 def _fig3(arrays, bins, path):
     """Fig. 3: mean mu per box-size interval (``bins`` equal intervals of [0, 1])."""
-    from matplotlib import colormaps
-
     from xaibench.evaluate import mu_by_box_size
+    from xaibench.plots import line_styles
 
     fig, ax = new_figure(figsize=(6.4, 4.0))
-    ax.set_prop_cycle(color=colormaps["tab10"](np.linspace(0, 1, 10)))
+    styles = dict(zip(METHODS, line_styles(len(METHODS))))
     for key in list(METHODS) + [BASELINE_KEY]:
         edges, mean, _ = mu_by_box_size(arrays[key], bins=bins)
         centre = (edges[:-1] + edges[1:]) / 2
         ok = np.isfinite(mean)
-        style = dict(color="k", linestyle="--") if key == BASELINE_KEY else {}
-        ax.plot(centre[ok], mean[ok], marker=".", linewidth=1, label=LABELS[key], **style)
+        style = dict(color="k", linestyle="--", marker=".") if key == BASELINE_KEY else \
+            styles[key]
+        ax.plot(centre[ok], mean[ok], linewidth=1, markersize=4, label=LABELS[key], **style)
     for t in (0.25, 0.5):
         ax.axvline(t, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlim(0, 1)
@@ -444,8 +473,13 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     mu_w = {k: t["mu_w"] for k, t in table.items()}
     result.add("Table 1, rank agreement of mu_w with the paper (Kendall tau)",
                ours=_kendall_tau(mu_w, {k: v[0] for k, v in ref.items()}))
-    for claim, holds in table1_claims(mu_w, {k: t["mu<=0.25"] for k, t in table.items()}):
-        result.add("Table 1", claim=claim, holds=holds)
+    mu25 = {k: t["mu<=0.25"] for k, t in table.items()}
+    ref_mu_w, ref_mu25 = ({k: v[COLUMNS.index(c)] for k, v in ref.items()}
+                          for c in ("mu_w", "mu<=0.25"))
+    for (claim, holds), what, paper, ours in zip(
+            table1_claims(mu_w, mu25), TABLE1_EVIDENCE,
+            table1_evidence(ref_mu_w, ref_mu25), table1_evidence(mu_w, mu25)):
+        result.add(f"Table 1, {what}", claim=claim, holds=holds, paper=paper, ours=ours)
 
     # ---- Fig. 3
     result.figures["Fig. 3: mu against box size"] = _fig3(
@@ -458,9 +492,9 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
         ok = np.isfinite(a["mu"])
         rho[key] = float(spearmanr(a["size"][ok], a["mu"][ok])[0])
     result.add("Fig. 3, smallest Spearman rho(box size, mu) over the methods",
-               ours=min(rho.values()))
-    result.add("Fig. 3", claim="mu grows with the box size for every method",
-               holds=all(r > 0 for r in rho.values()))
+               ours=min(rho.values()),
+               claim="mu grows with the box size for every method (decided: rho > 0 for "
+               "every method)", holds=all(r > 0 for r in rho.values()))
     small, large = {}, {}
     for key in METHODS:
         a = arrays[key]
@@ -470,10 +504,13 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
         if np.any(ok & (a["size"] > 0.5)):
             large[key] = float(np.mean(a["mu"][ok & (a["size"] > 0.5)]))
     decided = len(small) == len(METHODS) and len(large) == len(METHODS)
-    result.add("Fig. 3", claim="methods converge for boxes > 50 % of the image: the spread of "
+    spread = {k: max(v.values()) - min(v.values()) if v else None
+              for k, v in (("large", large), ("small", small))}
+    result.add("Fig. 3, spread of mean mu: boxes > 50 % vs <= 25 %",
+               ours=vs(spread["large"], spread["small"]) if decided else None,
+               claim="methods converge for boxes > 50 % of the image: the spread of "
                "mean mu between methods is smaller there than for boxes <= 25 %",
-               holds=(max(large.values()) - min(large.values())
-                      < max(small.values()) - min(small.values())) if decided else None)
+               holds=(spread["large"] < spread["small"]) if decided else None)
 
     # ---- Fig. 2
     o = _per_image(main)["baseline"]["object_occlusion"]
@@ -486,14 +523,19 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
                ours=float(occ["context"].mean()))
     result.add("Fig. 2, share of images where occluding the object lowers the logit more",
                ours=float(np.mean(occ["object"] < occ["context"])))
-    result.add("Fig. 2", claim="occluding the object lowers the true-class logit more than "
+    result.add("Fig. 2, mean logit change: object vs context",
+               ours=vs(float(occ["object"].mean()), float(occ["context"].mean())),
+               claim="occluding the object lowers the true-class logit more than "
                "occluding the context (mean over images)",
                holds=occ["object"].mean() < occ["context"].mean())
     median = np.median(occ["size"])
     gap = occ["context"] - occ["object"]
     lower, upper = gap[occ["size"] <= median], gap[occ["size"] > median]
-    result.add("Fig. 2", claim="the difference is larger for the smaller half of the objects",
-               holds=(lower.mean() > upper.mean()) if len(lower) and len(upper) else None)
+    split = len(lower) and len(upper)
+    result.add("Fig. 2, context - object change: smaller vs larger half of the objects",
+               ours=vs(float(lower.mean()), float(upper.mean())) if split else None,
+               claim="the difference is larger for the smaller half of the objects",
+               holds=(lower.mean() > upper.mean()) if split else None)
 
     # ---- Fig. 1
     corr = _fig1(data_map, model_spec, patterns,
@@ -508,7 +550,9 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
                ours=uniform_corr)
     result.add("Fig. 1, correlation of true- and runner-up-class heatmaps, LRP_CMP (e)-(g)",
                ours=cmp_corr)
-    result.add("Fig. 1", claim="LRP_CMP is more class-discriminative than uniform rules, GB "
+    result.add("Fig. 1, correlation of the two classes' heatmaps: LRP_CMP vs (a)-(d)",
+               ours=vs(cmp_corr, uniform_corr),
+               claim="LRP_CMP is more class-discriminative than uniform rules, GB "
                "and PA (lower correlation between the two classes' heatmaps)",
                holds=cmp_corr < uniform_corr)
     result.tables["Fig. 1: correlation between the two classes' heatmaps"] = "\n".join(

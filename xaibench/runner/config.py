@@ -1,13 +1,14 @@
 """The configuration of a batch run: model, data, analyzers, metrics, sharding.
 
-A run is described by a JSON or YAML mapping::
+A run is described by a JSON or YAML mapping (``configs/`` in the repository holds
+commented examples; ``xaibench evaluate --help`` shows this format)::
 
-    model: demo                      # "demo" (models/clutter_cnn.keras), "digits"
-                                     # (models/digits_cnn.keras), a .keras file, or a zoo
-                                     # builder: "vgg16:imagenet" (a bare zoo name is the
-                                     # untrained architecture)
+    model: demo                      # a shipped model ("demo" = "clutter", "digits": see
+                                     # xb.zoo.shipped), a .keras file, or a zoo builder with
+                                     # weights such as "vgg16:imagenet" (a bare zoo name is
+                                     # the untrained architecture and warns)
     data: {name: clutter, n: 64}     # a loader of xb.data and its arguments; n = images used
-    analyzers: [gradient, {name: lrp.epsilon, params: {epsilon: 0.01}}]
+    analyzers: [gradient, {name: lrp.epsilon, params: {epsilon: 0.1}}]
     metrics: [aopc, {name: relevance_ratio}, complexity]
     target: label                    # the explained class: the data's "label" or the
                                      # model's "predicted" class (unsupervised evaluation)
@@ -24,6 +25,10 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
+
+#: the format of a run config, as ``xaibench evaluate --help`` shows it
+FORMAT = ((__doc__ or "").partition("::\n\n")[2].partition("\nEvery value")[0].rstrip()
+          or "see xaibench/runner/config.py")
 
 
 #: what a run explains: the data set's label, or the class the model predicts
@@ -101,9 +106,22 @@ def _steps(items, what: str, known) -> tuple:
     return tuple(out)
 
 
+def _known_analyzers(items) -> dict:
+    """The analyzer names a config may use: the static catalogue when it holds every name
+    given (no TensorFlow import), else the registry itself."""
+    from xaibench.catalogue import ANALYZERS
+
+    names = {item if isinstance(item, str) else item.get("name") if isinstance(item, dict)
+             else None for item in (items if isinstance(items, (list, tuple)) else ())}
+    if names <= set(ANALYZERS):
+        return ANALYZERS
+    from xaibench.analyzers import list_analyzers
+
+    return list_analyzers()
+
+
 def from_mapping(mapping: dict) -> RunConfig:
     """Build and check a :class:`RunConfig` from a parsed JSON/YAML mapping."""
-    from xaibench.analyzers import list_analyzers
     from xaibench.runner.datasets import LOADERS
     from xaibench.runner.metrics import METRICS
 
@@ -139,7 +157,8 @@ def from_mapping(mapping: dict) -> RunConfig:
         raise ConfigError(f"model must be 'demo', a zoo name or a file path, got {model!r}")
     return RunConfig(
         model=model, data=dict(data),
-        analyzers=_steps(mapping.get("analyzers"), "analyzers", list_analyzers()),
+        analyzers=_steps(mapping.get("analyzers"), "analyzers",
+                         _known_analyzers(mapping.get("analyzers"))),
         metrics=_steps(mapping.get("metrics"), "metrics", METRICS), target=target,
         shard_size=shard_size, seed=seed, save_heatmaps=save,
     )

@@ -100,13 +100,14 @@ def load_npz(path: str) -> RunData:
     return RunData(x, y, boxes, masks)
 
 
-def load(spec: dict) -> RunData | LazyRunData:
+def load(spec: dict, progress: bool | None = None) -> RunData | LazyRunData:
     """Call ``xb.data.<name>(**params)`` and keep the first ``n`` images of its test split
     (``npz``: the arrays of ``spec["path"]``, see :func:`save_npz`); a folder set comes
-    back as :class:`LazyRunData`."""
+    back as :class:`LazyRunData`. ``progress`` goes to loaders that take it (``clutter``:
+    None shows a bar for large requests)."""
     n = spec.get("n")
     npz = spec["name"] == "npz"
-    out = load_npz(spec.get("path")) if npz else _call_loader(spec)
+    out = load_npz(spec.get("path")) if npz else _call_loader(spec, progress)
     if n is not None:
         if n > len(out):
             source = spec.get("path") if npz else repr(spec["name"])
@@ -115,7 +116,7 @@ def load(spec: dict) -> RunData | LazyRunData:
     return out
 
 
-def _call_loader(spec: dict) -> RunData | LazyRunData:
+def _call_loader(spec: dict, progress: bool | None = None) -> RunData | LazyRunData:
     """``xb.data.<name>(**params)`` as RunData of its test split (fewer images made or
     read when the loader takes ``n`` or ``limit``; a loader taking ``lazy`` is catalogued
     and decoded per image range)."""
@@ -135,6 +136,8 @@ def _call_loader(spec: dict) -> RunData | LazyRunData:
             params["limit"] = n
     if "lazy" in accepted:
         params.setdefault("lazy", True)
+    if "progress" in accepted:
+        params.setdefault("progress", progress)
     result = loader(**params)
     if isinstance(result, data.LazyDataset):
         return LazyRunData(result)

@@ -6,6 +6,8 @@ range by image range, and only the current range's images are in memory (folder 
 sets are decoded per range); each shard is self-contained (config + image range), so
 another engine can hand them to other machines. A finished shard is committed
 atomically (see :mod:`.store`); running the same command again skips the finished ones.
+Ctrl-C stops a run with :class:`RunInterrupted` (a ``KeyboardInterrupt``) that says how
+many shards are finished and kept.
 """
 from __future__ import annotations
 
@@ -16,13 +18,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xaibench._progress import outer_bar
-from xaibench.analyzers import create_analyzer
+from xaibench._progress import outer_bar, progress_bar
 from xaibench.runner.config import RunConfig
 from xaibench.runner.metrics import METRICS
 from xaibench.runner.store import RunStore
 
 BASELINE = "baseline"
+
+
+class UntrainedModelWarning(UserWarning):
+    """A run or ``xaibench explain`` was given a zoo architecture with random weights."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: ``done`` of ``total`` shards are finished and kept in the run
+    folder ``out``; running the same config into the same folder resumes."""
+
+    def __init__(self, out: str, done: int, total: int | None):
+        self.out, self.done, self.total = out, done, total
+        super().__init__(f"interrupted: {self.progress} finished and kept in {out}; run the "
+                         "same config into the same folder to resume")
+
+    @property
+    def progress(self) -> str:
+        """``"3 of 10 shards"`` (``"3 shards"`` when the run stopped before planning)."""
+        return (f"{self.done} shards" if self.total is None
+                else f"{self.done} of {self.total} shards")
 
 
 @dataclass(frozen=True)
@@ -56,24 +77,26 @@ def plan_shards(n_images: int, config: RunConfig) -> list:
 
 
 def load_model(spec: str):
-    """A shipped model (``demo``: the clutter CNN, ``digits``: the digits CNN), a saved
-    Keras model file, or a zoo builder: ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``)
-    with weights; a bare zoo name is the untrained architecture and says so in a warning."""
+    """A shipped model (``demo`` or ``clutter``: the clutter CNN, ``digits``: the digits CNN,
+    see :func:`xaibench.zoo.shipped`), a saved Keras model file, or a zoo builder:
+    ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``) with weights; a bare zoo name is the
+    untrained architecture and says so in an :class:`UntrainedModelWarning`."""
     import inspect
     import warnings
 
-    import tensorflow as tf
-
     from xaibench import zoo
-    from xaibench.demo import SHIPPED, load_shipped_model
+    from xaibench.demo import SHIPPED
 
     if spec in SHIPPED:
-        return load_shipped_model(spec)
+        return zoo.shipped(spec)
     if os.path.exists(spec):
-        return tf.keras.models.load_model(spec)
+        import tensorflow as tf
+
+        return tf.keras.models.load_model(spec, compile=False)    # inference only
     name, _, weights = spec.partition(":")
     builder = getattr(zoo, name, None)
-    if builder is None or name.startswith("_") or not inspect.isfunction(builder):
+    if (builder is None or name.startswith("_") or name == "shipped"
+            or not inspect.isfunction(builder)):
         raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED)}, an existing file, "
                          "nor a zoo builder (mnist_cnn, cifar_cnn, caffenet, vgg16, "
                          "vgg16:imagenet)")
@@ -82,9 +105,10 @@ def load_model(spec: str):
             raise ValueError(f"model {spec!r}: the zoo builder {name} takes no weights; train "
                              "it and give the saved .keras file as the model.")
         return builder(weights=weights)
-    warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights); "
-                  "give a trained .keras file, or e.g. 'vgg16:imagenet' for VGG-16's ImageNet "
-                  "weights.", UserWarning, stacklevel=2)
+    warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights, "
+                  "explanations of chance-level predictions); give a trained .keras file, "
+                  "a shipped model (digits, clutter), or e.g. 'vgg16:imagenet' for VGG-16's "
+                  "ImageNet weights.", UntrainedModelWarning, stacklevel=2)
     return builder()
 
 
@@ -94,13 +118,8 @@ def predicted_classes(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
                            for i in range(0, len(x), batch_size)]).astype(np.int64)
 
 
-def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
-    """Run (or resume) ``config`` into the folder ``out``; returns the open store."""
-    from tqdm.auto import tqdm
-
-    from xaibench.runner.datasets import load
-
-    store = RunStore(out, config)
+def _log(out: str) -> logging.Logger:
+    """The logger of the run folder ``out``, writing ``run.log``."""
     log = logging.getLogger(f"xaibench.run.{os.path.abspath(out)}")
     if not log.handlers:
         handler = logging.FileHandler(os.path.join(out, "run.log"))
@@ -108,19 +127,64 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
-    model = load_model(config.model)       # a bad model spec fails before data is read
-    data = load(config.data)
-    shards = plan_shards(len(data), config)
-    done = store.done()
-    todo = [s for s in shards if s.id not in done]
-    log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
-             len(shards) - len(todo), len(todo))
-    bar = tqdm(total=sum(s.stop - s.start for s in shards), unit="img", disable=not progress,
-               initial=sum(s.stop - s.start for s in shards if s.id in done),
-               desc="xaibench run", dynamic_ncols=True)
+    return log
+
+
+def _start_counting(bar, total: int, done: int) -> None:
+    """Turn the status line ``bar`` into the run's image counter."""
+    bar.total, bar.n = total, done
+    if bar.disable:
+        return
+    bar.bar_format = None
+    bar.set_description_str("xaibench run", refresh=False)
+    bar.last_print_n = bar.initial = done
+    bar.start_t = bar.last_print_t = bar._time()
+    bar.refresh()
+
+
+def run(config: RunConfig, out: str, progress: bool = True, restart: bool = False) -> RunStore:
+    """Run (or resume) ``config`` into the folder ``out``; returns the open store.
+
+    ``progress``: one bar on stderr, which says what the run does before the first shard
+    (loading the model, making or reading the data) and then counts images.
+    ``restart``: set an existing results store (and heatmaps) aside, see
+    :class:`~xaibench.runner.store.RunStore`, and start over.
+    Ctrl-C raises :class:`RunInterrupted` once the shard in progress is abandoned; every
+    finished shard is kept.
+    """
+    from xaibench.runner.datasets import load
+
+    os.makedirs(out, exist_ok=True)
+    log = _log(out)
+    store = RunStore(out, config, restart=restart, log=log)
+    bar = progress_bar(total=None, unit="img", disable=not progress, dynamic_ncols=True,
+                       desc=f"xaibench run: loading the model {config.model}",
+                       bar_format="{desc}")
+    shards = None
     try:
+        log.info("loading the model %s", config.model)
+        model = load_model(config.model)       # a bad model spec fails before data is read
+        n = config.data.get("n")
+        what = f"{config.data['name']}" + ("" if n is None else f", {n} images")
+        bar.set_description_str(f"xaibench run: loading the data ({what})")
+        log.info("loading the data (%s)", what)
+        data = load(config.data, progress=None if progress else False)
+        shards = plan_shards(len(data), config)
+        done = store.done()
+        todo = [s for s in shards if s.id not in done]
+        log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
+                 len(shards) - len(todo), len(todo))
+        _start_counting(bar, total=sum(s.stop - s.start for s in shards),
+                        done=sum(s.stop - s.start for s in shards if s.id in done))
         with outer_bar():
             _run_shards(todo, store, config, data, model, bar, log)
+    except KeyboardInterrupt:
+        kept = len(store.done())
+        total = len(shards) if shards is not None else None
+        log.info("interrupted: %d of %s shards finished and kept", kept,
+                 "?" if total is None else total)
+        store.close()
+        raise RunInterrupted(out, kept, total) from None
     finally:
         bar.close()
     log.info("run complete")
@@ -129,6 +193,8 @@ def run(config: RunConfig, out: str, progress: bool = True) -> RunStore:
 
 def _run_shards(todo, store, config, data, model, bar, log):
     """Run each shard of ``todo`` and commit it; analyzers are built once and reused."""
+    from xaibench.analyzers import create_analyzer
+
     steps = {a.label: a for a in config.analyzers}
     analyzers = {}
     part, part_range = None, None

@@ -234,3 +234,24 @@ METRICS = {
     "kept_score": (kept_score, None),
     "precision_recall": (precision_recall, None),
 }
+
+#: name -> one-line description (``xaibench list``); "baseline" says what the analyzer-free
+#: reference row of the metric is
+DESCRIPTIONS = {
+    "aopc": "AOPC: mean drop of the class logit as the most relevant regions are perturbed "
+            "first (MoRF), with its curve (Samek et al., eqs. 11-12); baseline: random order.",
+    "confidence_drop": "Confidence drop when the k % most relevant pixels are removed "
+                       "(Amorim et al., eq. 3); baseline: k % random pixels.",
+    "relevance_ratio": "mu and mu_w: the share of relevance inside the object's boxes or "
+                       "masks (Kohlbrenner et al., eq. 2); baseline: a uniform heatmap.",
+    "pointing_game": "Pointing game: 1 when the heatmap's maximum lies inside the object, "
+                     "else 0.",
+    "complexity": "Complexity: PNG and JPEG size and entropy of the rendered heatmap "
+                  "(Samek et al., Fig. 5).",
+    "object_occlusion": "Change of the class logit when the object or its context is "
+                        "occluded (Kohlbrenner et al., Fig. 2); needs no heatmap.",
+    "kept_score": "Class probability on the image that keeps only the pixels with relevance "
+                  ">= 0.01 (Anjomshoae et al., Fig. 3).",
+    "precision_recall": "Precision, recall and F-measure of the thresholded heatmap against "
+                        "the object's mask (Seo et al., Fig. 5).",
+}

@@ -10,6 +10,13 @@ A run folder holds::
 A shard's rows and its "done" mark are written in one SQLite transaction, so a
 process killed at any moment leaves every finished shard complete and no partial
 shard behind; heatmap files are written to a temporary name and renamed.
+
+A ``results.sqlite`` that cannot be read (truncated, overwritten, not SQLite) is never
+touched: opening the folder raises :class:`StoreCorruptError` with a one-line message
+that names the file, what is wrong and the fix (move it away, or ``restart=True`` /
+``xaibench evaluate --restart``, which moves it aside and starts over). An empty
+(0-byte) file, as a run killed while creating it leaves, is started afresh and the log
+says so.
 """
 from __future__ import annotations
 
@@ -69,6 +76,105 @@ class RunFolderError(ValueError):
     """A run folder that does not belong to the given config."""
 
 
+class StoreCorruptError(RunFolderError):
+    """A ``results.sqlite`` that is not a readable SQLite database, in one line."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"{path} is damaged ({reason}); it is left untouched: move it away (e.g. mv "
+            f"{path} {path}.bad) and run again, or start the run over with "
+            "`xaibench evaluate --restart` (which moves it aside)")
+
+
+RESULTS = "results.sqlite"
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _header_problem(path: str) -> str | None:
+    """What is wrong with the file's SQLite header, or None: not SQLite, or shorter than
+    the database size its header records (truncated)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if not head.startswith(_MAGIC):
+        return f"not an SQLite database: its first bytes are not {_MAGIC[:-1].decode()!r}"
+    if len(head) < 100:
+        return f"truncated: {size} bytes, less than an SQLite header"
+    if any(os.path.exists(path + suffix) for suffix in ("-journal", "-wal")):
+        return None              # an interrupted transaction: SQLite rolls it back on open
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    if head[92:96] == head[24:28] and pages and size < pages * page_size:
+        return f"truncated: {size} of its {pages * page_size} bytes"
+    return None
+
+
+def _read_problem(uri: str) -> str | None:
+    """The SQLite error reading the tables of the database at ``uri``, or None."""
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=60)
+        try:
+            tables = [r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                if table in ("results", "shards"):
+                    db.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as err:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
+
+
+def check_results(folder: str) -> str | None:
+    """Raise :class:`StoreCorruptError` if the folder's ``results.sqlite`` is damaged;
+    returns its path (None when there is none). Reads only: nothing is written."""
+    path = os.path.join(folder, RESULTS)
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return None if not os.path.exists(path) else path
+    problem = _header_problem(path)
+    journal = any(os.path.exists(path + suffix) for suffix in ("-journal", "-wal"))
+    if problem is None and not journal:    # with a journal, opening it read-write rolls back
+        problem = _read_problem(f"file:{os.path.abspath(path)}?mode=ro")
+    if problem is not None:
+        raise StoreCorruptError(path, problem)
+    return path
+
+
+def check_manifest(folder: str, config) -> dict | None:
+    """The folder's manifest (None when it has none); :class:`RunFolderError` when it
+    belongs to a different config."""
+    path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        manifest = json.load(fh)
+    if manifest.get("digest") != config.digest():
+        raise RunFolderError(
+            f"{folder} holds a run with a different config (digest "
+            f"{manifest.get('digest')} != {config.digest()}); use a new --out folder "
+            "or delete the old one")
+    return manifest
+
+
+def set_aside(folder: str, log=None) -> list:
+    """Move ``results.sqlite`` (and its journal) and ``heatmaps/`` of a run folder to
+    ``<name>.old-<time>``; returns the new paths. Nothing is deleted."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for name in (RESULTS, RESULTS + "-journal", RESULTS + "-wal", "heatmaps"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            target = f"{path}.old-{stamp}"
+            os.replace(path, target)
+            moved.append(target)
+            if log is not None:
+                log.info("restart: moved %s to %s", path, target)
+    return moved
+
+
 def _versions() -> dict:
     import sys
 
@@ -107,30 +213,51 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 
 class RunStore:
-    """A run folder; created for a config, or reopened (resumed) for the same config."""
+    """A run folder; created for a config, or reopened (resumed) for the same config.
 
-    def __init__(self, folder: str, config):
+    A damaged ``results.sqlite`` raises :class:`StoreCorruptError` before anything is
+    written; ``restart=True`` moves it (and ``heatmaps/``) aside first, see
+    :func:`set_aside`. ``log``: a logger for what happened to the store (``run.log``).
+    """
+
+    def __init__(self, folder: str, config, restart: bool = False, log=None):
         self.folder = folder
+        self.moved: list = []
         os.makedirs(folder, exist_ok=True)
+        if restart:
+            check_manifest(folder, config)     # a different config's folder: nothing moved
+            self.moved = set_aside(folder, log)
+        results = os.path.join(folder, RESULTS)
+        try:
+            check_results(folder)
+        except StoreCorruptError as err:
+            if log is not None:
+                log.info("refused: %s", err)
+            raise
+        if os.path.exists(results) and os.path.getsize(results) == 0:
+            if log is not None:
+                log.info("%s was empty (0 bytes, e.g. a run stopped while creating it): "
+                         "starting a new results store", results)
+            os.remove(results)
         manifest_path = os.path.join(folder, "manifest.json")
-        if os.path.exists(manifest_path):
-            with open(manifest_path) as fh:
-                manifest = json.load(fh)
-            if manifest.get("digest") != config.digest():
-                raise RunFolderError(
-                    f"{folder} holds a run with a different config (digest "
-                    f"{manifest.get('digest')} != {config.digest()}); use a new --out folder "
-                    "or delete the old one")
-        else:
+        manifest = check_manifest(folder, config)
+        if manifest is None:
             manifest = {"digest": config.digest(), "config": config.to_dict(),
                         "seed": config.seed, "versions": _versions(),
                         "git_revision": _git_revision(),
                         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str).encode())
         self.manifest = manifest
-        self.db = sqlite3.connect(os.path.join(folder, "results.sqlite"), timeout=60)
-        self.db.executescript(SCHEMA)
-        self.db.commit()
+        try:
+            self.db = sqlite3.connect(results, timeout=60)
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+            self.done()
+        except sqlite3.DatabaseError as err:
+            error = StoreCorruptError(results, str(err).splitlines()[0] or type(err).__name__)
+            if log is not None:
+                log.info("refused: %s", error)
+            raise error from None
 
     def done(self) -> set:
         return {row[0] for row in self.db.execute("SELECT shard FROM shards")}

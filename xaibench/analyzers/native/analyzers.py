@@ -122,9 +122,9 @@ class NativeAnalyzer(Analyzer):
         self._grad_fns = {}
         family = spec.family
         if family in ("lrp", "deep_taylor"):
-            from xaibench.prepare import prepare
+            from xaibench.prepare import cached_prepare
 
-            self.prepared_model = prepare(model)
+            self.prepared_model = cached_prepare(model)
             check_layer_count(name, p, self.prepared_model)
             graph = trace(self.prepared_model)
             if self.recipe.startswith("lrp.sequential_preset"):

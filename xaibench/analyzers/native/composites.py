@@ -31,6 +31,7 @@ from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.graph import NestedOutput
 from xaibench.analyzers.native.linear import has_kernel, linear_of
+from xaibench.prepare import ANY_MODEL, UnsupportedLayerError  # noqa: F401 (one error class)
 
 L = tf.keras.layers
 
@@ -49,18 +50,17 @@ ELEMENTWISE = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax)
 AFFINE = tuple(c for c in (getattr(L, "Rescaling", None), getattr(L, "Normalization", None))
                if c is not None)
 
-ANY_MODEL = ("gradient, input_t_gradient, smoothgrad, integrated_gradients, grad_cam, "
-             "deconvnet, guided_backprop, occlusion, lime")
+NO_FAMILY = "none (neither LRP nor Deep Taylor has a rule for it)"
 
 
-class UnsupportedLayerError(ValueError):
-    """A layer for which the composite has no rule."""
-
-
-def unsupported(layer, family: str, accepts: str) -> UnsupportedLayerError:
+def unsupported(layer, family: str, accepts: str, accepted_by: str = NO_FAMILY
+                ) -> UnsupportedLayerError:
+    """The refusal of ``layer``: its name and type, what ``family`` handles, the rule
+    families that do accept it and the analyzers that work on any model."""
     return UnsupportedLayerError(
         f"layer {layer.name!r} of type {type(layer).__name__} has no {family} rule; "
-        f"{accepts}. Analyzers that work on any model: {ANY_MODEL}."
+        f"{accepts}. Rule families that accept it: {accepted_by}. Analyzers that work on "
+        f"any model: {ANY_MODEL}."
     )
 
 
@@ -82,19 +82,31 @@ def is_relu_like(layer) -> bool:
     backprop change the backward pass."""
     if isinstance(layer, L.ReLU):
         return not layer.negative_slope and not layer.threshold
+    return hasattr(layer, "activation") and activation_name(layer) in ("relu", "relu6")
+
+
+def activation_name(layer) -> str:
     act = getattr(layer, "activation", None)
     if act is None:
-        return False
+        return "linear"
     name = tf.keras.activations.serialize(act)
-    name = name if isinstance(name, str) else getattr(act, "__name__", "")
-    return name in ("relu", "relu6")
+    return name if isinstance(name, str) else getattr(act, "__name__", repr(act))
+
+
+def only_relu(layer) -> bool:
+    """iNNvestigate's ``only_relu_activation``: no activation, linear or ReLU."""
+    return activation_name(layer) in ("linear", "relu")
 
 
 def input_calls(graph) -> set:
     """Indices of the calls whose every input comes from the model input, through
-    Flatten / Permute / Reshape only (iNNvestigate's ``is_input_layer``)."""
+    Flatten / Permute / Reshape only (iNNvestigate's ``is_input_layer``), and also through
+    padding, cropping and ``Rescaling`` / ``Normalization`` (which ResNet50, DenseNet121
+    and EfficientNet put before their first conv; iNNvestigate cannot analyze these):
+    the input-layer rule (flat, bounds) applies to the first kernel layer's input."""
     producer = {k: i for i, call in enumerate(graph.calls) for k in call.outputs}
-    skip = (L.Flatten, L.Permute, L.Reshape)
+    skip = (L.Flatten, L.Permute, L.Reshape, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D,
+            L.Cropping1D, L.Cropping2D, L.Cropping3D) + AFFINE
 
     def from_input(key):
         if key == graph.input:
@@ -146,7 +158,9 @@ class LRPComposite:
                 else:
                     rule = queue.pop() if queue else None
                 if rule is None:
-                    raise unsupported(layer, "LRP", "the composite's conditions match no rule")
+                    raise unsupported(layer, "LRP", "the composite's conditions match no rule",
+                                      "LRP names with one rule for every kernel layer (lrp.z, "
+                                      "lrp.epsilon, ...), Deep Taylor")
                 out.append(M.KernelRule(R.rule_from(rule), layer))
             else:
                 out.append(self._weight_free(layer))
@@ -182,8 +196,12 @@ class LRPComposite:
 def deep_taylor_mappings(graph, bounds=None) -> list:
     """iNNvestigate's ``DeepTaylor`` (Montavon et al. 2017): alpha1-beta0 ignoring biases
     (z+) on every kernel layer (w^2 on a kernel layer without activation attribute),
-    the plain gradient through pooling, merges and reshapes, w^2 on batch norm, and
-    ``bounds=(low, high)``: the z^B rule on the input layer (``deep_taylor.bounded``)."""
+    the plain gradient through ReLUs, pooling, ``Add``, ``Concatenate`` and reshapes
+    (iNNvestigate's "scaling ignored" at ``Add``), w^2 on batch norm, and
+    ``bounds=(low, high)``: the z^B rule on the input layer (``deep_taylor.bounded``).
+    Beyond iNNvestigate: ``Average`` split by the z rule, ``Multiply`` gating to the
+    signal path, ``Rescaling`` / ``Normalization`` passed unchanged; non-ReLU
+    activations are refused, as iNNvestigate does."""
     inputs = input_calls(graph)
     out = []
     for i, call in enumerate(graph.calls):
@@ -191,6 +209,11 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
         if has_kernel(layer):
             if linear_of(layer) is None:
                 raise unsupported(layer, "Deep Taylor", "it handles Dense and Conv layers")
+            if not only_relu(layer):
+                raise ValueError(
+                    f"Deep Taylor only supports ReLU activations; layer {layer.name!r} "
+                    f"({type(layer).__name__}) has {activation_name(layer)}. Use an LRP "
+                    "composite or a gradient-family analyzer for this model.")
             if bounds is not None and i in inputs:
                 rule = R.Bounded(*bounds)
             else:
@@ -201,9 +224,21 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
         elif isinstance(layer, MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES
                         + (L.Add, L.InputLayer, NestedOutput)) or is_relu_like(layer):
             out.append(M.Gradient())
+        elif isinstance(layer, L.Average):
+            out.append(M.ZSum())
+        elif isinstance(layer, L.Multiply):
+            out.append(M.GatedSignal())
+        elif isinstance(layer, AFFINE) or (isinstance(layer, L.Activation) and only_relu(layer)):
+            out.append(M.PassThrough())
+        elif isinstance(layer, ELEMENTWISE):
+            kind = activation_name(layer) if hasattr(layer, "activation") else \
+                f"a {type(layer).__name__} that is not a ReLU"
+            raise unsupported(layer, "Deep Taylor", f"Deep Taylor only supports ReLU activations "
+                              f"and this layer has {kind}", "LRP")
         else:
             raise unsupported(layer, "Deep Taylor", "it handles ReLU networks of Dense/Conv, "
-                              "pooling, Add, Concatenate and reshaping layers")
+                              "batch norm, pooling, Add, Average, Concatenate, Multiply gating, "
+                              "Rescaling, Normalization and reshaping layers")
     return out
 
 

@@ -46,8 +46,8 @@ class PassThrough:
 
 
 class ZSum:
-    """The z rule on a weight-free linear layer (average pooling, ``Add``): each input
-    gets x_i * d z / d x_i * R / z, z the layer's output (iNNvestigate's
+    """The z rule on a weight-free linear layer (average pooling, ``Add``, ``Average``):
+    each input gets x_i * d z / d x_i * R / z, z the layer's output (iNNvestigate's
     ``AveragePoolingReverseLayer`` / ``AddReverseLayer``)."""
 
     def __call__(self, call, xs, ys, Rs):
