@@ -18,7 +18,10 @@ The returned functional model computes exactly the original's pre-softmax logits
   after a kernel layer with other consumers) is kept as its own layer;
 * ``Dropout`` and its kin (identities at inference) are dropped;
 * nested models are inlined and a layer called several times is copied per call;
-  layer names are kept (a suffix makes a name unique where nested models reuse it).
+  layer names are kept (a suffix makes a name unique where nested models reuse it);
+* a layer that canonizing leaves unchanged is the user's own layer object, sharing its
+  variables (no copy of the weights); folded and merged layers are new layers holding
+  the folded weights, computed when ``prepare`` runs.
 
 Any other layer, or a batch norm / activation elsewhere (after pooling, after a
 layer that has an activation already), raises ``UnsupportedLayerError`` naming the
@@ -365,6 +368,14 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
         if n in tensors:
             continue
         layer = node.layer
+        args = [tensors[i] for i in node.inputs]
+        args = args if len(args) > 1 or isinstance(layer, MERGE_LAYERS) else args[0]
+        if node.config is None and node.weights is None and layer.name not in used:
+            # unchanged by canonizing: the user's own layer, sharing its variables (no copy
+            # of the weights; the rebuilt graph only adds a call node to it)
+            used.add(layer.name)
+            tensors[n] = layer(args)
+            continue
         cfg = dict(node.config if node.config is not None else layer.get_config())
         base, k = cfg["name"], 0
         while cfg["name"] in used:
@@ -372,8 +383,7 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
             cfg["name"] = f"{base}_{k}"
         used.add(cfg["name"])
         new = type(layer).from_config(cfg)
-        args = [tensors[i] for i in node.inputs]
-        tensors[n] = new(args if len(args) > 1 or isinstance(layer, MERGE_LAYERS) else args[0])
+        tensors[n] = new(args)
         weights = node.weights if node.weights is not None else layer.get_weights()
         if weights:
             new.set_weights(weights)
