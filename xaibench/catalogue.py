@@ -13,7 +13,8 @@ from __future__ import annotations
 #: analyzer name -> (family, one-line description), in the registry's order
 ANALYZERS = {
     "input": ("utility", "The input x itself (a reference, not an explanation)."),
-    "random": ("utility", "Gaussian noise of x's shape (a sanity baseline)."),
+    "random": ("utility",
+               "x plus Gaussian noise of standard deviation `stddev` (a sanity baseline)."),
     "gradient": ("gradient",
         "Sensitivity d f_c / d x (Simonyan et al.; Samek eq. 3 before channel pooling)."),
     "gradient.baseline": ("gradient",

@@ -100,7 +100,8 @@ def _eps(default):
 
 SPECS: dict[str, _Spec] = {
     "input": _Spec("input", "The input x itself (a reference, not an explanation).", "utility", {}),
-    "random": _Spec("random", "Gaussian noise of x's shape (a sanity baseline).", "utility",
+    "random": _Spec("random",
+                    "x plus Gaussian noise of standard deviation `stddev` (a sanity baseline).", "utility",
                     {"stddev": _number(0.0, low_inclusive=False), "seed": _seed}, {"seed": 0}),
     "gradient": _Spec("gradient", "Sensitivity d f_c / d x (Simonyan et al.; Samek eq. 3 before "
                       "channel pooling).", "gradient", {"postprocess": _POSTPROCESS}),

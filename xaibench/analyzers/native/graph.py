@@ -93,8 +93,9 @@ def _splice(model, scope: str, calls: list, rename: dict) -> None:
                 inner_rename = {_key(inner, layer.inputs[0]): inputs[0]}
                 _splice(layer, inner, calls, inner_rename)
                 # the nested model's output tensor stands for the node's output
-                calls.append(Call(NestedOutput.instance(), (_output_key(inner, layer, inner_rename),),
-                                  (key(outputs[0]),), _output_key(inner, layer, inner_rename), {}))
+                inner_out = _output_key(inner, layer, inner_rename)
+                calls.append(Call(NestedOutput(), (inner_out,), (key(outputs[0]),),
+                                  inner_out, {}))
                 continue
             kwargs.pop("training", None)
             calls.append(Call(layer, inputs, tuple(key(t) for t in outputs), structure, kwargs))
@@ -105,18 +106,13 @@ def _output_key(scope, model, rename):
     return rename.get(k, k)
 
 
-class NestedOutput(tf.keras.layers.Layer):
-    """Joins a nested model's output to the outer tensor that stands for it."""
+class NestedOutput:
+    """Joins a nested model's output to the outer tensor that stands for it (an
+    identity; relevance passes through it unchanged)."""
 
-    _instance = None
+    name = "nested_model_output"
 
-    @classmethod
-    def instance(cls):
-        if cls._instance is None:
-            cls._instance = cls(name="xaibench_nested_output")
-        return cls._instance
-
-    def call(self, x):
+    def __call__(self, x, training=None):
         return x
 
 
@@ -124,21 +120,8 @@ def forward(graph: Graph, x) -> dict:
     """Every tensor of the model for input ``x``, by key (inference mode)."""
     values = {graph.input: x}
     for call in graph.calls:
-        out = call.layer(call.arguments(values), training=False, **call.kwargs) \
-            if _takes_training(call.layer) else call.layer(call.arguments(values), **call.kwargs)
+        out = call.layer(call.arguments(values), training=False, **call.kwargs)
         for k, t in zip(call.outputs, tf.nest.flatten(out)):
             values[k] = t
     return values
 
-
-def _takes_training(layer) -> bool:
-    return not isinstance(layer, NestedOutput)
-
-
-def consumers(graph: Graph) -> dict:
-    """How many calls read each tensor key."""
-    count: dict = {}
-    for call in graph.calls:
-        for k in call.inputs:
-            count[k] = count.get(k, 0) + 1
-    return count
