@@ -120,12 +120,7 @@ class _Builder:
             for layer in model.layers:
                 prev = self.call(layer, [prev])
             return prev
-        if not getattr(model, "_is_graph_network", False):
-            raise ValueError(
-                f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
-                "(a subclassed model); rebuild it as a functional or Sequential model")
-        if len(model.outputs) != 1:
-            raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+        _check_graph_model(model)
         if len(model.inputs) != len(inputs):
             raise ValueError(f"nested model {model.name!r} is called with {len(inputs)} inputs "
                              f"but has {len(model.inputs)}.")
@@ -148,6 +143,16 @@ class _Builder:
         return keys[id(model.outputs[0])]
 
 
+def _check_graph_model(model) -> None:
+    """Refuse a model without a functional layer graph or with several outputs."""
+    if not getattr(model, "_is_graph_network", False):
+        raise ValueError(
+            f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
+            "(a subclassed model); rebuild it as a functional or Sequential model")
+    if len(model.outputs) != 1:
+        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+
+
 def _graph(model) -> tuple[dict, list, str]:
     """Nodes by key (in topological order), input keys, output key."""
     builder = _Builder()
@@ -157,12 +162,7 @@ def _graph(model) -> tuple[dict, list, str]:
                                     name="input"))]
         output = builder.splice(model, inputs)
         return builder.nodes, inputs, output
-    if not getattr(model, "_is_graph_network", False):
-        raise ValueError(
-            f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
-            "(a subclassed model); rebuild it as a functional or Sequential model")
-    if len(model.outputs) != 1:
-        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+    _check_graph_model(model)
     inputs = [builder.add(_Node(None, shape=tuple(t.shape[1:]), dtype=t.dtype, name=name))
               for t, name in zip(model.inputs, model.input_names)]
     output = builder.splice(model, inputs)
