@@ -22,9 +22,9 @@ z rule without bias; ``Concatenate`` hands each input its slice; ReLU, ReLU6 and
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from lrp_numpy import _out_size, unroll_conv
 
 
 def _div(R, z):
@@ -70,47 +70,19 @@ def z_no_bias(a, W, R):
 
 # ----------------------------------------------------------------------------- linear maps
 
-def _same_padding(size, k, s):
-    out = math.ceil(size / s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, total // 2
-
-
-def _geometry(h, w, kh, kw, strides, padding):
-    sh, sw = strides
-    if padding == "valid":
-        return (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0
-    oh, pt = _same_padding(h, kh, sh)
-    ow, pl = _same_padding(w, kw, sw)
-    return oh, ow, pt, pl
-
-
 def conv_matrix(kernel, in_shape, strides=(1, 1), padding="valid"):
-    """Conv2D as ``(W, M, out_shape)`` over flattened (H, W, C)."""
-    kh, kw, cin, cout = kernel.shape
-    h, w, _ = in_shape
-    oh, ow, pt, pl = _geometry(h, w, kh, kw, strides, padding)
-    W = np.zeros((h * w * cin, oh * ow * cout))
-    M = np.zeros(W.shape, dtype=bool)
-    for p in range(oh):
-        for q in range(ow):
-            for di in range(kh):
-                for dj in range(kw):
-                    r, c = p * strides[0] + di - pt, q * strides[1] + dj - pl
-                    if not (0 <= r < h and 0 <= c < w):
-                        continue           # a padded zero: no input neuron
-                    rows = (r * w + c) * cin + np.arange(cin)
-                    cols = (p * ow + q) * cout + np.arange(cout)
-                    W[np.ix_(rows, cols)] = kernel[di, dj]
-                    M[np.ix_(rows, cols)] = True
-    return W, M, (oh, ow, cout)
+    """Conv2D as ``(W, M, out_shape)`` over flattened (H, W, C) (``lrp_numpy``'s unroller)."""
+    W, _, M, out = unroll_conv(kernel, np.zeros(kernel.shape[-1]), in_shape, padding,
+                               tuple(strides))
+    return W, M, out
 
 
 def depthwise_matrix(kernel, in_shape, strides=(1, 1), padding="valid"):
     """DepthwiseConv2D (kernel ``(kh, kw, C, m)``, output channel c * m + k)."""
     kh, kw, cin, mult = kernel.shape
     h, w, _ = in_shape
-    oh, ow, pt, pl = _geometry(h, w, kh, kw, strides, padding)
+    oh, pt = _out_size(h, kh, strides[0], padding)
+    ow, pl = _out_size(w, kw, strides[1], padding)
     cout = cin * mult
     W = np.zeros((h * w * cin, oh * ow * cout))
     M = np.zeros(W.shape, dtype=bool)
