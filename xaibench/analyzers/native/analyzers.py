@@ -74,14 +74,14 @@ def lrp_composite(recipe: str, p: dict) -> C.LRPComposite:
         rule = R.AlphaBeta(p.get("alpha"), p.get("beta"), p.get("bias", True))
         return C.LRPComposite([(lambda layer: True, rule)], bn_rule=rule, **common)
     if recipe.startswith("lrp.sequential_preset_"):
-        conv = R.Alpha1Beta0() if recipe.startswith("lrp.sequential_preset_a") else R.Alpha2Beta1()
+        base = recipe[:len("lrp.sequential_preset_a")]        # preset a or b
         if recipe.endswith("_flat"):
             common["input_rule"] = "Flat"
         if recipe.endswith("_until_idx"):
             common["input_rule"] = "Flat"
             common["until"] = (p["until_layer_idx"], R.Flat())
-        return C.LRPComposite([(C.is_dense, R.Epsilon(p["epsilon"], bias=True)), (C.is_conv, conv)],
-                              bn_rule=p.get("bn_layer_rule", R.AlphaBetaX2m100()), **common)
+        return C.COMPOSITES[base](p["epsilon"], p.get("bn_layer_rule", R.AlphaBetaX2m100()),
+                                  **common)
     raise KeyError(recipe)  # pragma: no cover - every SPECS recipe is handled above
 
 
