@@ -30,9 +30,42 @@ _LAZY = {
 }
 
 
+#: the oldest TensorFlow xaibench runs on (the legacy stack's)
+_MIN_TENSORFLOW = (2, 14, 1)
+
+
+def _check_tensorflow() -> None:
+    """Refuse, in one line, an environment without a TensorFlow xaibench runs on.
+
+    TensorFlow is not an install requirement (``tensorflow`` and ``tensorflow-cpu`` are
+    different distributions of the same package), so its absence is found here."""
+    from importlib import metadata, util
+
+    if util.find_spec("tensorflow") is None:
+        raise ImportError(
+            "xaibench needs TensorFlow >= 2.14.1, which is not installed: "
+            "pip install tensorflow (or tensorflow-cpu, or 'xaibench[cpu]')"
+        )
+    for dist in ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+        if parts < _MIN_TENSORFLOW:
+            raise ImportError(
+                f"xaibench needs TensorFlow >= 2.14.1, found {dist} {version}: "
+                f"pip install --upgrade {dist}"
+            )
+        return
+
+
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'xaibench' has no attribute {name!r}")
+    if not globals().get("_TENSORFLOW_CHECKED"):
+        _check_tensorflow()
+        globals()["_TENSORFLOW_CHECKED"] = True
     module, attribute = _LAZY[name]
     value = _importlib.import_module(module)
     if attribute is not None:
