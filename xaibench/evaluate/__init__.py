@@ -16,10 +16,19 @@ from xaibench.evaluate.localisation import (boxes_to_masks, mu_by_box_size, poin
                                             precision_recall_curves, relevance_ratio,
                                             relevance_ratio_table, uniform_relevance_ratio)
 from xaibench.evaluate.statistics import FriedmanResult, friedman
+from xaibench.evaluate.road import linear_imputation, road
+from xaibench.evaluate.insertion_deletion import abpc, area_between_curves, insertion_deletion
+from xaibench.evaluate.faithfulness_correlation import faithfulness_correlation
+from xaibench.evaluate.sparseness import sparseness
+from xaibench.evaluate.randomisation import (efficient_randomisation, random_logit,
+                                             randomisation)
 
 __all__ = [
     "Curves", "aopc", "aopc_curve", "confidence_drop", "perturbation_curve",
     "boxes_to_masks", "mu_by_box_size", "pointing_game", "precision_recall_curves",
     "relevance_ratio", "relevance_ratio_table", "uniform_relevance_ratio",
     "complexity", "encoded_size", "image_entropy", "FriedmanResult", "friedman",
+    "linear_imputation", "road", "abpc", "area_between_curves", "insertion_deletion",
+    "faithfulness_correlation", "sparseness", "efficient_randomisation", "random_logit",
+    "randomisation",
 ]

@@ -1,0 +1,146 @@
+"""Throughput of the newer metrics (ROAD, MPRT cascading, faithfulness correlation),
+measured side by side in one run against Quantus 0.6.0 at equal settings and against plain
+``model.predict`` on the same number of model inputs.
+
+    .venv/bin/python benchmarks/evaluate_new_metrics.py            # demo CNN + VGG-16
+    .venv/bin/python benchmarks/evaluate_new_metrics.py --quick    # smaller n, one repeat
+
+Models: the demo CNN (zoo.mnist_cnn, 28x28x1, random weights) and VGG-16 (random weights,
+224x224x3). Targets: >= 10x Quantus, >= 0.8 of model.predict. For MPRT the model inputs are
+analyzer calls (a forward and a backward pass each), so its predict ratio is bounded by the
+cost of a gradient (about 1/3) -- printed for completeness. Quantus 0.6.0 ROAD cannot run on
+RGB images (its imputation indexes a (C, H*W) array with C*H*W indices): skipped on VGG-16.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+
+import xaibench as xb  # noqa: E402
+
+
+def side_by_side(fns: dict, repeat: int) -> dict:
+    """Best time of each function, run round-robin ``repeat`` times after one warm-up each."""
+    for fn in fns.values():
+        fn()
+    best = {name: np.inf for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
+
+def report(title, t, n_inputs):
+    ours = t["xaibench"]
+    line = f"  {title:28s} xaibench {ours:7.2f} s"
+    if "predict" in t:
+        line += f" | predict ({n_inputs} inputs) {t['predict']:6.2f} s, ratio {t['predict'] / ours:5.2f}"
+    if "quantus" in t:
+        line += f" | Quantus {t['quantus']:7.2f} s, speed-up {t['quantus'] / ours:6.1f}x"
+    print(line, flush=True)
+
+
+def explain_func(model, inputs, targets, **kwargs):
+    x = np.asarray(inputs)
+    if x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = np.moveaxis(x, 1, -1)
+    R = xb.create_analyzer("gradient", model).analyze(x, neuron_selection=np.asarray(targets))
+    return np.moveaxis(R.sum(-1, keepdims=True), -1, 1)
+
+
+def run(name, model, x, args, quantus):
+    n, h, w, c = x.shape
+    print(f"{name}: n={n}, {h}x{w}x{c}", flush=True)
+    y = model.predict(x, verbose=0).argmax(1)
+    R = xb.create_analyzer("gradient", model).analyze(x, neuron_selection=y)
+    bs = args.batch_size if h < 100 else 8
+    # ---- ROAD ----
+    pct = [10, 30, 50, 70, 90] if not args.quick else [10, 50, 90]
+    big = np.resize(x, (n * len(pct),) + x.shape[1:])
+    fns = {"xaibench": lambda: xb.evaluate.road(model, x, R, fractions=np.array(pct) / 100,
+                                                  noise=0.01, y=y, batch_size=bs),
+           "predict": lambda: model.predict(big, batch_size=bs, verbose=0)}
+    if quantus is not None and c == 1:
+        metric = quantus.ROAD(percentages=pct, noise=0.01, abs=False, normalise=False,
+                              disable_warnings=True)
+        fns["quantus"] = lambda: metric(model=model, x_batch=x, y_batch=y,
+                                        a_batch=np.moveaxis(R.sum(-1, keepdims=True), -1, 1),
+                                        channel_first=False, softmax=False, batch_size=bs)
+    elif c != 1:
+        print("  (Quantus ROAD skipped: it fails on RGB images, see the module docstring)")
+    report(f"ROAD ({len(pct)} fractions)", side_by_side(fns, args.repeat), len(big))
+    # ---- faithfulness correlation ----
+    runs, size = (20, 224) if not args.quick else (10, 224)
+    big = np.resize(x, (n * (runs + 1),) + x.shape[1:])
+    fns = {"xaibench": lambda: xb.evaluate.faithfulness_correlation(
+               model, x, R, y=y, runs=runs, subset_size=size, baseline=0.0, batch_size=bs),
+           "predict": lambda: model.predict(big, batch_size=bs, verbose=0)}
+    if quantus is not None:
+        metric = quantus.FaithfulnessCorrelation(nr_runs=runs, subset_size=size,
+                                                 perturb_baseline=0.0, abs=False, normalise=False,
+                                                 return_aggregate=False, disable_warnings=True)
+        fns["quantus"] = lambda: metric(model=model, x_batch=x, y_batch=y,
+                                        a_batch=np.moveaxis(R.sum(-1, keepdims=True), -1, 1),
+                                        channel_first=False, softmax=False, batch_size=bs)
+    report(f"faithfulness corr. ({runs} runs)", side_by_side(fns, args.repeat), len(big))
+    # ---- MPRT cascading ----
+    if args.quick and h > 100:
+        print("  (MPRT on VGG-16 skipped in --quick)")
+        return
+    from xaibench.evaluate.randomisation import weighted_layers
+    n_layers = len(weighted_layers(model))
+    big = np.resize(x, (n * (n_layers + 1),) + x.shape[1:])
+    fns = {"xaibench": lambda: xb.evaluate.randomisation(
+               model, x, "gradient", y=y, order="cascading", similarity=("spearman",),
+               randomise="permute", abs=True, normalise=False),
+           "predict": lambda: model.predict(big, batch_size=bs, verbose=0)}
+    if quantus is not None:
+        from quantus.functions.similarity_func import correlation_spearman
+        metric = quantus.MPRT(layer_order="top_down", similarity_func=correlation_spearman,
+                              abs=True, normalise=False, disable_warnings=True)
+        fns["quantus"] = lambda: metric(model=model, x_batch=x, y_batch=y, a_batch=None,
+                                        channel_first=False, explain_func=explain_func,
+                                        batch_size=bs)
+    report(f"MPRT cascading ({n_layers} layers)", side_by_side(fns, args.repeat), len(big))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small n, one timed repeat")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--no-quantus", action="store_true")
+    args = p.parse_args()
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    warnings.filterwarnings("ignore")
+    quantus = None
+    if not args.no_quantus:
+        try:
+            import quantus
+        except Exception as err:  # noqa: BLE001
+            print(f"Quantus does not import here ({type(err).__name__}: {err}); xaibench only")
+    import tensorflow as tf
+    print(f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__ if hasattr(tf.keras, '__version__') else '?'}, "
+          f"Quantus {getattr(quantus, '__version__', 'n/a')}, repeat={args.repeat}")
+    rng = np.random.default_rng(0)
+    cnn = xb.zoo.mnist_cnn()
+    x = xb.data.digits().x[:16 if args.quick else 64]
+    run("demo CNN (zoo.mnist_cnn)", cnn, x, args, quantus)
+    vgg = xb.zoo.vgg16()
+    x = rng.random((2 if args.quick else 4, 224, 224, 3), dtype=np.float32) * 255 - 128
+    run("VGG-16 (random weights)", vgg, x, args, quantus)
+
+
+if __name__ == "__main__":
+    main()

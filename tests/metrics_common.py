@@ -1,0 +1,45 @@
+"""Helpers of the tests of the newer evaluation metrics (ROAD, randomisation,
+insertion/deletion, faithfulness correlation, sparseness): a linear Keras model, a model
+that counts its calls, and the Quantus import with a printed reason when it fails."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+L = tf.keras.layers
+
+
+def linear_model(w, bias=False):
+    """f(x) = sum(w * x) as class 0 and -f as class 1: a Keras model."""
+    inp = L.Input(w.shape)
+    out = L.Dense(2, use_bias=False)(L.Flatten()(inp))
+    model = tf.keras.Model(inp, out)
+    model.layers[-1].set_weights([np.stack([w.ravel(), -w.ravel()], 1)])
+    return model
+
+
+class CountCalls(L.Layer):
+    """Identity layer that counts how often it runs (eagerly or traced)."""
+    calls = 0
+
+    def call(self, x):
+        CountCalls.calls += 1
+        return x
+
+
+def counting_model(shape=(12, 12, 1), classes=3):
+    inp = L.Input(shape)
+    h = CountCalls()(inp)
+    h = L.Conv2D(2, 3, padding="same", name="conv")(h)
+    out = L.Dense(classes, name="dense")(L.Flatten()(h))
+    return tf.keras.Model(inp, out)
+
+
+def quantus_or_skip():
+    """Quantus 0.6.0, or a skip that prints why it does not import on this stack."""
+    try:
+        import quantus
+    except Exception as err:  # noqa: BLE001 - any import failure is a reason to skip
+        reason = f"Quantus does not import on this stack: {type(err).__name__}: {err}"
+        print(reason)
+        pytest.skip(reason)
+    return quantus

@@ -1,0 +1,160 @@
+"""Randomisation sanity checks (Adebayo et al. 2018; eMPRT, Hedstroem et al. 2023; random
+logit, Sixt et al. 2020): against Quantus 0.6.0 on the same randomised weights, the sanity
+check on a trained CNN, the user's weights untouched, seeds and refused input."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import xaibench as xb
+from metrics_common import CountCalls, counting_model, quantus_or_skip
+
+
+@pytest.fixture(scope="module")
+def digits():
+    model = xb.zoo.shipped("digits")                     # trained: test accuracy 0.989
+    x = xb.data.digits().x[:6]
+    return model, x, model.predict(x, verbose=0).argmax(1)
+
+
+def quantus_permutation(weights, layer, seed):
+    """Quantus 0.6.0's randomisation of a layer (tf_model.get_random_layer_generator)."""
+    np.random.seed(seed=42 + 1)
+    return [np.random.permutation(w) for w in weights]
+
+
+def explain_func(analyzer):
+    def fn(model, inputs, targets, **kwargs):
+        x = np.asarray(inputs)
+        if x.shape[1] == 1 and x.shape[-1] != 1:         # Quantus hands channels first
+            x = np.moveaxis(x, 1, -1)
+        R = xb.create_analyzer(analyzer, model).analyze(x, neuron_selection=np.asarray(targets))
+        return np.moveaxis(R.sum(-1, keepdims=True), -1, 1)
+    return fn
+
+
+@pytest.fixture
+def quantus_copying_clone(monkeypatch):
+    """Quantus 0.6.0 clones the model with keras clone_model, which RE-INITIALISES every
+    weight, and never restores them in the cascading order: its top-down scores are those of
+    a fully re-initialised model at every step. Patched here to copy the weights, so both
+    sides randomise the same layers of the same trained model."""
+    quantus = quantus_or_skip()
+    from quantus.helpers.model import tf_model
+
+    def clone(model):
+        copy = tf.keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        return copy
+    monkeypatch.setattr(tf_model, "clone_model", clone)
+    return quantus
+
+
+@pytest.mark.parametrize("order", ["cascading", "independent"])
+def test_mprt_equals_quantus(digits, quantus_copying_clone, order):
+    quantus = quantus_copying_clone
+    from quantus.functions.similarity_func import correlation_spearman
+    model, x, y = digits
+    metric = quantus.MPRT(layer_order="top_down" if order == "cascading" else "independent",
+                          similarity_func=correlation_spearman, abs=True, normalise=False,
+                          disable_warnings=True)
+    ref = metric(model=model, x_batch=x, y_batch=y, a_batch=None, channel_first=False,
+                 explain_func=explain_func("gradient"), batch_size=len(x))
+    ours = xb.evaluate.randomisation(model, x, "gradient", y=y, order=order,
+                                     similarity="spearman", randomise=quantus_permutation,
+                                     abs=True, normalise=False)
+    for step, name in enumerate(ours["layers"]):
+        np.testing.assert_allclose(ours["spearman"][:, step], ref[name], atol=1e-5, err_msg=name)
+
+
+def test_efficient_mprt_equals_quantus(digits, quantus_copying_clone):
+    quantus = quantus_copying_clone
+    model, x, y = digits
+    metric = quantus.EfficientMPRT(complexity_func_kwargs={"n_bins": 100}, abs=False,
+                                   normalise=False, disable_warnings=True)
+    # channel_first=None: with False, Quantus 0.6.0 feeds its channels-first copy of x to
+    # the Keras model when it scores the model's own entropy
+    ref = metric(model=model, x_batch=x, y_batch=y, a_batch=None, channel_first=None,
+                 explain_func=explain_func("gradient"), batch_size=len(x))
+    ours = xb.evaluate.efficient_randomisation(model, x, "gradient", y=y, n_bins=100,
+                                               randomise=quantus_permutation)
+    np.testing.assert_allclose(ours["rise"], ref, atol=1e-5)
+
+
+def test_random_logit_equals_quantus(digits):
+    quantus = quantus_or_skip()
+    from quantus.functions.similarity_func import correlation_spearman
+    model, x, y = digits
+    metric = quantus.RandomLogit(num_classes=10, seed=42, similarity_func=correlation_spearman,
+                                 abs=False, normalise=False, disable_warnings=True)
+    ref = metric(model=model, x_batch=x, y_batch=y, a_batch=None, channel_first=False,
+                 explain_func=explain_func("gradient"), batch_size=len(x))
+    np.random.seed(42)                                   # Quantus's draw of the other class
+    off = np.random.randint(0, 9, len(x))
+    others = np.array([np.delete(np.arange(10), c) for c in y])[np.arange(len(x)), off]
+    ours = xb.evaluate.random_logit(model, x, "gradient", y=y, random_classes=others,
+                                    similarity="spearman")
+    np.testing.assert_allclose(ours["spearman"], ref, atol=1e-5)
+    assert np.all(ours["random_classes"] != y)
+
+
+def test_sanity_check_on_a_trained_cnn_and_user_weights_untouched(digits):
+    model, x, y = digits
+    before = [w.copy() for w in model.get_weights()]
+    f_before = model.predict(x, verbose=0)
+    for name in ("gradient", "lrp.epsilon"):
+        # signed heatmaps (Adebayo et al. report both); with abs=True lrp.epsilon keeps a rank
+        # correlation of about 0.86 here: the digits' zero background is zero in every map
+        r = xb.evaluate.randomisation(model, x, name, order="cascading", abs=False, seed=1)
+        assert r["layers"][0] == "predictions" and r["layers"][-1] == "conv1"
+        assert r["spearman"].shape == (6, 7) and r["ssim"].shape == (6, 7)
+        assert r["spearman"][:, -1].mean() < 0.5, (name, r["spearman"].mean(0))
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(f_before, model.predict(x, verbose=0))
+
+
+def test_independent_leaves_other_layers_trained(digits):
+    model, x, y = digits
+    r = xb.evaluate.randomisation(model, x, "gradient", order="independent",
+                                  layers=["conv1", "predictions"], similarity=("spearman",))
+    assert r["layers"] == ["predictions", "conv1"] and r["spearman"].shape == (6, 2)
+
+
+def test_same_seed_same_numbers(digits):
+    model, x, y = digits
+    kw = dict(analyzer="gradient", layers=["conv3", "predictions"], similarity=("spearman", "hog"))
+    a = xb.evaluate.randomisation(model, x, seed=5, **kw)
+    b = xb.evaluate.randomisation(model, x, seed=5, **kw)
+    c = xb.evaluate.randomisation(model, x, seed=6, **kw)
+    np.testing.assert_array_equal(a["spearman"], b["spearman"])
+    np.testing.assert_array_equal(a["hog"], b["hog"])
+    assert not np.allclose(a["spearman"], c["spearman"])
+    e1 = xb.evaluate.efficient_randomisation(model, x, "gradient", seed=5)
+    e2 = xb.evaluate.efficient_randomisation(model, x, "gradient", seed=5)
+    np.testing.assert_array_equal(e1["rise"], e2["rise"])
+    r1 = xb.evaluate.random_logit(model, x, "gradient", seed=5)
+    r2 = xb.evaluate.random_logit(model, x, "gradient", seed=5)
+    np.testing.assert_array_equal(r1["random_classes"], r2["random_classes"])
+
+
+def test_bad_input_is_refused_before_any_model_call():
+    model = counting_model()
+    x = np.zeros((2, 12, 12, 1), np.float32)
+    CountCalls.calls = 0
+    with pytest.raises(ValueError, match="no such layer with weights"):
+        xb.evaluate.randomisation(model, x, "gradient", layers=["conv", "dense_9"])
+    with pytest.raises(ValueError, match="no such layer with weights"):
+        xb.evaluate.efficient_randomisation(model, x, "gradient", layers="nope")
+    with pytest.raises(KeyError, match="unknown analyzer"):
+        xb.evaluate.randomisation(model, x, "gradinet")
+    with pytest.raises(ValueError, match="order"):
+        xb.evaluate.randomisation(model, x, order="bottom_up")
+    with pytest.raises(ValueError, match="similarity"):
+        xb.evaluate.randomisation(model, x, similarity="pearson")
+    with pytest.raises(ValueError, match="single image"):
+        xb.evaluate.randomisation(model, x[0])
+    with pytest.raises(ValueError, match="out of range"):
+        xb.evaluate.random_logit(model, x, y=7)
+    with pytest.raises(TypeError, match="unknown parameter"):
+        xb.evaluate.randomisation(model, x, "lrp.epsilon", analyzer_params={"epsilom": 1})
+    assert CountCalls.calls == 0

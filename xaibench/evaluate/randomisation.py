@@ -1,0 +1,351 @@
+"""Sanity checks by randomisation (evaluator arrow of DESIGN.md):
+
+* :func:`randomisation` -- the model parameter randomisation test (MPRT) of Adebayo, Gilmer,
+  Muelly, Goodfellow, Hardt, Kim: "Sanity Checks for Saliency Maps", NeurIPS 2018, Sec. 3.1:
+  "cascading" randomisation re-initialises the layers from the top (logits) down, one more
+  per step; "independent" randomises one layer at a time, the others keeping their trained
+  weights. The heatmaps of each randomised model are compared with the original ones by
+  Spearman rank correlation, SSIM (scikit-image ``structural_similarity``) and the Pearson
+  correlation of their histograms of oriented gradients (scikit-image ``hog``), their
+  Sec. 3.1 "Similarity metrics". A method that passes the check has similarities that fall
+  as layers are randomised.
+* :func:`efficient_randomisation` -- eMPRT of Hedstroem, Weber, Lapuschkin, Hoehne: "Sanity
+  Checks Revisited: An Exploration to Repair the Model Parameter Randomisation Test", XAI in
+  Action workshop, NeurIPS 2023, Sec. 4: the relative rise of the explanation's complexity
+  (discrete entropy of the histogram of its values, ``n_bins`` equal bins) from the original
+  to the fully randomised model, (H(e_rand) - H(e)) / H(e) -- what Quantus 0.6.0
+  ``EfficientMPRT`` returns; larger is better.
+* :func:`random_logit` -- Sixt, Granz, Landgraf: "When Explanations Lie: Why Many Modified BP
+  Attributions Fail", ICML 2020, Sec. 5.1 (as Quantus's ``RandomLogit``): similarity between
+  the heatmap of the explained class and that of a random other class; lower is better.
+
+Randomisation works on copies (``tf.keras.models.clone_model`` + the user's weights): the
+user's model is never changed. ``randomise``: "reinit" (default; each variable re-drawn
+from its layer's own initializer, seeded per layer -- Adebayo et al.'s re-initialisation),
+"permute" (each weight array permuted along its first axis, as Quantus 0.6.0 does), or a
+callable ``fn(weights, layer, seed) -> new weights`` (lists of numpy arrays).
+Heatmaps come from ``xb.create_analyzer(analyzer, model_copy, **analyzer_params)`` -- any
+analyzer name, either backend -- created afresh on each randomised copy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from xaibench import heatmaps
+from xaibench._checks import (check_images, check_in_range, check_parameters,
+                              model_num_classes, resolve_neuron_selection)
+
+SIMILARITIES = ("spearman", "ssim", "hog")
+ORDERS = ("cascading", "independent")
+RANDOMISE = ("reinit", "permute")
+
+
+# --------------------------------------------------------------------------------------------
+# validation and model copies
+
+def _check_analyzer(analyzer, params):
+    from xaibench.analyzers.registry import get_spec
+
+    if not isinstance(analyzer, str):
+        raise TypeError(f"analyzer must be an analyzer name (xb.list_analyzers()), got "
+                        f"{type(analyzer).__name__}.")
+    spec = get_spec(analyzer)
+    params = dict(params or {})
+    if spec.accepts is not None:
+        check_parameters(analyzer, params, spec.accepts)
+    return params
+
+
+def _check_similarity(similarity):
+    sims = (similarity,) if isinstance(similarity, str) else tuple(similarity)
+    bad = [s for s in sims if s not in SIMILARITIES]
+    if bad or not sims:
+        raise ValueError(f"similarity {bad or similarity!r} is not supported; use any of "
+                         f"{', '.join(SIMILARITIES)}.")
+    return sims
+
+
+def _check_randomise(randomise):
+    if callable(randomise):
+        return randomise
+    if randomise not in RANDOMISE:
+        raise ValueError(f"randomise={randomise!r} is not supported; use 'reinit', 'permute' or "
+                         "a callable fn(weights, layer, seed) -> new weights.")
+    return randomise
+
+
+def weighted_layers(model) -> list:
+    """Names of the layers of ``model`` that hold weights, input to output."""
+    return [layer.name for layer in model.layers if layer.weights]
+
+
+def _check_layers(model, layers):
+    names = weighted_layers(model)
+    if layers is None:
+        return names
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    unknown = [l for l in layers if l not in names]
+    if unknown or not layers:
+        import difflib
+        close = sorted({m for u in unknown for m in difflib.get_close_matches(str(u), names, n=2)})
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"layer(s) {', '.join(map(repr, unknown)) or '(none)'} cannot be "
+                         f"randomised: model {model.name!r} has no such layer with weights; its "
+                         f"layers with weights are {', '.join(names)}.{hint}")
+    return [n for n in names if n in layers]            # in model order
+
+
+def _copy(model):
+    from xaibench._keras import is_graph_model
+
+    if not is_graph_model(model):
+        raise TypeError(f"model {model.name!r} is subclassed; randomisation copies the model "
+                        "with tf.keras.models.clone_model, which needs a functional or "
+                        "Sequential model.")
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _layer_seed(seed, index):
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (2 ** 31 - 1))
+
+
+def _reinit(layer, seed):
+    out = []
+    for j, v in enumerate(layer.weights):
+        name = getattr(v, "path", None) or v.name
+        name = name.split("/")[-1].split(":")[0]
+        init = getattr(layer, f"{name}_initializer", None)
+        shape = tuple(int(s) for s in v.shape)
+        if init is not None:
+            cfg = dict(init.get_config())
+            if "seed" in cfg:
+                cfg["seed"] = seed + j
+            out.append(np.asarray(type(init).from_config(cfg)(shape, dtype="float32")))
+        else:                                           # no initializer: a scaled normal draw
+            rng = np.random.default_rng([seed, j])
+            w = np.asarray(v.numpy())
+            out.append((rng.normal(size=shape) * (w.std() or 0.05)).astype(w.dtype))
+    return out
+
+
+def _randomised_weights(layer, randomise, seed):
+    if randomise == "reinit":
+        return _reinit(layer, seed)
+    if randomise == "permute":
+        rng = np.random.default_rng(seed)
+        return [rng.permutation(w) for w in layer.get_weights()]
+    return [np.asarray(w) for w in randomise(layer.get_weights(), layer, seed)]
+
+
+# --------------------------------------------------------------------------------------------
+# similarities
+
+def _prepare(R, channel_reduce, abs_, normalise):
+    h = heatmaps.reduce_channels(np.asarray(R, np.float64), channel_reduce)
+    if abs_:
+        h = np.abs(h)
+    if normalise:
+        m = np.abs(h).reshape(len(h), -1).max(axis=1)
+        h = h / np.where(m > 0, m, 1.0)[:, None, None]
+    return h
+
+
+def _pearson_rows(a, b):
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(axis=1) / den, np.nan)
+
+
+def spearman(a, b) -> np.ndarray:
+    """Spearman rank correlation of each pair of heatmaps (N, ...) (average ranks for ties,
+    as ``scipy.stats.spearmanr``)."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    return _pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))
+
+
+def ssim(a, b) -> np.ndarray:
+    """SSIM (scikit-image) of each pair of 2-D heatmaps (N, H, W); data range: the range of
+    the pair's values (as Quantus); window: 7, or the largest odd size that fits."""
+    from skimage.metrics import structural_similarity
+
+    out = []
+    for aa, bb in zip(a, b):
+        rng = float(max(aa.max(), bb.max()) - min(aa.min(), bb.min()))
+        win = min(7, min(aa.shape) - (1 - min(aa.shape) % 2))
+        out.append(structural_similarity(aa, bb, data_range=rng or 1.0, win_size=win)
+                   if win >= 3 else np.nan)
+    return np.asarray(out)
+
+
+def hog_similarity(a, b, pixels_per_cell: int | None = None) -> np.ndarray:
+    """Pearson correlation of the HOG features (scikit-image ``hog``: 9 orientations,
+    ``pixels_per_cell`` (default about 1/8 of the side, at least 2), 2x2 cells per block) of
+    each pair of 2-D heatmaps, Adebayo et al. (2018), Sec. 3.1."""
+    from skimage.feature import hog
+
+    ppc = pixels_per_cell or max(2, int(round(min(a.shape[1:]) / 8)))
+    cpb = 2 if min(a.shape[1:]) >= 2 * ppc else 1
+    feats = [[hog(im, orientations=9, pixels_per_cell=(ppc, ppc), cells_per_block=(cpb, cpb))
+              for im in pair] for pair in zip(a, b)]
+    fa = np.array([f[0] for f in feats])
+    fb = np.array([f[1] for f in feats])
+    return _pearson_rows(fa, fb)
+
+
+def _similarities(h0, h1, sims):
+    fns = {"spearman": spearman, "ssim": ssim, "hog": hog_similarity}
+    return {s: fns[s](h0, h1) for s in sims}
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+def _explain(analyzer, model, params, x, y):
+    from xaibench.analyzers.registry import create_analyzer
+
+    return create_analyzer(analyzer, model, **params).analyze(x, neuron_selection=y)
+
+
+def _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce):
+    from xaibench._keras import check_keras_model
+
+    check_keras_model(model)
+    x = check_images(x, model)
+    params = _check_analyzer(analyzer, analyzer_params)
+    y = resolve_neuron_selection(y, len(x), model_num_classes(model))
+    check_in_range("seed", seed, 0, 2 ** 31 - 1, integer=True)
+    heatmaps._check_how(channel_reduce)
+    from xaibench.analyzers.registry import create_analyzer
+
+    # created before any model call: the analyzer refuses its own bad parameters
+    return x, params, y, create_analyzer(analyzer, model, **params)
+
+
+def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "cascading",
+                  layers=None, similarity=SIMILARITIES, randomise="reinit",
+                  analyzer_params: dict | None = None, abs: bool = True,
+                  normalise: bool = True, channel_reduce: str = "sum",
+                  seed: int = 0) -> dict:
+    """Model parameter randomisation test of Adebayo et al. (2018) (module docstring).
+
+    ``order``: "cascading" (top layer first, then one more layer per step, down to the
+    input) or "independent" (each layer alone, top to bottom). ``layers``: names of the
+    layers to randomise (default: every layer with weights; :func:`weighted_layers`).
+    ``y``: explained class, fixed from the original model (None: its predicted class).
+    Heatmaps are channel-pooled (``channel_reduce``), made absolute (``abs``, Adebayo et
+    al.'s main setting) and divided by their max |value| (``normalise``) before the
+    ``similarity`` measures ("spearman", "ssim", "hog"). ``seed``: the randomisation of
+    layer i uses the seed derived from (seed, i): the same seed, the same numbers.
+
+    Returns a dict: "layers" (the layer randomised at each step, in step order), "order",
+    one (N, steps) array per similarity, and "y" (N,).
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order={order!r} is not supported; use 'cascading' or 'independent'.")
+    names = _check_layers(model, layers)
+    sims = _check_similarity(similarity)
+    randomise = _check_randomise(randomise)
+    x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
+    index = {n: i for i, n in enumerate(weighted_layers(model))}
+
+    if y is None:
+        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+    R0 = an0.analyze(x, neuron_selection=y)
+    h0 = _prepare(R0, channel_reduce, abs, normalise)
+    copy = _copy(model)
+    original = {n: copy.get_layer(n).get_weights() for n in names}
+    steps = names[::-1]                                   # top down
+    scores = {s: [] for s in sims}
+    previous = None
+    for name in steps:
+        layer = copy.get_layer(name)
+        if order == "independent" and previous is not None:
+            copy.get_layer(previous).set_weights(original[previous])
+        layer.set_weights(_randomised_weights(layer, randomise, _layer_seed(seed, index[name])))
+        h1 = _prepare(_explain(analyzer, copy, params, x, y), channel_reduce, abs, normalise)
+        for s, v in _similarities(h0, h1, sims).items():
+            scores[s].append(v)
+        previous = name
+    out = {"layers": steps, "order": order}
+    out.update({s: np.stack(v, axis=1) for s, v in scores.items()})
+    out["y"] = np.asarray(y, np.int64)
+    return out
+
+
+def discrete_entropy(R, n_bins: int = 100, channel_reduce: str = "sum") -> np.ndarray:
+    """Entropy (nats) of the ``n_bins``-bin histogram of each channel-pooled heatmap's values
+    (``np.histogram`` over its [min, max]): the complexity of eMPRT (Hedstroem et al. 2023)."""
+    from scipy.stats import entropy
+
+    h = heatmaps.reduce_channels(np.asarray(R, np.float64), channel_reduce)
+    return np.array([entropy(np.histogram(v.ravel(), bins=n_bins)[0]) for v in h])
+
+
+def efficient_randomisation(model, x, analyzer: str = "gradient", y=None, layers=None,
+                            randomise="reinit", analyzer_params: dict | None = None,
+                            n_bins: int = 100, abs: bool = False,
+                            channel_reduce: str = "sum", seed: int = 0) -> dict:
+    """eMPRT of Hedstroem et al. (2023) (module docstring): the relative rise of the discrete
+    entropy of the heatmaps from the original model to the model with all ``layers``
+    (default: every layer with weights) randomised. Returns a dict: "complexity" and
+    "complexity_randomised" (N,), "rise" (N,) = (randomised - original) / original,
+    "y" (N,)."""
+    names = _check_layers(model, layers)
+    randomise = _check_randomise(randomise)
+    check_in_range("n_bins", n_bins, 2, integer=True)
+    x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
+    index = {n: i for i, n in enumerate(weighted_layers(model))}
+    if y is None:
+        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+    R0 = an0.analyze(x, neuron_selection=y)
+    copy = _copy(model)
+    for name in names:
+        layer = copy.get_layer(name)
+        layer.set_weights(_randomised_weights(layer, randomise, _layer_seed(seed, index[name])))
+    R1 = _explain(analyzer, copy, params, x, y)
+    if abs:
+        R0, R1 = np.abs(R0), np.abs(R1)
+    c0 = discrete_entropy(R0, n_bins, channel_reduce)
+    c1 = discrete_entropy(R1, n_bins, channel_reduce)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rise = (c1 - c0) / c0
+    return {"complexity": c0, "complexity_randomised": c1, "rise": rise,
+            "y": np.asarray(y, np.int64)}
+
+
+def random_logit(model, x, analyzer: str = "gradient", y=None, random_classes=None,
+                 similarity=SIMILARITIES, analyzer_params: dict | None = None,
+                 abs: bool = False, normalise: bool = False, channel_reduce: str = "sum",
+                 seed: int = 0) -> dict:
+    """Random-logit test (Sixt et al. 2020; module docstring): similarity between the
+    heatmap of ``y`` (None: the predicted class) and that of a class drawn uniformly from
+    the others with ``seed`` (or ``random_classes``, one per image). Returns a dict: one
+    (N,) array per ``similarity``, "y" and "random_classes" (N,)."""
+    sims = _check_similarity(similarity)
+    x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
+    k = model_num_classes(model)
+    if k < 2:
+        raise ValueError("the random-logit test needs a model with at least 2 classes.")
+    if random_classes is not None:
+        random_classes = resolve_neuron_selection(random_classes, len(x), k)
+    if y is None:
+        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+    if random_classes is None:
+        off = np.random.default_rng(seed).integers(0, k - 1, len(x))
+        random_classes = off + (off >= y)
+    elif np.any(random_classes == y):
+        raise ValueError("random_classes must differ from the explained classes y.")
+    h0 = _prepare(an0.analyze(x, neuron_selection=y), channel_reduce, abs, normalise)
+    h1 = _prepare(an0.analyze(x, neuron_selection=random_classes), channel_reduce, abs,
+                  normalise)
+    out = _similarities(h0, h1, sims)
+    out.update(y=np.asarray(y, np.int64), random_classes=np.asarray(random_classes, np.int64))
+    return out

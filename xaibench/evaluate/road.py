@@ -1,0 +1,286 @@
+"""ROAD: Remove And Debias (Rong et al., ICML 2022) -- faithfulness without the class
+leaking through the shape of the removed region (evaluator arrow of DESIGN.md).
+
+Rong, Leemann, Borisov, Kasneci, Kasneci: "A Consistent and Efficient Evaluation Strategy for
+Attribution Methods", ICML 2022, Sec. 4.2 "Noisy Linear Imputation": each removed pixel takes
+the weighted mean of its 8 neighbours (direct neighbours weight 1/6, diagonal ones 1/12 --
+the weights of the authors' code ``road/imputations.py``, ``neighbors_weights``, which
+Quantus 0.6.0 ``noisy_linear_imputation`` copies), the removed pixels' values being the
+solution of that sparse linear system (neighbours that are removed too are unknowns,
+neighbours outside the image are left out and the weights renormalised); Gaussian noise of
+std ``noise`` (0.01 in the paper) is then added to the imputed pixels. The curve is the
+explained output (and the accuracy) after removing the ``fraction`` most (MoRF) or least
+(LeRF) relevant pixels.
+
+Execution: one traced ``tf.function`` per setting takes a batch of (image, fraction) pairs:
+channel pooling, the ranking (argsort), the removal masks, the imputation -- a batched
+preconditioned conjugate-gradient solve of the system on the device, in float64, with the
+stencil applied as 8 shifted adds -- the seeded noise (stateless Philox keyed by (seed,
+image id, fraction)) and ONE model call on all pairs. At most ``batch_size`` imputed images
+exist at a time, so peak memory does not grow with N. The solve matches
+``scipy.sparse.linalg.spsolve`` on the same system to 1e-4 (``tests/test_evaluate_road.py``;
+relative residual ``tol`` = 1e-7 by default).
+
+The system per image and channel, for removed pixels i (set M), with weights w_ij of the
+in-image neighbours N(i) and D_i = sum_{j in N(i)} w_ij:
+
+    D_i u_i - sum_{j in N(i) & M} w_ij u_j = sum_{j in N(i) \\ M} w_ij x_j
+
+It is symmetric, and positive definite when every removed region touches a kept pixel; an
+image with every pixel removed (fraction 1) has no kept neighbour anywhere and is imputed by
+0 (plus noise).
+"""
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from xaibench import heatmaps
+from xaibench._checks import (check_images, check_in_range, model_num_classes,
+                              resolve_neuron_selection)
+from xaibench._progress import inner_enabled
+from xaibench.evaluate.faithfulness import (OUTPUTS, _check_heatmaps, _check_ids,
+                                            _scoring_model, default_batch_size)
+
+#: (row offset, column offset, weight) of the 8-neighbourhood (Rong et al. 2022, Sec. 4.2)
+NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
+              (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))
+ORDERS = ("morf", "lerf")
+DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MAX_KERNELS = 16
+
+
+# --------------------------------------------------------------------------------------------
+# the imputation (device)
+
+def _stencil(v):
+    """S(v)_i = sum_j w_ij v_j over the in-image 8-neighbourhood; v: (P, H, W, C)."""
+    h, w = int(v.shape[1]), int(v.shape[2])
+    vp = tf.pad(v, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    out = None
+    for di, dj, wt in NEIGHBOURS:
+        term = wt * vp[:, 1 + di:1 + di + h, 1 + dj:1 + dj + w, :]
+        out = term if out is None else out + term
+    return out
+
+
+def _impute(x, removed, tol, max_iter, dtype=tf.float64):
+    """Solve the neighbourhood-averaging system for the pixels where ``removed`` (P, H, W, 1)
+    is 1, per image and channel, by Jacobi-preconditioned conjugate gradients; returns x with
+    the removed pixels replaced by the solution (no noise), and the iterations used."""
+    x = tf.cast(x, dtype)
+    m = tf.cast(removed, dtype)
+    keep = 1.0 - m
+    d = _stencil(tf.ones_like(m))                           # D_i: the in-image weights
+    inv_d = m / d
+
+    def A(v):                                               # v lives on M
+        return m * (d * v - _stencil(m * v))
+
+    def dot(a, b):                                          # one number per (image, channel)
+        return tf.reduce_sum(a * b, axis=(1, 2), keepdims=True)
+
+    b = m * _stencil(keep * x)
+    u = tf.zeros_like(b)
+    r = b
+    z = inv_d * r
+    p = z
+    rz = dot(r, z)
+    bnorm = tf.sqrt(dot(b, b))
+    tol = tf.constant(tol, dtype)
+
+    def cond(it, u, r, p, rz):
+        return tf.logical_and(it < max_iter, tf.reduce_any(tf.sqrt(dot(r, r)) > tol * bnorm))
+
+    def body(it, u, r, p, rz):
+        ap = A(p)
+        alpha = tf.math.divide_no_nan(rz, dot(p, ap))
+        u = u + alpha * p
+        r = r - alpha * ap
+        z = inv_d * r
+        rz_new = dot(r, z)
+        p = z + tf.math.divide_no_nan(rz_new, rz) * p
+        return it + 1, u, r, p, rz_new
+
+    it, u, r, _, _ = tf.while_loop(cond, body, (tf.constant(0), u, r, p, rz))
+    return keep * x + m * u, it
+
+
+def _removal_mask(R, k, sign, channel_reduce, tie_keys):
+    """1 where a pixel is among the ``k`` (P,) first in the order (MoRF: most relevant
+    first, LeRF: least); ties broken by ``tie_keys`` (P, H*W). (P, H, W, 1) float32."""
+    hmap = heatmaps.reduce_channels(R, channel_reduce)
+    shape = tf.shape(hmap)
+    flat = tf.reshape(hmap, (shape[0], -1))
+    perm = tf.argsort(tie_keys, axis=1)
+    s_perm = tf.gather(flat, perm, batch_dims=1)
+    perm = tf.gather(perm, tf.argsort(sign * s_perm, axis=1, stable=True), batch_dims=1)
+    rank = tf.argsort(perm, axis=1)                          # 0 = first removed
+    mask = tf.cast(rank < tf.cast(k[:, None], rank.dtype), tf.float32)
+    return tf.reshape(mask, (shape[0], shape[1], shape[2], 1))
+
+
+_impute_fn = tf.function(_impute, reduce_retracing=True)
+
+
+def _default_max_iter(h, w):
+    return int(20 * (h + w) + 100)
+
+
+def linear_imputation(x, removed, noise: float = 0.0, seed: int = 0, tol: float = 1e-7,
+                      max_iter: int | None = None) -> np.ndarray:
+    """Noisy linear imputation of Rong et al. (2022), Sec. 4.2, on its own: ``x`` (N, H, W, C)
+    with the pixels where ``removed`` (N, H, W) is true replaced by the solution of the
+    neighbourhood-averaging system (module docstring) plus N(0, ``noise``^2) noise. Solved on
+    the device (conjugate gradients, float64, relative residual ``tol``)."""
+    x = check_images(x)
+    removed = np.asarray(removed)
+    if removed.shape != x.shape[:3]:
+        raise ValueError(f"removed has shape {removed.shape}; it must be one boolean mask per "
+                         f"image, {x.shape[:3]}.")
+    check_in_range("noise", noise, 0)
+    check_in_range("seed", seed, 0, 2 ** 31 - 1, integer=True)
+    check_in_range("tol", tol, 0, low_inclusive=False)
+    max_iter = _default_max_iter(*x.shape[1:3]) if max_iter is None else max_iter
+    check_in_range("max_iter", max_iter, 1, integer=True)
+    m = tf.constant(removed.astype(np.float32)[..., None])
+    out, _ = _impute_fn(tf.constant(x), m, float(tol), int(max_iter))
+    out = out.numpy().astype(np.float32)
+    if noise > 0:
+        eps = tf.random.stateless_normal(x.shape, (seed, 0), alg="philox").numpy()
+        out = out + removed[..., None] * noise * eps
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the traced kernel
+
+def _build_kernel(fmodel, softmax, image_shape, pairs, order, channel_reduce, noise, tol,
+                  max_iter):
+    h, w, c = image_shape
+    sign = -1.0 if order == "morf" else 1.0
+
+    def kernel(x, R, k, y, noise_seeds, tie_seeds):
+        tie_keys = tf.map_fn(lambda s: tf.random.stateless_uniform((h * w,), s, alg="philox"),
+                             tie_seeds, fn_output_signature=tf.float32)
+        m = _removal_mask(R, k, sign, channel_reduce, tie_keys)
+        xi, it = _impute(x, m, tol, max_iter)
+        xi = tf.cast(xi, tf.float32)
+        if noise > 0:
+            eps = tf.map_fn(lambda s: tf.random.stateless_normal((h, w, c), s, alg="philox"),
+                            noise_seeds, fn_output_signature=tf.float32)
+            xi = xi + m * (noise * eps)
+        f = fmodel(xi, training=False)
+        if softmax:
+            f = tf.nn.softmax(f, axis=-1)
+        pred = tf.argmax(f, axis=-1, output_type=tf.int32)
+        return tf.gather(f, y, axis=1, batch_dims=1), pred, it
+
+    return tf.function(kernel)
+
+
+def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: float = 0.01,
+         y=None, channel_reduce: str = "sum", output: str = "logit", seed: int = 0,
+         batch_size: int | None = None, tol: float = 1e-7, max_iter: int | None = None,
+         progress: bool | None = None, image_ids=None) -> dict:
+    """ROAD curve (Rong et al., ICML 2022): for each fraction q, remove the round-down(q*H*W)
+    most (``order="morf"``) or least (``"lerf"``) relevant pixels (channel-pooled ``R``,
+    ties broken at random by ``seed``), impute them by noisy linear imputation (Sec. 4.2;
+    module docstring) and evaluate the model on the imputed image.
+
+    ``fractions`` in [0, 1] (default 0.1..0.9, the paper's figures); ``noise``: std of the
+    Gaussian noise added to the imputed pixels (0.01 as in the paper and Quantus);
+    ``y``: explained class (None: the predicted class); ``output``: "logit" or
+    "probability"; ``tol``/``max_iter``: of the conjugate-gradient solve; ``batch_size``:
+    imputed images per model call (bounds memory); ``seed``/``image_ids``: as in
+    :func:`xaibench.evaluate.perturbation_curve` (same seed, same numbers).
+
+    Returns a dict of numpy arrays: "fractions" (F,), "pixels" (F,) removed per image,
+    "values" (N, F) the explained output after removal, "original" (N,) before,
+    "correct" (N, F) whether the model still predicts ``y`` (the paper's accuracy, per image),
+    "accuracy" (F,) its mean over images, "y" (N,), "iterations" (int, the most CG
+    iterations any batch took) and "order".
+    """
+    x = check_images(x, model)
+    R = _check_heatmaps(R, x)
+    if order not in ORDERS:
+        raise ValueError(f"order={order!r} is not supported; use 'morf' or 'lerf'.")
+    fr = np.asarray(fractions, dtype=np.float64).reshape(-1)
+    if fr.size == 0 or np.any(~np.isfinite(fr)) or np.any(fr < 0) or np.any(fr > 1):
+        raise ValueError(f"fractions={fractions!r} must be numbers in [0, 1], e.g. "
+                         "(0.1, 0.2, ..., 0.9).")
+    check_in_range("noise", noise, 0)
+    heatmaps._check_how(channel_reduce)
+    if output not in OUTPUTS:
+        raise ValueError(f"output={output!r} is not supported; use 'logit' or 'probability'.")
+    check_in_range("seed", seed, 0, 2 ** 31 - 1, integer=True)
+    check_in_range("tol", tol, 0, low_inclusive=False)
+    if batch_size is not None:
+        check_in_range("batch_size", batch_size, 1, integer=True)
+    n, h, w, c = x.shape
+    max_iter = _default_max_iter(h, w) if max_iter is None else max_iter
+    check_in_range("max_iter", max_iter, 1, integer=True)
+    y = resolve_neuron_selection(y, n, model_num_classes(model))
+    ids = _check_ids(image_ids, n)
+    ids = np.arange(n, dtype=np.int64) if ids is None else ids
+
+    fmodel, softmax = _scoring_model(model, output)
+    budget = batch_size or default_batch_size(x.shape[1:])
+    f0 = np.asarray(fmodel.predict(x, batch_size=budget, verbose=0))
+    if y is None:
+        y = f0.argmax(axis=1)
+    y = np.asarray(y, dtype=np.int32)
+    original = f0[np.arange(n), y]
+    if softmax:
+        original = tf.nn.softmax(f0, axis=-1).numpy()[np.arange(n), y]
+
+    pixels = np.floor(fr * h * w + 1e-9).astype(np.int64)
+    F = len(fr)
+    n_pairs = n * F
+    pairs = min(budget, n_pairs)
+    key = ("road", (h, w, c), pairs, order, channel_reduce, float(noise), float(tol),
+           int(max_iter), output, R.shape[3:])
+    store = _CACHE.setdefault(model, {})
+    if key not in store:
+        if len(store) >= _MAX_KERNELS:
+            del store[next(iter(store))]
+        store[key] = _build_kernel(fmodel, softmax, (h, w, c), pairs, order, channel_reduce,
+                                   float(noise), float(tol), int(max_iter))
+    kernel = store[key]
+    img = np.repeat(np.arange(n), F)
+    fi = np.tile(np.arange(F), n)
+    noise_seeds = np.stack([np.full(n_pairs, seed, np.int64), (ids[img] * F + fi) * 2], 1)
+    tie_seeds = np.stack([np.full(n_pairs, seed, np.int64), ids[img] * 2 + 1], 1)
+    values = np.empty(n_pairs, np.float32)
+    pred = np.empty(n_pairs, np.int64)
+    iters = 0
+    chunks = range(0, n_pairs, pairs)
+    if progress is None:
+        progress = n_pairs > 2000 and inner_enabled()
+    if progress:
+        from tqdm.auto import tqdm
+        chunks = tqdm(chunks, desc="ROAD", unit="chunk")
+    for start in chunks:
+        idx = np.minimum(np.arange(start, start + pairs), n_pairs - 1)
+        ii = img[idx]
+        v, p, it = kernel(tf.constant(x[ii]), tf.constant(R[ii]),
+                          tf.constant(pixels[fi[idx]].astype(np.int32)), tf.constant(y[ii]),
+                          tf.constant(noise_seeds[idx]), tf.constant(tie_seeds[idx]))
+        m = min(pairs, n_pairs - start)
+        values[start:start + m] = v.numpy()[:m]
+        pred[start:start + m] = p.numpy()[:m]
+        iters = max(iters, int(it))
+    if iters >= max_iter:
+        import warnings
+        warnings.warn(f"ROAD: the imputation stopped at max_iter={max_iter} conjugate-gradient "
+                      f"iterations before reaching tol={tol}; raise max_iter.", RuntimeWarning)
+    correct = (pred.reshape(n, F) == y[:, None])
+    return {"fractions": fr, "pixels": pixels, "values": values.reshape(n, F),
+            "original": original.astype(np.float32), "correct": correct,
+            "accuracy": correct.mean(axis=0), "y": y.astype(np.int64), "iterations": iters,
+            "order": order}
