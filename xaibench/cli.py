@@ -125,6 +125,21 @@ def _evaluate(args) -> int:
     from xaibench.runner import load_config, run
 
     config = load_config(args.config)      # a bad config: one line, nothing touched
+    if args.workers is not None and args.scheduler is not None:
+        raise ValueError("give --workers (a local cluster) or --scheduler (a running one), "
+                         "not both")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.retries < 0:
+        raise ValueError(f"--retries must be 0 or more, got {args.retries}")
+    if args.plan:
+        from xaibench.runner.plan import plan
+
+        for line in plan(config).lines(workers=args.workers or 1):
+            print(line)
+        return 0
+    if args.out is None:
+        raise ValueError("xaibench evaluate needs --out DIR (the run folder)")
     if args.restart:
         from xaibench.runner.engine import _log
         from xaibench.runner.store import check_manifest, set_aside
@@ -134,7 +149,19 @@ def _evaluate(args) -> int:
         for path in set_aside(args.out, _log(args.out)):
             print(f"xaibench evaluate: --restart set the old results aside: {path}",
                   file=sys.stderr)
-    run(config, args.out, progress=not args.quiet).close()
+    if args.workers is None and args.scheduler is None:
+        store = run(config, args.out, progress=not args.quiet)
+    else:
+        from xaibench.runner.distributed import GPU_RESOURCE, client_for
+
+        with client_for(args.workers, args.scheduler) as client:
+            store = run(config, args.out, progress=not args.quiet, client=client,
+                        retries=args.retries, resources=GPU_RESOURCE if args.gpu else None)
+    failed = store.failed()
+    store.close()
+    if failed:
+        print(f"xaibench evaluate: {len(failed)} shards failed (errors in run.log and the "
+              "report); run the same command again to retry them", file=sys.stderr)
     from xaibench.report import summary
 
     print(f"{'analyzer':<24} {'metric':<36} {'setting':<10} {'mean':>10}  95 % interval")
@@ -230,11 +257,25 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_evaluate_epilog(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="run config (.json, .yaml or .yml)")
-    p.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    p.add_argument("--out", default=None, help="run folder (created, or resumed); needed "
+                                                "unless --plan")
     p.add_argument("--restart", action="store_true",
                    help="start over: move the folder's results.sqlite (damaged or not) and "
                         "heatmaps/ aside to *.old-TIME, then run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run the shards on a local Dask cluster of N worker processes")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the shards on a running Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="with --workers/--scheduler: retries of a shard that raises before it "
+                        "is recorded as failed (default: 2)")
+    p.add_argument("--gpu", action="store_true",
+                   help="with --workers/--scheduler: only workers offering the resource GPU=1 "
+                        "(dask worker --resources GPU=1) get shards")
+    p.add_argument("--plan", action="store_true",
+                   help="print the shards, images, analyzer calls, forward passes and an "
+                        "estimated time (measured on 2 images) instead of running")
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("report", help="write report.md and plots for a run folder",
                        description="Write report.md with tables and PNG plots into a run folder.")

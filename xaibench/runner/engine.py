@@ -85,21 +85,17 @@ def load_model(spec: str):
     import warnings
 
     from xaibench import zoo
-    from xaibench.demo import SHIPPED
 
-    if spec in SHIPPED:
+    if spec in zoo.SHIPPED_NAMES:
         return zoo.shipped(spec)
     if os.path.exists(spec):
-        import tensorflow as tf
-
-        return tf.keras.models.load_model(spec, compile=False)    # inference only
+        return zoo.load_file(spec)
     name, _, weights = spec.partition(":")
-    builder = getattr(zoo, name, None)
-    if (builder is None or name.startswith("_") or name == "shipped"
-            or not inspect.isfunction(builder)):
-        raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED)}, an existing file, "
-                         "nor a zoo builder (mnist_cnn, cifar_cnn, caffenet, vgg16, "
+    if name not in zoo.BUILDERS:
+        raise ValueError(f"model {spec!r} is neither {' / '.join(zoo.SHIPPED_NAMES)}, an "
+                         f"existing file, nor a zoo builder ({', '.join(zoo.BUILDERS)}, "
                          "vgg16:imagenet)")
+    builder = getattr(zoo, name)
     if weights:
         if "weights" not in inspect.signature(builder).parameters:
             raise ValueError(f"model {spec!r}: the zoo builder {name} takes no weights; train "
@@ -142,13 +138,18 @@ def _start_counting(bar, total: int, done: int) -> None:
     bar.refresh()
 
 
-def run(config: RunConfig, out: str, progress: bool = True, restart: bool = False) -> RunStore:
+def run(config: RunConfig, out: str, progress: bool = True, restart: bool = False,
+        client=None, retries: int = 2, resources: dict | None = None) -> RunStore:
     """Run (or resume) ``config`` into the folder ``out``; returns the open store.
 
     ``progress``: one bar on stderr, which says what the run does before the first shard
     (loading the model, making or reading the data) and then counts images.
     ``restart``: set an existing results store (and heatmaps) aside, see
     :class:`~xaibench.runner.store.RunStore`, and start over.
+    ``client``: a ``dask.distributed.Client``; the shards then run as its tasks, each tried
+    ``retries + 1`` times before it is recorded as failed, on workers that offer
+    ``resources`` (e.g. ``{"GPU": 1}``), see :mod:`.distributed`. Without it the shards
+    run one after another in this process and an error stops the run.
     Ctrl-C raises :class:`RunInterrupted` once the shard in progress is abandoned; every
     finished shard is kept.
     """
@@ -177,7 +178,12 @@ def run(config: RunConfig, out: str, progress: bool = True, restart: bool = Fals
         _start_counting(bar, total=sum(s.stop - s.start for s in shards),
                         done=sum(s.stop - s.start for s in shards if s.id in done))
         with outer_bar():
-            _run_shards(todo, store, config, data, model, bar, log)
+            if client is None:
+                _run_shards(todo, store, config, data, model, bar, log)
+            else:
+                from xaibench.runner.distributed import run_shards
+
+                run_shards(client, todo, store, config, bar, log, retries, resources)
     except KeyboardInterrupt:
         kept = len(store.done())
         total = len(shards) if shards is not None else None
@@ -187,38 +193,63 @@ def run(config: RunConfig, out: str, progress: bool = True, restart: bool = Fals
         raise RunInterrupted(out, kept, total) from None
     finally:
         bar.close()
-    log.info("run complete")
+    failed = store.failed()
+    if failed:
+        log.info("run ended with %d failed shards (rerun to retry them): %s", len(failed),
+                 ", ".join(failed))
+    else:
+        log.info("run complete")
     return store
 
 
-def _run_shards(todo, store, config, data, model, bar, log):
-    """Run each shard of ``todo`` and commit it; analyzers are built once and reused."""
-    from xaibench.analyzers import create_analyzer
+class ShardComputer:
+    """Computes shards of one run in one process: the model, the data and the analyzers
+    (built on first use) are kept between shards; the image range in memory is the
+    current shard's (folder data sets are decoded per range)."""
 
-    steps = {a.label: a for a in config.analyzers}
-    analyzers = {}
-    part, part_range = None, None
-    for shard in todo:
+    def __init__(self, config: RunConfig, model, data):
+        self.config, self.model, self.data = config, model, data
+        self.steps = {a.label: a for a in config.analyzers}
+        self.analyzers: dict = {}
+        self._range, self._part = None, None
+
+    def _part_of(self, shard):
+        if self._range != (shard.start, shard.stop):
+            part = self.data.slice(shard.start, shard.stop)
+            if self.config.target == "predicted":
+                part.y = predicted_classes(self.model, part.x)
+            self._range, self._part = (shard.start, shard.stop), part
+        return self._part
+
+    def compute(self, shard: Shard):
+        """``(rows, heatmaps or None, seconds)`` of ``shard``; heatmaps only when the config
+        saves them."""
+        from xaibench.analyzers import create_analyzer
+
         t0 = time.perf_counter()
-        if part_range != (shard.start, shard.stop):    # shards come image range by range
-            part_range = (shard.start, shard.stop)
-            part = data.slice(shard.start, shard.stop)  # folder sets: decoded here
-            if config.target == "predicted":
-                part.y = predicted_classes(model, part.x)
-        ctx = Context(model, part.x, part.y, part.boxes, part.masks, config.seed,
+        part = self._part_of(shard)
+        ctx = Context(self.model, part.x, part.y, part.boxes, part.masks, self.config.seed,
                       np.arange(shard.start, shard.stop))
         if shard.analyzer == BASELINE:
-            R, rows = None, _baseline_rows(shard, ctx, config)
+            R, rows = None, _baseline_rows(shard, ctx, self.config)
         else:
-            step = steps[shard.analyzer]
-            if step.label not in analyzers:
-                analyzers[step.label] = create_analyzer(step.name, model, **step.params)
-            R = analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
+            step = self.steps[shard.analyzer]
+            if step.label not in self.analyzers:
+                self.analyzers[step.label] = create_analyzer(step.name, self.model, **step.params)
+            R = self.analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
             rows = [(shard.start + i, step.label, metric.label, s, k, v)
-                    for metric in config.metrics
+                    for metric in self.config.metrics
                     for i, s, k, v in METRICS[metric.name][0](ctx, R, metric.params)]
         seconds = time.perf_counter() - t0
-        store.write_shard(shard, rows, seconds, R if config.save_heatmaps else None)
+        return rows, (R if self.config.save_heatmaps else None), seconds
+
+
+def _run_shards(todo, store, config, data, model, bar, log):
+    """Run each shard of ``todo`` in this process and commit it."""
+    computer = ShardComputer(config, model, data)
+    for shard in todo:
+        rows, R, seconds = computer.compute(shard)
+        store.write_shard(shard, rows, seconds, R)
         log.info("shard %s: %d rows in %.2f s", shard.id, len(rows), seconds)
         bar.update(shard.stop - shard.start)
 

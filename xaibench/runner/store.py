@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS shards (
     shard TEXT PRIMARY KEY, analyzer TEXT NOT NULL, start INTEGER NOT NULL,
     stop INTEGER NOT NULL, seconds REAL NOT NULL, finished REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    shard TEXT PRIMARY KEY, analyzer TEXT NOT NULL, start INTEGER NOT NULL,
+    stop INTEGER NOT NULL, error TEXT NOT NULL, tries INTEGER NOT NULL, at REAL NOT NULL);
 """
 
 
@@ -281,6 +284,19 @@ class RunStore:
             self.db.execute("INSERT INTO shards VALUES (?, ?, ?, ?, ?, ?)",
                             (shard.id, shard.analyzer, shard.start, shard.stop, seconds,
                              time.time()))
+            self.db.execute("DELETE FROM failures WHERE shard = ?", (shard.id,))
+
+    def write_failure(self, shard, error: str, tries: int) -> None:
+        """Record that ``shard`` failed ``tries`` times with ``error`` (one line); a later
+        run retries it, and its success removes the record."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (shard.id, shard.analyzer, shard.start, shard.stop, error, tries,
+                             time.time()))
+
+    def failed(self) -> dict:
+        """``{shard id: error}`` of the shards whose last attempt failed."""
+        return dict(self.db.execute("SELECT shard, error FROM failures ORDER BY start, shard"))
 
     def close(self) -> None:
         self.db.close()
