@@ -1,4 +1,4 @@
-"""Train the demo model shipped as models/clutter_cnn.keras.
+"""Train the demo model shipped as models/clutter_cnn.weights.npz.
 
     .venv/bin/python models/train_clutter_cnn.py
 
@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = dict(size=48, seed=0, digit_scale=(0.45, 0.8))
 
 
-def train(path=os.path.join(HERE, "clutter_cnn.keras"), n_train=20000, epochs=12, verbose=0):
+def train(path=os.path.join(HERE, "clutter_cnn.weights.npz"), n_train=20000, epochs=12,
+          verbose=0):
     train_set, test_set = xb.data.clutter_train_test(n_train=n_train, n_test=500, **DATA)
     tf.keras.utils.set_random_seed(0)
     model = xb.zoo.mnist_cnn(input_shape=(48, 48, 3), filters=(16, 32, 64), name="clutter_cnn")
@@ -29,11 +30,11 @@ def train(path=os.path.join(HERE, "clutter_cnn.keras"), n_train=20000, epochs=12
                   metrics=["accuracy"])
     model.fit(train_set.x, train_set.y, epochs=epochs, batch_size=64, verbose=verbose)
     accuracy = model.evaluate(test_set.x, test_set.y, verbose=0)[1]
-    model.save(path, include_optimizer=False)   # for inference: xb.zoo.shipped loads it
-    # without compiling (no optimizer state, no optimizer warning)
+    xb.zoo.save_weights_npz(model, path)   # the weights only: xb.zoo.shipped rebuilds the
+    # layers with the zoo builder, on Keras 2 and Keras 3 alike
     return model, float(accuracy)
 
 
 if __name__ == "__main__":
     model, acc = train(verbose=2)
-    print(f"test accuracy {acc:.4f}; saved {os.path.join(HERE, 'clutter_cnn.keras')}")
+    print(f"test accuracy {acc:.4f}; saved {os.path.join(HERE, 'clutter_cnn.weights.npz')}")

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import xaibench as xb
+from stacks import needs_innvestigate
 from xaibench.analyzers import innvestigate_backend as backend
 
 L = tf.keras.layers
@@ -167,6 +168,7 @@ def test_not_a_model_is_refused():
         xb.create_analyzer("lrp.z", lambda t: t)
 
 
+@needs_innvestigate
 def test_innvestigate_model_check_becomes_a_clear_error():
     model = tf.keras.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3, activation="tanh"),
                                  L.Flatten(), L.Dense(3)])

@@ -63,6 +63,9 @@ def test_curve_and_aopc_equal_hand_computation(linear, order):
         np.testing.assert_allclose(c.values[i, 1], ref, rtol=0, atol=1e-6)
         # eq. 12: 1/(L+1) sum_{k=0}^{L} f(x0) - f(xk)
         assert abs(xb.evaluate.aopc(c)[i] - np.sum(ref[0] - ref) / 13) < 1e-6
+        # eq. 12 at every L = 0..12 (Samek's Fig. 4 curve), not only at its end
+        hand = [np.sum(ref[0] - ref[:L + 1]) / (L + 1) for L in range(13)]
+        np.testing.assert_allclose(xb.evaluate.aopc_curve(c)[i], hand, rtol=0, atol=1e-6)
     np.testing.assert_allclose(c.fraction, np.arange(13) * 9 / 144)
 
 

@@ -39,7 +39,7 @@ def test_shipped_clutter_model_has_its_documented_accuracy():
 def test_shipped_models_load_for_inference_without_the_optimizer_warning(caplog):
     with caplog.at_level(logging.WARNING):
         model = xb.zoo.shipped("digits")
-    assert model.optimizer is None                     # compile=False: no RMSprop state
+    assert getattr(model, "optimizer", None) is None   # not compiled: no optimizer state
     assert not [r for r in caplog.records if "optimizer" in r.getMessage()]
     with pytest.raises(ValueError, match="no shipped model 'mnist'.*digits, clutter, demo"):
         xb.zoo.shipped("mnist")

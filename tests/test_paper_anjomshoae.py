@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from notebooks import executed_reproduction, outputs_text, read_comparison
+import xaibench as xb
 from xaibench import cli
 from xaibench.papers import anjomshoae, reproduce
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CI = "contextual_importance("
 LIME = "lime("
 
@@ -25,9 +25,7 @@ def done(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model():
-    import tensorflow as tf
-
-    return tf.keras.models.load_model(os.path.join(ROOT, "models", "digits_cnn.keras"))
+    return xb.zoo.shipped("digits")
 
 
 def _row(done, start):

@@ -184,7 +184,12 @@ def test_occlusion_recomputed_with_the_model(done, clutter):
     model = load_shipped_model("demo")
     last = model.layers[-1]         # Dense with a softmax: its logits are x W + b
     assert isinstance(last, tf.keras.layers.Dense)
-    logits = tf.keras.Model(model.inputs, tf.matmul(last.input, last.kernel) + last.bias)
+    features = tf.keras.Model(model.input, last.input)
+    w, b = (v.astype(np.float64) for v in last.get_weights())
+
+    def logits(images):
+        return np.asarray(features(images), np.float64) @ w + b
+
     x = clutter.x.astype(np.float32)
     m = np.zeros(x.shape[:3] + (1,), bool)
     for i, bs in enumerate(clutter.boxes):

@@ -13,7 +13,7 @@ class CountImages(L.Layer):
     """Identity layer that counts the images flowing through the model."""
 
     def build(self, input_shape):
-        self.count = self.add_weight("count", shape=(), dtype=tf.int64, initializer="zeros",
+        self.count = self.add_weight(name="count", shape=(), dtype=tf.int64, initializer="zeros",
                                      trainable=False)
 
     def call(self, x):

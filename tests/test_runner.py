@@ -99,7 +99,10 @@ def test_rerun_of_a_finished_run_adds_nothing(uninterrupted):
 def test_manifest_records_config_seed_and_versions(uninterrupted):
     manifest = json.loads((uninterrupted / "manifest.json").read_text())
     assert manifest["config"]["seed"] == 3 and manifest["seed"] == 3
-    assert manifest["versions"]["tensorflow"].startswith("2.14")
+    import tensorflow as tf
+
+    assert manifest["versions"]["tensorflow"] == tf.__version__
+    assert manifest["versions"]["numpy"] == np.__version__
     assert (uninterrupted / "run.log").read_text().count("shard ") == len(
         plan_shards(48, from_mapping(CONFIG)))
 
@@ -198,6 +201,26 @@ def test_cli_bad_config_value_is_one_line(tmp_path, capsys):
                                 "got -1"]
 
 
+def test_cli_refuses_a_keras2_model_file_on_keras3_in_one_line(tmp_path, capsys):
+    import zipfile
+
+    from xaibench._keras import is_keras3
+
+    if not is_keras3():
+        pytest.skip("Keras 2 reads its own .keras files; the refusal is Keras 3's")
+    model = tmp_path / "old.keras"
+    with zipfile.ZipFile(model, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "2.14.0"}))
+        z.writestr("config.json", "{}")
+    cfg = tmp_path / "old.json"
+    cfg.write_text(json.dumps(dict(CONFIG, model=str(model))))
+    assert cli(["evaluate", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and err[0].startswith(
+        f"xaibench evaluate: error: {model} was saved by Keras 2.14.0")
+    assert "Traceback" not in "".join(err)
+
+
 def test_heatmap_file_names_hold_any_analyzer_label():
     from xaibench.runner.engine import Shard
     from xaibench.runner.store import heatmap_file
@@ -249,10 +272,12 @@ def test_model_specs_with_weights_and_untrained_warning(tmp_path):
     missing = str(tmp_path / "vgg.h5")
     with pytest.raises(FileNotFoundError, match="vgg.h5"):
         load_model(f"vgg16:{missing}")
-    with pytest.raises(ValueError, match="neither demo"):
+    with pytest.raises(ValueError, match="neither digits / clutter / demo"):
         load_model("resnet9")
     with pytest.raises(ValueError, match="neither"):
         load_model("tf")                 # a module attribute of zoo, not a builder
+    with pytest.raises(ValueError, match="neither"):
+        load_model("load_file")          # a zoo function, not a builder
 
 
 def test_folder_data_is_decoded_one_shard_at_a_time(tmp_path, monkeypatch):

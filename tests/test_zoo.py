@@ -1,4 +1,6 @@
 """The paper models: layer stacks, regularisation groups, weight loading errors."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,7 +56,7 @@ def test_caffenet_layer_stack():
     model = xb.zoo.caffenet(num_classes=20)
     assert model.input_shape == (None, 227, 227, 3) and model.output_shape == (None, 20)
     assert model.get_layer("conv1").strides == (4, 4)
-    assert model.get_layer("pool5").output_shape == (None, 6, 6, 256)
+    assert tuple(model.get_layer("pool5").output.shape) == (None, 6, 6, 256)
 
 
 @pytest.mark.parametrize("call,error,match", [
@@ -80,8 +82,63 @@ def test_vgg16_imagenet_without_cache_says_where_to_put_the_file(monkeypatch, tm
 
 def test_vgg16_local_weights_file(tmp_path):
     ref = xb.zoo.vgg16(weights=None)
-    path = tmp_path / "w.h5"
+    path = tmp_path / "w.weights.h5"           # the name Keras 3 requires; Keras 2 reads it too
     ref.save_weights(path)
     loaded = xb.zoo.vgg16(weights=str(path))
     for a, b in zip(ref.get_weights()[-2:], loaded.get_weights()[-2:]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_weights_npz_round_trip_and_refusals(tmp_path):
+    model = xb.zoo.mnist_cnn()
+    path = xb.zoo.save_weights_npz(model, str(tmp_path / "m.weights.npz"))
+    with np.load(path) as f:
+        assert sorted(f.files)[:2] == ["bn1/0", "bn1/1"]
+        np.testing.assert_array_equal(f["conv1/0"], model.get_layer("conv1").kernel.numpy())
+    other = xb.zoo.load_weights_npz(xb.zoo.mnist_cnn(), path)
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).random((2, 28, 28, 1), np.float32)
+    np.testing.assert_array_equal(model(x).numpy(), other(x).numpy())
+    with pytest.raises(ValueError, match="weight conv1/0 of layer 'conv1' is shape"):
+        xb.zoo.load_weights_npz(xb.zoo.mnist_cnn(filters=(4, 16, 32)), path)
+    with pytest.raises(ValueError, match="another architecture"):
+        xb.zoo.load_weights_npz(xb.zoo.mnist_cnn(input_shape=(32, 32, 1)), path)
+
+
+def test_shipped_models_are_zoo_layers_with_npz_weights():
+    for name, spec in xb.zoo.SHIPPED_MODELS.items():
+        assert spec.file.endswith(".weights.npz") and os.path.isfile(
+            os.path.join(xb.zoo.MODELS, spec.file)) and os.path.isfile(
+            os.path.join(xb.zoo.MODELS, spec.script))
+        model = xb.zoo.shipped(name)
+        built = xb.zoo.shipped_architecture(name)
+        assert [type(a).__name__ for a in model.layers] == [type(b).__name__
+                                                            for b in built.layers]
+    assert xb.zoo.shipped("demo").name == "clutter_cnn"
+
+
+def test_load_file_reads_a_model_saved_by_this_keras(tmp_path):
+    model = xb.zoo.mnist_cnn(input_shape=(8, 8, 1), filters=(2, 2, 2))
+    path = str(tmp_path / "small.keras")
+    model.save(path)
+    loaded = xb.zoo.load_file(path)
+    x = np.random.default_rng(1).random((3, 8, 8, 1), np.float32)
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    assert getattr(loaded, "optimizer", None) is None
+
+
+def test_load_file_refuses_a_keras2_file_on_keras3(tmp_path):
+    import json
+    import zipfile
+
+    from xaibench._keras import is_keras3
+
+    if not is_keras3():
+        pytest.skip("Keras 2 reads its own .keras files; the refusal is Keras 3's")
+    path = str(tmp_path / "old.keras")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "2.14.0"}))
+        z.writestr("config.json", "{}")
+    with pytest.raises(ValueError, match=r"saved by Keras 2\.14\.0.*save_weights_npz"):
+        xb.zoo.load_file(path)

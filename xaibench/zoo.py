@@ -10,10 +10,15 @@ without weights), in the style of ``keras.applications``, return **untrained** m
 with random weights: train them (or load weights) before explaining them. Every model
 ends in a softmax, as the papers train them; :func:`xaibench.prepare` strips the
 softmax for explanation.
+
+The shipped models are stored as the builder call (:data:`SHIPPED_MODELS`) plus a
+``.weights.npz`` of arrays keyed by layer name (:func:`save_weights_npz`), which Keras 2
+and Keras 3 both read; :func:`load_file` loads a user's saved ``.keras`` model.
 """
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -24,18 +29,34 @@ L = tf.keras.layers
 #: the repository folder of the shipped models and the scripts that trained them
 MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
 
-#: name -> (file in models/, training script, data, test accuracy): the shipped CNNs.
-#: The accuracies are measured on the test split named here (``tests/test_new_user_zoo.py``
-#: checks them).
+
+class ShippedModel(NamedTuple):
+    """One shipped CNN: its weights file in ``models/``, the script that trained it, the
+    data and test accuracy it was measured on, and the zoo builder call of its layers."""
+    file: str
+    script: str
+    data: str
+    accuracy: float
+    builder: str
+    kwargs: dict
+
+
+#: name -> :class:`ShippedModel`: the shipped CNNs. The accuracies are measured on the test
+#: split named here (``tests/test_new_user_zoo.py`` checks them).
 SHIPPED_MODELS = {
-    "digits": ("digits_cnn.keras", "train_digits_cnn.py",
-               "xb.data.digits() test split (450 images)", 0.9889),
-    "clutter": ("clutter_cnn.keras", "train_clutter_cnn.py",
-                "the first 500 images of xb.data.clutter(split='test', size=48, seed=0, "
-                "digit_scale=(0.45, 0.8)), the data of a run's 'clutter'", 0.80),
+    "digits": ShippedModel("digits_cnn.weights.npz", "train_digits_cnn.py",
+                           "xb.data.digits() test split (450 images)", 0.9889,
+                           "mnist_cnn", {}),
+    "clutter": ShippedModel("clutter_cnn.weights.npz", "train_clutter_cnn.py",
+                            "the first 500 images of xb.data.clutter(split='test', size=48, "
+                            "seed=0, digit_scale=(0.45, 0.8)), the data of a run's 'clutter'",
+                            0.80, "mnist_cnn", {"input_shape": (48, 48, 3),
+                                                "filters": (16, 32, 64), "name": "clutter_cnn"}),
 }
 #: other names of the shipped models (``demo``: the model of ``xaibench demo``)
 SHIPPED_ALIASES = {"demo": "clutter"}
+#: every name :func:`shipped` accepts
+SHIPPED_NAMES = tuple(SHIPPED_MODELS) + tuple(SHIPPED_ALIASES)
 
 
 def shipped(name: str = "digits", path: str | None = None) -> tf.keras.Model:
@@ -48,26 +69,100 @@ def shipped(name: str = "digits", path: str | None = None) -> tf.keras.Model:
       **0.80** on the first 500 images of the clutter test split (digits never seen in
       training).
 
-    Both end in a softmax. ``path``: load from this file instead of ``models/``. A
-    missing file is retrained by its script in ``models/`` (a few minutes).
+    Both end in a softmax. The layers come from the zoo builder, the weights from a
+    ``.weights.npz`` file (:func:`load_weights_npz`; Keras 2 and 3 read it alike).
+    ``path``: load the weights from this ``.npz`` instead of ``models/`` (a ``.keras``
+    file is loaded whole, by :func:`load_file`). A missing file is retrained by its script
+    in ``models/`` (a few minutes).
     """
     key = SHIPPED_ALIASES.get(name, name)
     if key not in SHIPPED_MODELS:
-        raise ValueError(f"no shipped model {name!r}; choose one of "
-                         f"{', '.join(list(SHIPPED_MODELS) + list(SHIPPED_ALIASES))}")
-    filename, script = SHIPPED_MODELS[key][:2]
-    path = os.path.join(MODELS, filename) if path is None else str(path)
+        raise ValueError(f"no shipped model {name!r}; choose one of {', '.join(SHIPPED_NAMES)}")
+    spec = SHIPPED_MODELS[key]
+    path = os.path.join(MODELS, spec.file) if path is None else str(path)
     if os.path.isfile(path):
-        return tf.keras.models.load_model(path, compile=False)
+        if not path.endswith(".npz"):
+            return load_file(path)
+        return load_weights_npz(shipped_architecture(key), path)
     import importlib.util
     import sys
 
-    print(f"{path} is missing: training it with models/{script} (a few minutes)",
+    print(f"{path} is missing: training it with models/{spec.script} (a few minutes)",
           file=sys.stderr)
-    spec = importlib.util.spec_from_file_location(script[:-3], os.path.join(MODELS, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module_spec = importlib.util.spec_from_file_location(
+        spec.script[:-3], os.path.join(MODELS, spec.script))
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
     return module.train(path)[0]
+
+
+def shipped_architecture(name: str) -> tf.keras.Model:
+    """The untrained layers of shipped model ``name`` (its zoo builder call)."""
+    spec = SHIPPED_MODELS[SHIPPED_ALIASES.get(name, name)]
+    return globals()[spec.builder](**spec.kwargs)
+
+
+def save_weights_npz(model: tf.keras.Model, path: str) -> str:
+    """Save ``model``'s weights as an ``.npz`` keyed ``"<layer name>/<i>"`` (the i-th array
+    of ``layer.get_weights()``), written atomically; Keras 2 and Keras 3 read it with
+    :func:`load_weights_npz`."""
+    import numpy as np
+
+    arrays = {f"{layer.name}/{i}": np.asarray(w)
+              for layer in model.layers for i, w in enumerate(layer.get_weights())}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".part.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights_npz(model: tf.keras.Model, path: str) -> tf.keras.Model:
+    """Set ``model``'s weights from an ``.npz`` of :func:`save_weights_npz` and return it.
+    A layer missing from the file, an extra array or a shape mismatch is refused."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as f:
+        stored = {k: f[k] for k in f.files}
+    for layer in model.layers:
+        current = layer.get_weights()
+        if not current:
+            continue
+        new = [stored.pop(f"{layer.name}/{i}", None) for i in range(len(current))]
+        for i, (w, v) in enumerate(zip(current, new)):
+            if v is None or v.shape != w.shape:
+                got = "missing" if v is None else f"shape {v.shape}"
+                raise ValueError(f"{path}: weight {layer.name}/{i} of layer {layer.name!r} is "
+                                 f"{got}, the model needs shape {w.shape}; the file was saved "
+                                 "from another architecture.")
+        layer.set_weights(new)
+    if stored:
+        raise ValueError(f"{path}: arrays {', '.join(sorted(stored))} match no layer of model "
+                         f"{model.name!r}; the file was saved from another architecture.")
+    return model
+
+
+def load_file(path: str) -> tf.keras.Model:
+    """A model saved with ``model.save`` (``.keras``, or Keras 2's ``.h5``), loaded for
+    inference (``compile=False``: no optimizer state). A ``.keras`` file written by Keras 2
+    is refused on Keras 3 with a one-line message (Keras 3 cannot read it)."""
+    import json
+    import zipfile
+
+    from xaibench._keras import keras_major
+
+    path = str(path)
+    if keras_major() >= 3 and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            meta = (json.loads(z.read("metadata.json")) if "metadata.json" in z.namelist()
+                    else {})
+        saved = str(meta.get("keras_version", ""))
+        if saved.startswith("2."):
+            raise ValueError(
+                f"{path} was saved by Keras {saved}, which Keras {tf.keras.__version__} cannot "
+                "load; on the Keras 2 stack load it and save its weights with "
+                "xb.zoo.save_weights_npz (or re-save it with Keras 3).")
+    return tf.keras.models.load_model(path, compile=False)
 
 
 #: layer groups of Amorim et al. (Sec. III-A) that carry the L2 penalty
@@ -171,6 +266,9 @@ def caffenet(num_classes: int = 1000, input_shape=(227, 227, 3),
     outputs = L.Dense(num_classes, activation="softmax", name="fc8")(x)
     return tf.keras.Model(inputs, outputs, name=name)
 
+
+#: the builders a run config may name as its model
+BUILDERS = ("mnist_cnn", "cifar_cnn", "caffenet", "vgg16")
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 

@@ -70,13 +70,16 @@ def rows_of(folder: str):
         con.close()
 
 
-def cached_model(path: str, train, progress: bool = True):
+def cached_model(path: str, train, progress: bool = True, compile: bool = False):
     """Load the Keras model saved at ``path``, or call ``train()`` (-> model), save
-    it there atomically and return it: a killed reproduction keeps every finished model."""
+    it there atomically and return it: a killed reproduction keeps every finished model.
+    A loaded model is for inference (no optimizer state) unless ``compile`` (to train on)."""
     import tensorflow as tf
 
+    from xaibench.zoo import load_file
+
     if os.path.isfile(path):
-        return tf.keras.models.load_model(path)
+        return tf.keras.models.load_model(path) if compile else load_file(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     model = train()
     tmp = path + ".part.keras"

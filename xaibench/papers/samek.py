@@ -254,7 +254,7 @@ def _fig7(result, quick, images, steps, repeats, epochs, seed, progress):
                 model.fit(x_train, y_train, epochs=1, batch_size=batch, verbose=0)
                 return model
 
-            model = previous = cached_model(path, train)
+            model = previous = cached_model(path, train, compile=True)   # trained on
             if not os.path.isfile(info_path):
                 p = np.asarray(model.predict(x_test, batch_size=256, verbose=0))
                 acc = float(np.mean(p.argmax(axis=1) == y_test))

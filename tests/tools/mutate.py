@@ -1,0 +1,194 @@
+"""Mutation testing: does the suite fail when a number is wrong?
+
+Each mutation is one small deliberate bug (a string replaced in one file of a copy of the
+repository). For each, the copy is mutated, the tests that should catch it run against
+the copy, and the table says whether they failed ("caught"), passed ("SURVIVED"), or
+the mutation no longer applies to the code ("stale": the replaced text is gone; update
+the entry). The unmutated copy must pass the same tests first ("baseline fails"
+otherwise). Run on demand, not in ``make test``:
+
+    .venv/bin/python tests/tools/mutate.py                    # every mutation (~30-60 min)
+    .venv/bin/python tests/tools/mutate.py aopc eps           # those whose id contains a word
+    .venv/bin/python tests/tools/mutate.py --list
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import NamedTuple
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COPIED = ("xaibench", "tests", "models", "configs", "notebooks", "setup.cfg", "setup.py")
+
+
+class Mutation(NamedTuple):
+    id: str
+    path: str               # file in the repository
+    old: str                # text replaced (must occur exactly once)
+    new: str
+    tests: tuple            # pytest node ids / files that should catch it
+
+
+F = "xaibench/evaluate/faithfulness.py"
+LOC = "xaibench/evaluate/localisation.py"
+RULES = "xaibench/analyzers/native/rules.py"
+COMP = "xaibench/analyzers/native/composites.py"
+LRP_TESTS = ("tests/test_lrp_rules.py", "tests/test_lrp_composites_numpy.py",
+             "tests/test_native_engine.py")
+
+MUTATIONS = (
+    # --- the ones issue 18 names ---
+    Mutation("aopc-normaliser-total-steps", F,
+             "a = np.cumsum(d, axis=1) / np.arange(1, d.shape[1] + 1)",
+             "a = np.cumsum(d, axis=1) / d.shape[1]",
+             ("tests/test_evaluate_faithfulness.py", "tests/test_runner.py",
+              "tests/test_paper_samek.py")),
+    Mutation("kohlbrenner-fig3-spearman-minus-half", "xaibench/papers/kohlbrenner.py",
+             "ours=min(rho.values()),", "ours=min(rho.values()) - 0.5,",
+             ("tests/test_paper_kohlbrenner.py",)),
+    Mutation("kohlbrenner-claim-mu-grows-hardcoded", "xaibench/papers/kohlbrenner.py",
+             "every method)\", holds=all(r > 0 for r in rho.values()))",
+             "every method)\", holds=True)",
+             ("tests/test_paper_kohlbrenner.py",)),
+    Mutation("epsilon-stabiliser-sign", RULES,
+             "output_gradients=R / (z + sign * self.epsilon))",
+             "output_gradients=R / (z + self.epsilon))", LRP_TESTS),
+    Mutation("relevance-ratio-mu-w-size", LOC,
+             "mu_w = mu * s_tot / np.where(s_in > 0, s_in, np.nan)",
+             "mu_w = mu * s_tot / np.where(s_in > 0, s_in + 1, np.nan)",
+             ("tests/test_evaluate_localisation.py",)),
+    # --- one per LRP rule ---
+    Mutation("rule-z-no-x", RULES,
+             "        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
+             "        return tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
+             LRP_TESTS),
+    Mutation("rule-w-square-abs", RULES, "return [w ** 2 for w in kernels]",
+             "return [tf.abs(w) for w in kernels]", LRP_TESTS),
+    Mutation("rule-flat-twos", RULES, "return [tf.ones_like(w) for w in kernels]",
+             "return [2 * tf.ones_like(w) + w for w in kernels]", LRP_TESTS),
+    Mutation("rule-alpha-beta-sign", RULES, "return active * self.alpha - inhibit * self.beta",
+             "return active * self.alpha + inhibit * self.beta", LRP_TESTS),
+    Mutation("rule-bounded-high-sign", RULES, "return ra - (rb + rc)", "return ra - (rb - rc)",
+             LRP_TESTS),
+    Mutation("rule-z-plus-fast-input", RULES,
+             "        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Bounded",
+             "        return tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Bounded",
+             LRP_TESTS),
+    # --- one per composite ---
+    Mutation("preset-a-conv-rule", COMP, "_preset(R.Alpha1Beta0(), epsilon, bn_rule=bn_layer_rule, **kw)",
+             "_preset(R.Alpha2Beta1(), epsilon, bn_rule=bn_layer_rule, **kw)", LRP_TESTS),
+    Mutation("preset-b-conv-rule", COMP, "_preset(R.Alpha2Beta1(), epsilon, bn_rule=bn_layer_rule, **kw)",
+             "_preset(R.Alpha1Beta0(), epsilon, bn_rule=bn_layer_rule, **kw)", LRP_TESTS),
+    Mutation("preset-dense-epsilon", COMP,
+             "return LRPComposite([(is_dense, R.Epsilon(epsilon, bias=True)), (is_conv, conv_rule)],",
+             "return LRPComposite([(is_dense, R.Z()), (is_conv, conv_rule)],", LRP_TESTS),
+    Mutation("cam-dense-rule", COMP,
+             "LRPComposite([(is_conv, R.Flat()), (is_dense, R.Z())], bn_rule=R.Z())",
+             "LRPComposite([(is_conv, R.Flat()), (is_dense, R.Flat())], bn_rule=R.Z())",
+             LRP_TESTS),
+    Mutation("cmp-flat-until-alpha", COMP,
+             "(is_conv, R.Alpha1Beta0() if alpha == 1 else R.Alpha2Beta1())],",
+             "(is_conv, R.Alpha1Beta0())],", LRP_TESTS),
+    Mutation("deep-taylor-bounded-input", COMP, "rule = R.Bounded(*bounds)", "rule = R.ZPlusFast()",
+             LRP_TESTS),
+    # --- one per metric formula ---
+    Mutation("pointing-game-ties", LOC, "hit = ~np.any(is_max & ~m, axis=1)",
+             "hit = np.any(is_max & m, axis=1)", ("tests/test_evaluate_localisation.py",)),
+    Mutation("relevance-ratio-negative-relevance", LOC, "pos = np.maximum(h, 0).reshape(len(h), -1)",
+             "pos = np.abs(h).reshape(len(h), -1)", ("tests/test_evaluate_localisation.py",)),
+    Mutation("sparseness-gini-order", "xaibench/evaluate/sparseness.py",
+             "g = ((2 * i - n - 1) * a).sum(axis=1) / (n * total)",
+             "g = ((2 * i - n) * a).sum(axis=1) / (n * total)",
+             ("tests/test_evaluate_sparseness.py",)),
+    Mutation("faithfulness-correlation-centring", "xaibench/evaluate/faithfulness_correlation.py",
+             "    b = b - b.mean(axis=1, keepdims=True)\n", "    b = b - b.min(axis=1, keepdims=True)\n",
+             ("tests/test_evaluate_faithfulness_correlation.py",)),
+    Mutation("insertion-deletion-auc", "xaibench/evaluate/insertion_deletion.py",
+             "return ((values[..., 1:] + values[..., :-1]) * np.diff(fraction) / 2).sum(axis=-1)",
+             "return (values[..., 1:] * np.diff(fraction)).sum(axis=-1)",
+             ("tests/test_evaluate_insertion_deletion.py",)),
+    Mutation("abpc-orders", "xaibench/evaluate/insertion_deletion.py",
+             "lerf = perturbation_curve(model, x, R, y=morf.y, order=\"lerf\", **curve_kwargs)",
+             "lerf = perturbation_curve(model, x, R, y=morf.y, order=\"random\", **curve_kwargs)",
+             ("tests/test_evaluate_insertion_deletion.py",)),
+    Mutation("road-diagonal-weight", "xaibench/evaluate/road.py",
+             "(-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))",
+             "(-1, -1, 1 / 6), (-1, 1, 1 / 6), (1, -1, 1 / 6), (1, 1, 1 / 6))",
+             ("tests/test_evaluate_road.py",)),
+    Mutation("randomisation-spearman-ranks", "xaibench/evaluate/randomisation.py",
+             "    a = np.asarray(a, np.float64).reshape(len(a), -1)\n",
+             "    a = np.asarray(a, np.float64).reshape(len(a), -1) ** 3\n",
+             ("tests/test_evaluate_randomisation.py",)),
+)
+
+
+def copy_repo(dest: str) -> None:
+    for name in COPIED:
+        src = os.path.join(ROOT, name)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(dest, name),
+                            ignore=shutil.ignore_patterns("__pycache__", "out", "*.pyc"))
+        elif os.path.exists(src):
+            shutil.copy2(src, os.path.join(dest, name))
+
+
+def run_tests(copy: str, tests) -> int:
+    env = dict(os.environ, PYTHONPATH=copy, TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    return subprocess.run(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode
+
+
+def apply(copy: str, m: Mutation) -> bool:
+    path = os.path.join(copy, m.path)
+    with open(path) as f:
+        text = f.read()
+    if text.count(m.old) != 1:
+        return False
+    with open(path, "w") as f:
+        f.write(text.replace(m.old, m.new))
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="mutation testing of the suite")
+    parser.add_argument("words", nargs="*", help="run the mutations whose id contains one")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if not args.words or any(w in m.id for w in args.words)]
+    if args.list:
+        for m in chosen:
+            print(f"{m.id:<44} {m.path}")
+        return 0
+    baseline_ok: dict = {}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="xaibench-mutate-") as tmp:
+        clean = os.path.join(tmp, "clean")
+        copy_repo(clean)
+        for m in chosen:
+            key = tuple(m.tests)
+            if key not in baseline_ok:
+                baseline_ok[key] = run_tests(clean, m.tests) == 0
+            copy = os.path.join(tmp, "mutant")
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(clean, copy)
+            if not baseline_ok[key]:
+                verdict = "baseline fails"
+            elif not apply(copy, m):
+                verdict = "stale"
+            else:
+                verdict = "caught" if run_tests(copy, m.tests) != 0 else "SURVIVED"
+            results.append((m, verdict))
+            print(f"{verdict:<15} {m.id:<44} {', '.join(os.path.basename(t) for t in m.tests)}",
+                  flush=True)
+    caught = sum(v == "caught" for _, v in results)
+    print(f"\n{caught} of {len(results)} mutations caught")
+    return 0 if caught == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
