@@ -26,6 +26,8 @@ import numpy as np
 
 from lrp_numpy import _out_size, unroll_conv
 
+from xaibench._keras import depthwise_kernel
+
 
 def _div(R, z):
     return np.divide(R, z, out=np.zeros_like(R), where=z != 0)
@@ -157,7 +159,7 @@ def conv(layer, in_shape, bn=None):
 
 
 def depthwise(layer, in_shape, bn=None):
-    kernel = layer.depthwise_kernel.numpy().astype(np.float64)
+    kernel = depthwise_kernel(layer).numpy().astype(np.float64)
     W, M, out = depthwise_matrix(kernel, in_shape, layer.strides, layer.padding)
     b = _bias(layer, out[2])
     return _fold(W, b, M, out, bn)

@@ -21,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 import xaibench as xb
+from stacks import needs_innvestigate   # elsewhere: test_native_reference.py's stored heatmaps
 
 L = tf.keras.layers
 HERE = os.path.dirname(__file__)
@@ -131,8 +132,8 @@ def _smoothgrad_inputs(model, x, y):
 
 
 @functools.lru_cache(maxsize=None)
-def setting(label):
-    """Model, images, labels and iNNvestigate's heatmaps for one model (computed once)."""
+def inputs(label):
+    """Model, images and their top classes for one model (computed once)."""
     build, shape, low, high, cases = MODELS[label]
     model = build()
     x = np.random.default_rng(1).uniform(low, high, (3,) + shape).astype("float32")
@@ -140,6 +141,14 @@ def setting(label):
     logits = xb.prepare(model).predict(x, verbose=0)
     y = logits.argmax(1)
     assert np.all(logits.max(1) > 0)
+    return model, x, y
+
+
+@functools.lru_cache(maxsize=None)
+def setting(label):
+    """Model, images, labels and iNNvestigate's heatmaps for one model (computed once)."""
+    model, x, y = inputs(label)
+    cases = MODELS[label][4]
     x_noisy, y_noisy = _smoothgrad_inputs(model, x, y)
     runs = list(cases) + [("gradient", {"inputs": "noisy"})]
     direct = run_direct(model, {"x": x, "y": y, "x_noisy": x_noisy, "y_noisy": y_noisy}, runs,
@@ -157,6 +166,7 @@ def _close(R, expected):
 PAIRS = [(label, j) for label, spec in MODELS.items() for j in range(len(spec[4]))]
 
 
+@needs_innvestigate
 @pytest.mark.parametrize("label, j", PAIRS,
                          ids=[f"{label}-{MODELS[label][4][j][0]}{MODELS[label][4][j][1] or ''}"
                               for label, j in PAIRS])
@@ -169,6 +179,7 @@ def test_same_numbers_as_innvestigate(label, j):
     _close(R, direct[f"case_{j}"])
 
 
+@needs_innvestigate
 @pytest.mark.parametrize("label", list(MODELS))
 def test_smoothgrad_averages_innvestigate_gradients_on_its_noisy_copies(label):
     model, x, y, direct = setting(label)
@@ -179,7 +190,7 @@ def test_smoothgrad_averages_innvestigate_gradients_on_its_noisy_copies(label):
 
 
 def test_stochastic_analyzers_are_seeded():
-    model, x, y, _ = setting("small_cnn")
+    model, x, y = inputs("small_cnn")
     for name, params in [("random", {"stddev": 2.0}), ("smoothgrad", {"augment_by_n": 2})]:
         a = xb.create_analyzer(name, model, seed=5, **params).analyze(x, y)
         b = xb.create_analyzer(name, model, seed=5, **params).analyze(x, y)

@@ -30,6 +30,7 @@ import tensorflow as tf
 import lrp_blocks_numpy as nb
 import xaibench as xb
 from xaibench.analyzers.innvestigate_names import SPECS
+from xaibench._keras import default_float
 from xaibench.prepare import UnsupportedLayerError, logits_model
 
 A = tf.keras.applications
@@ -182,12 +183,9 @@ def test_prepare_is_exact_in_float64(fast, arch):
     """Folding, merging and keeping layers change no logit beyond float64 round-off
     (EfficientNet: depthwise folds, swish merges, Rescaling / Normalization, gates,
     Dropout; ResNet50V2: kept pre-activation batch norms, ReLU after Add)."""
-    tf.keras.backend.set_floatx("float64")
-    try:
+    with default_float("float64"):
         tf.keras.utils.set_random_seed(2)
         model = ARCHS[arch]()
-    finally:
-        tf.keras.backend.set_floatx("float32")
     rng = np.random.default_rng(2)
     x = rng.uniform(0, 1, (4,) + model.input_shape[1:])
     calibrate(model, x, rng)
@@ -208,7 +206,7 @@ def test_every_name_gives_finite_heatmaps(arch, name):
 @pytest.mark.parametrize("arch", NON_RELU)
 def test_deep_taylor_refuses_non_relu_architectures(arch):
     model, _, _, _ = built(arch)
-    with pytest.raises(ValueError, match="only supports ReLU.*swish"):
+    with pytest.raises(ValueError, match="only supports ReLU.*(swish|silu)"):
         xb.create_analyzer("deep_taylor", model)
 
 

@@ -197,6 +197,30 @@ def test_backend_choice_is_checked():
         xb.create_analyzer("lrp.z", model, backend="innvestigate", jit_compile=True)
 
 
+def test_innvestigate_backend_is_refused_in_one_line_where_it_cannot_run(monkeypatch):
+    """Without a usable iNNvestigate (Keras 3, or not installed) ``backend="innvestigate"``
+    names what to install and on which stack, before any model is prepared."""
+    import importlib
+    import importlib.util
+
+    from xaibench._keras import is_keras3
+    from xaibench.analyzers.innvestigate_backend import BackendUnavailableError
+
+    if not is_keras3():                  # the legacy stack: as if iNNvestigate were missing
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: None if name == "innvestigate" else real(name, *a))
+    monkeypatch.setattr(importlib.import_module("xaibench.prepare"), "cached_prepare",
+                        lambda model: pytest.fail("prepared first"))
+    model = xb.zoo.mnist_cnn()
+    with pytest.raises(BackendUnavailableError) as info:
+        xb.create_analyzer("lrp.z", model, backend="innvestigate")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "pip install 'xaibench[innvestigate]'" in message
+    assert "TensorFlow < 2.15 with Keras 2" in message
+
+
 def test_jit_compiled_walk_equals_the_plain_one():
     tf.keras.utils.set_random_seed(2)
     model = xb.zoo.mnist_cnn()

@@ -98,6 +98,33 @@ def test_sequential_with_activation_softmax_layer():
     assert kinds(prepared) == ["InputLayer", "Dense", "Dense"]
 
 
+def test_sequential_built_by_calling_it_on_data():
+    """No Input layer: the layer graph is the one the first call recorded."""
+    tf.keras.utils.set_random_seed(6)
+    model = tf.keras.Sequential([L.Conv2D(3, 3), L.BatchNormalization(), L.ReLU(), L.Flatten(),
+                                 L.Dense(4, activation="softmax")])
+    x = np.random.default_rng(6).normal(size=(3, 6, 6, 2)).astype("float32")
+    model(x)
+    randomise_bn(model)
+    prepared = assert_same_logits(model, x)
+    assert kinds(prepared) == ["InputLayer", "Conv2D", "Flatten", "Dense"]
+
+
+def test_nested_models_are_inlined_by_their_calls():
+    """A Sequential (with batch norm) nested in a functional model, called twice: one
+    call per use, batch norms folded, the same logits."""
+    tf.keras.utils.set_random_seed(7)
+    block = tf.keras.Sequential([L.Input((6, 6, 2)), L.Conv2D(2, 3, padding="same"),
+                                 L.BatchNormalization(), L.ReLU()], name="block")
+    inp = L.Input((6, 6, 2))
+    h = block(block(inp))
+    model = tf.keras.Model(inp, L.Dense(3, activation="softmax")(L.Flatten()(h)))
+    randomise_bn(block)
+    x = np.random.default_rng(7).normal(size=(3, 6, 6, 2)).astype("float32")
+    prepared = assert_same_logits(model, x)
+    assert kinds(prepared) == ["InputLayer", "Conv2D", "Conv2D", "Flatten", "Dense"]
+
+
 def test_the_original_model_is_untouched():
     model = randomise_bn(xb.zoo.mnist_cnn())
     before = [w.copy() for w in model.get_weights()]

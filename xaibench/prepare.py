@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from xaibench._keras import (NestedOutput, graph_inputs, graph_outputs, layer_calls,
+                             layer_input_shape, producer)
+
 L = tf.keras.layers
 
 KERNEL_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.Dense)
@@ -92,81 +95,35 @@ def _unsupported(layer, why: str, accepted_by: str = _NO_FAMILY) -> UnsupportedL
     )
 
 
-def _is_keras_tensor(obj) -> bool:
-    return hasattr(obj, "_keras_history")
+def _graph(model) -> tuple[dict, list, str]:
+    """Nodes keyed ``n0, n1, ...`` in topological order (the walk of
+    :func:`xaibench._keras.layer_calls`, nested models inlined), input keys, output key."""
+    calls, specs, outputs = layer_calls(model)
+    if len(outputs) != 1:
+        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
+    nodes, keys = {}, {}
 
-
-class _Builder:
-    """The model's layer calls as nodes keyed ``n0, n1, ...`` in topological order,
-    nested models inlined (a layer is found by its call, never by its name)."""
-
-    def __init__(self):
-        self.nodes: dict = {}
-
-    def add(self, node: _Node) -> str:
-        key = f"n{len(self.nodes)}"
-        self.nodes[key] = node
+    def add(node: _Node, tensor_key: str) -> str:
+        key = f"n{len(nodes)}"
+        nodes[key] = node
+        keys[tensor_key] = key
         return key
 
-    def call(self, layer, inputs: list) -> str:
-        if isinstance(layer, tf.keras.Model):
-            return self.splice(layer, inputs)
-        return self.add(_Node(layer, list(inputs)))
-
-    def splice(self, model, inputs: list) -> str:
-        """Append ``model``'s calls on the nodes ``inputs``; the key of its output."""
-        if isinstance(model, tf.keras.Sequential):
-            (prev,) = inputs
-            for layer in model.layers:
-                prev = self.call(layer, [prev])
-            return prev
-        _check_graph_model(model)
-        if len(model.inputs) != len(inputs):
-            raise ValueError(f"nested model {model.name!r} is called with {len(inputs)} inputs "
-                             f"but has {len(model.inputs)}.")
-        keys = {id(t): k for t, k in zip(model.inputs, inputs)}
-        for depth in sorted(model._nodes_by_depth, reverse=True):
-            for node in model._nodes_by_depth[depth]:
-                layer = node.layer
-                if isinstance(layer, L.InputLayer):
-                    continue
-                args, kwargs = node.call_args, dict(node.call_kwargs)
-                kwargs.pop("training", None)
-                if len(args) != 1 or kwargs:
-                    raise _unsupported(layer, "it is called with several arguments or keyword "
-                                              "arguments; prepare rebuilds one-argument calls")
-                outputs = tf.nest.flatten(node.outputs)
-                if len(outputs) != 1:
-                    raise _unsupported(layer, "it has several outputs")
-                ins = [keys[id(t)] for t in tf.nest.flatten(args[0]) if _is_keras_tensor(t)]
-                keys[id(outputs[0])] = self.call(layer, ins)
-        return keys[id(model.outputs[0])]
-
-
-def _check_graph_model(model) -> None:
-    """Refuse a model without a functional layer graph or with several outputs."""
-    if not getattr(model, "_is_graph_network", False):
-        raise ValueError(
-            f"model {model.name!r} ({type(model).__name__}) has no functional layer graph "
-            "(a subclassed model); rebuild it as a functional or Sequential model")
-    if len(model.outputs) != 1:
-        raise ValueError(f"model {model.name!r} has several outputs; prepare needs one.")
-
-
-def _graph(model) -> tuple[dict, list, str]:
-    """Nodes by key (in topological order), input keys, output key."""
-    builder = _Builder()
-    if isinstance(model, tf.keras.Sequential):
-        dtype = model.inputs[0].dtype if model.inputs else tf.float32
-        inputs = [builder.add(_Node(None, shape=tuple(model.input_shape[1:]), dtype=dtype,
-                                    name="input"))]
-        output = builder.splice(model, inputs)
-        return builder.nodes, inputs, output
-    _check_graph_model(model)
-    inputs = [builder.add(_Node(None, shape=tuple(t.shape[1:]), dtype=t.dtype, name=name))
-              for t, name in zip(model.inputs, model.input_names)]
-    output = builder.splice(model, inputs)
-    return builder.nodes, inputs, output
+    sequential = isinstance(model, tf.keras.Sequential)      # its input is named "input"
+    inputs = [add(_Node(None, shape=s.shape, dtype=s.dtype,
+                        name="input" if sequential else s.name), s.key) for s in specs]
+    for call in calls:
+        if isinstance(call.layer, NestedOutput):        # a nested model's output: an alias
+            keys[call.outputs[0]] = keys[call.inputs[0]]
+            continue
+        if call.kwargs:
+            raise _unsupported(call.layer, "it is called with keyword arguments "
+                                           f"({', '.join(call.kwargs)}); prepare rebuilds "
+                                           "one-argument calls")
+        if len(call.outputs) != 1:
+            raise _unsupported(call.layer, "it has several outputs")
+        add(_Node(call.layer, [keys[k] for k in call.inputs]), call.outputs[0])
+    return nodes, inputs, keys[outputs[0]]
 
 
 def _consumers(nodes: dict, key: str) -> list[str]:
@@ -254,7 +211,7 @@ def _channels_last(layer) -> bool:
     if not isinstance(layer, L.BatchNormalization):
         return getattr(layer, "data_format", "channels_last") == "channels_last"
     axis = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
-    return axis in ([-1], [len(layer.input_shape) - 1])
+    return axis in ([-1], [len(layer_input_shape(layer)) - 1])
 
 
 def _bn_parameters(bn):
@@ -387,7 +344,8 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
         weights = node.weights if node.weights is not None else layer.get_weights()
         if weights:
             new.set_weights(weights)
-    return tf.keras.Model([tensors[n] for n in inputs], tensors[output], name=name)
+    ins = [tensors[n] for n in inputs]
+    return tf.keras.Model(ins if len(ins) > 1 else ins[0], tensors[output], name=name)
 
 
 def _fingerprint(model) -> tuple:
@@ -417,12 +375,8 @@ def cached_prepare(model) -> tf.keras.Model:
 def ends_with_softmax(model) -> bool:
     """True when ``model``'s output is a softmax (a Softmax/Activation layer or a
     layer with ``activation="softmax"``; for a subclassed model: its last layer)."""
-    last = model.layers[-1]
-    if not model.outputs:               # subclassed: the layer tracked last
-        return _is_softmax(last) or _activation_name(last) == "softmax"
-    if isinstance(model, tf.keras.Sequential) or len(model.outputs) == 1:
-        last = model.get_layer(model.outputs[0].node.layer.name) if hasattr(
-            model.outputs[0], "node") else last
+    outputs = graph_outputs(model)
+    last = producer(outputs[0])[0] if len(outputs) == 1 else model.layers[-1]
     return _is_softmax(last) or _activation_name(last) == "softmax"
 
 
@@ -452,18 +406,21 @@ def logits_model(model) -> tf.keras.Model:
     built once per model, so traced functions keyed on it are reused)."""
     if not ends_with_softmax(model):
         return model
-    if not model.outputs:
+    if not graph_outputs(model):
         raise ValueError(f"model {model.name!r} is subclassed and ends in a softmax, which "
                          "cannot be cut off; return the logits from its call() (or explain "
                          "probabilities: output='probability').")
     cached = _logits_models.get(model)
     if cached is not None:
         return cached
-    last = model.outputs[0].node.layer
+    (output,) = graph_outputs(model)
+    last, (last_input,) = producer(output)
+    inputs = graph_inputs(model)
+    inputs = inputs if len(inputs) > 1 else inputs[0]
     if _is_softmax(last):
-        out = tf.keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+        out = tf.keras.Model(inputs, last_input, name=f"{model.name}_logits")
     elif isinstance(last, KERNEL_LAYERS):
-        out = tf.keras.Model(model.inputs, _PreActivation(last)(last.input),
+        out = tf.keras.Model(inputs, _PreActivation(last)(last_input),
                              name=f"{model.name}_logits")
     else:
         raise _unsupported(last, "only a Dense/Conv layer or a Softmax/Activation layer can end "

@@ -20,7 +20,8 @@ import tensorflow as tf
 from xaibench._checks import check_in_range
 from xaibench.analyzers.base import Analyzer, run_in_batches
 from xaibench.analyzers.registry import register
-from xaibench._keras import is_graph_model
+from xaibench._keras import consumers as keras_consumers
+from xaibench._keras import is_graph_model, layer_output_shape
 from xaibench.prepare import logits_model
 
 L = tf.keras.layers
@@ -32,14 +33,14 @@ def _activation_block_end(model, conv):
     follow = (L.BatchNormalization, L.ReLU, L.Activation, L.LeakyReLU, L.ELU)
     layer = conv
     while True:
-        consumers = [n.layer for n in layer._outbound_nodes if n.layer in model.layers]
+        consumers = [c for c in keras_consumers(layer) if c in model.layers]
         if len(consumers) != 1 or not isinstance(consumers[0], follow):
             return layer
         layer = consumers[0]
 
 
 def _rank4_output(layer) -> bool:
-    shape = layer.output_shape
+    shape = layer_output_shape(layer)
     return not isinstance(shape, list) and len(shape) == 4
 
 
@@ -85,8 +86,8 @@ class GradCAM(Analyzer):
         chosen = self.model.get_layer(layer)
         if not _rank4_output(chosen) or chosen is layers[-1]:
             raise ValueError(f"layer {layer!r} ({type(chosen).__name__}) has output shape "
-                             f"{chosen.output_shape}; Grad-CAM needs a layer with feature maps "
-                             "(N, u, v, K) before the classifier head.")
+                             f"{layer_output_shape(chosen)}; Grad-CAM needs a layer with feature "
+                             "maps (N, u, v, K) before the classifier head.")
         return layer
 
     def _build(self):

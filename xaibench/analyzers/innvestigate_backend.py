@@ -206,6 +206,31 @@ def _ensure_loaded(entry: _PreparedModel, w: _Worker) -> None:
 
 # --------------------------------------------------------------------------- analyzer
 
+class BackendUnavailableError(ImportError):
+    """``backend="innvestigate"`` on a stack where iNNvestigate 2.1.2 cannot run."""
+
+
+def check_available() -> None:
+    """Refuse ``backend="innvestigate"`` where iNNvestigate 2.1.2 is missing or cannot
+    run (it needs TensorFlow < 2.15 with Keras 2), in one line naming what to install."""
+    import importlib.util
+
+    from xaibench._keras import is_keras3
+
+    if is_keras3():
+        import tensorflow as tf
+
+        raise BackendUnavailableError(
+            "backend='innvestigate' needs iNNvestigate 2.1.2, which runs only on TensorFlow "
+            f"< 2.15 with Keras 2 (this is TensorFlow {tf.__version__} with Keras 3): pip install "
+            "'xaibench[innvestigate]' in a TF 2.14 environment, or use backend='native'.")
+    if importlib.util.find_spec("innvestigate") is None:
+        raise BackendUnavailableError(
+            "backend='innvestigate' needs iNNvestigate 2.1.2, which is not installed: pip "
+            "install 'xaibench[innvestigate]' (TensorFlow < 2.15 with Keras 2), or use "
+            "backend='native'.")
+
+
 class InnvestigateAnalyzer(Analyzer):
     """An iNNvestigate analyzer (or LRP composite) run in the graph-mode worker."""
 
@@ -214,6 +239,7 @@ class InnvestigateAnalyzer(Analyzer):
         if jit_compile:
             raise ValueError("jit_compile applies to the native engine; iNNvestigate builds its "
                              "own graph (drop backend='innvestigate' to compile with XLA).")
+        check_available()
         spec = SPECS[name]
         self._spec = spec
         batch_size = int(check_in_range("batch_size", batch_size, 1, integer=True))

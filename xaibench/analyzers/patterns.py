@@ -46,52 +46,34 @@ def activation_name(layer) -> str:
 
 
 class LayerGraph:
-    """The layers of a single-input, single-output functional model in
-    topological order, each with the names of the layers feeding it; ``run``
-    evaluates the graph with a hook replacing every kernel layer's computation."""
+    """The layer calls of a single-input, single-output functional model in
+    topological order (:func:`~xaibench.analyzers.native.graph.trace`); ``run``
+    evaluates them with a hook replacing every kernel layer's computation."""
 
     def __init__(self, model: tf.keras.Model):
-        cfg = model.get_config()
-        if len(cfg["input_layers"]) != 1 or len(cfg["output_layers"]) != 1:
-            raise ValueError(f"model {model.name!r} must have one input and one output.")
-        inputs = {}
-        for spec in cfg["layers"]:
-            inbound = spec["inbound_nodes"]
-            inputs[spec["name"]] = [entry[0] for entry in inbound[0]] if inbound else []
-        order, done = [], set()
+        from xaibench.analyzers.native.graph import trace
 
-        def visit(name):  # depth-first topological sort (graphs are small)
-            if name in done:
-                return
-            for src in inputs[name]:
-                visit(src)
-            done.add(name)
-            order.append(name)
-
-        self.output = cfg["output_layers"][0][0]
-        self.input = cfg["input_layers"][0][0]
-        visit(self.output)
-        self.layers = [model.get_layer(n) for n in order]
-        self.inputs = inputs
+        self.graph = trace(model)
+        called = {id(c.layer) for c in self.graph.calls}
+        self.layers = [c.layer for c in self.graph.calls]
         #: kernel layers in ``model.layers`` order (the order of iNNvestigate's pattern lists)
         self.kernel_layers = [layer for layer in model.layers if isinstance(layer, KERNEL_TYPES)
-                              and layer.name in done]
+                              and id(layer) in called]
 
-    def run(self, x, kernel_hook, keep=()):
+    def run(self, x, kernel_hook):
         """Evaluate the graph on ``x``; ``kernel_hook(layer, inp)`` computes each
-        kernel layer's output. Returns the output (and the tensors named in ``keep``)."""
-        values = {self.input: x}
-        for layer in self.layers:
-            if layer.name in values:
-                continue
-            args = [values[n] for n in self.inputs[layer.name]]
-            if isinstance(layer, KERNEL_TYPES):
-                values[layer.name] = kernel_hook(layer, args[0])
+        kernel layer's output. Returns the output."""
+        graph = self.graph
+        values = {graph.input: x}
+        for call in graph.calls:
+            args = call.arguments(values)
+            if isinstance(call.layer, KERNEL_TYPES):
+                out = kernel_hook(call.layer, args)
             else:
-                values[layer.name] = layer(args if len(args) > 1 else args[0])
-        if keep:
-            return values[self.output], [values[n] for n in keep]
-        return values[self.output]
+                out = call.layer(args, **call.kwargs)
+            for k, t in zip(call.outputs, tf.nest.flatten(out)):
+                values[k] = t
+        return values[graph.output]
 
 
 def linear_op(layer, x, kernel):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from xaibench._keras import depthwise_kernel
+
 L = tf.keras.layers
 
 
@@ -42,20 +44,20 @@ class _Conv(LinearLayer):
     def apply(self, layer, x, kernels, bias=None):
         (w,) = kernels
         z = layer.convolution_op(x, w)
-        return z if bias is None else tf.nn.bias_add(z, bias, data_format=layer._tf_data_format)
+        fmt = "N...C" if _channels_last(layer) else "NC..."
+        return z if bias is None else tf.nn.bias_add(z, bias, data_format=fmt)
 
 
 class _Depthwise(LinearLayer):
     def kernels(self, layer):
-        return [layer.depthwise_kernel]
+        return [depthwise_kernel(layer)]
 
     def apply(self, layer, x, kernels, bias=None):
-        (w,) = kernels
-        z = tf.keras.backend.depthwise_conv2d(x, w, strides=layer.strides, padding=layer.padding,
-                                              dilation_rate=layer.dilation_rate,
-                                              data_format=layer.data_format)
-        return z if bias is None else tf.keras.backend.bias_add(z, bias,
-                                                                data_format=layer.data_format)
+        (w,) = kernels          # channels last: Keras' own tf.nn.depthwise_conv2d call
+        z = tf.nn.depthwise_conv2d(x, w, strides=(1,) + tuple(layer.strides) + (1,),
+                                   padding=layer.padding.upper(),
+                                   dilations=tuple(layer.dilation_rate), data_format="NHWC")
+        return z if bias is None else tf.nn.bias_add(z, bias, data_format="NHWC")
 
 
 class _Separable(LinearLayer):
@@ -84,7 +86,7 @@ def linear_of(layer) -> LinearLayer | None:
         return _Depthwise() if _channels_last(layer) else None
     if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)) and not isinstance(
             layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)):
-        if getattr(layer, "groups", 1) != 1 or getattr(layer, "_is_causal", False):
+        if getattr(layer, "groups", 1) != 1 or layer.padding == "causal":
             return None
         return _Conv()
     return None
