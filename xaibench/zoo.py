@@ -26,8 +26,9 @@ from xaibench._checks import check_in_range
 
 L = tf.keras.layers
 
-#: the repository folder of the shipped models and the scripts that trained them
-MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+#: the folder of the shipped models and the scripts that trained them (package data, so
+#: ``pip install`` ships them too)
+MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
 
 class ShippedModel(NamedTuple):

@@ -2,8 +2,8 @@
 ``xb.zoo.shipped`` reads on Keras 2 and Keras 3 (a Keras 2.14 ``.keras`` file does not load
 on Keras 3). Run it on the legacy stack (TF 2.14, Keras 2.14)::
 
-    .venv/bin/python models/convert_keras2.py digits models/digits_cnn.keras
-    .venv/bin/python models/convert_keras2.py clutter models/clutter_cnn.keras
+    .venv/bin/python xaibench/models/convert_keras2.py digits digits_cnn.keras
+    .venv/bin/python xaibench/models/convert_keras2.py clutter clutter_cnn.keras
 
 It rebuilds the zoo architecture of the shipped name, copies the weights layer by layer,
 checks that both models give the same probabilities on the model's test data, and writes
@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 import xaibench as xb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

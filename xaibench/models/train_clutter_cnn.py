@@ -1,6 +1,6 @@
-"""Train the demo model shipped as models/clutter_cnn.weights.npz.
+"""Train the demo model shipped as xaibench/models/clutter_cnn.weights.npz.
 
-    .venv/bin/python models/train_clutter_cnn.py
+    .venv/bin/python xaibench/models/train_clutter_cnn.py
 
 The layer stack of xb.zoo.mnist_cnn() (3 x [conv, batch norm, ReLU, max-pool], dense
 softmax) with 16/32/64 filters on 48x48 RGB `clutter` images (sklearn digits pasted on
@@ -13,7 +13,7 @@ import sys
 
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 import xaibench as xb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,6 +1,6 @@
-"""Train the demo model shipped as models/digits_cnn.weights.npz.
+"""Train the demo model shipped as xaibench/models/digits_cnn.weights.npz.
 
-    .venv/bin/python models/train_digits_cnn.py
+    .venv/bin/python xaibench/models/train_digits_cnn.py
 
 xb.zoo.mnist_cnn() (Anjomshoae et al.'s layer stack: 3 x [conv, batch norm, ReLU,
 max-pool], dense softmax) on scikit-learn's digits upsampled to 28x28, 30 epochs of
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 import xaibench as xb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

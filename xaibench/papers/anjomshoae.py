@@ -24,7 +24,7 @@ absmin_j); CI values >= 0.01 are shown. It is a qualitative paper; this module r
   with the scores of the kept high-CI regions and of LIME's top super-pixels.
 
 Quick mode (``quick=True``): scikit-learn's digits upsampled to 28x28 with the shipped
-``digits`` model (an ``xb.zoo.mnist_cnn`` trained on them, models/train_digits_cnn.py),
+``digits`` model (an ``xb.zoo.mnist_cnn`` trained on them, xaibench/models/train_digits_cnn.py),
 24 images in the batch runs, LIME with 300 samples; a minute on 2 CPU cores.
 Full mode: MNIST from the Keras cache (``~/.keras/datasets/mnist.npz``; a clear error when
 it is missing), ``mnist_cnn`` trained on the 60,000 training images (10 epochs of Adam,

@@ -107,7 +107,7 @@ REFERENCE = "Table 1, ImageNet (VGG-16)"
 N_IMAGES = {"clutter": (40, 1000), "imagenet_val": (32, 10000)}
 #: images the patterns (and clutter's training mean) are estimated from: (quick, full)
 PATTERN_IMAGES = {"clutter": (512, 5000), "imagenet_val": (32, 2000)}
-#: the demo model's clutter images (models/train_clutter_cnn.py)
+#: the demo model's clutter images (xaibench/models/train_clutter_cnn.py)
 CLUTTER = dict(size=48, seed=0, digit_scale=(0.45, 0.8))
 #: box-size intervals of Fig. 3 in quick mode (the paper's 100 leave most of them empty)
 QUICK_BINS = 20
