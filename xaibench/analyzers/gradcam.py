@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from xaibench._checks import check_in_range
 from xaibench.analyzers.base import Analyzer, run_in_batches
+from xaibench.analyzers.native.graph import forward, trace
 from xaibench.analyzers.registry import register
 from xaibench._keras import consumers as keras_consumers
 from xaibench._keras import is_graph_model, layer_output_shape
@@ -65,8 +66,16 @@ class GradCAM(Analyzer):
                              "or Sequential model (or use gradient / smoothgrad).")
         net = logits_model(model)
         self.layer_name = self._choose_layer(layer)
-        feature = model.get_layer(self.layer_name).output
-        self._model = tf.keras.Model(net.inputs, [feature, net.output])
+        # the layer's output on the path to the logits, found in the layer graph: a loaded
+        # Keras 3 model's layers have several call nodes, and ``layer.output`` is the first
+        self._graph = trace(net)
+        chosen = model.get_layer(self.layer_name)
+        keys = [call.outputs[0] for call in self._graph.calls
+                if call.layer is chosen or getattr(call.layer, "name", None) == self.layer_name]
+        if not keys:
+            raise ValueError(f"layer {self.layer_name!r} is not on the path from the input of "
+                             f"model {model.name!r} to its output; choose another layer=.")
+        self._feature = keys[-1]
         self._fn = None
 
     def _choose_layer(self, layer) -> str:
@@ -91,14 +100,15 @@ class GradCAM(Analyzer):
         return layer
 
     def _build(self):
-        model, relu = self._model, self.relu
+        graph, feature, relu = self._graph, self._feature, self.relu
 
         @tf.function(input_signature=[tf.TensorSpec([None] + list(self.model.input_shape[1:]),
                                                     tf.float32),
                                       tf.TensorSpec([None], tf.int64)])
         def cam(x, selection):
             with tf.GradientTape() as tape:
-                feats, y = model(x, training=False)
+                values = forward(graph, x)
+                feats, y = values[feature], values[graph.output]
                 top = tf.argmax(y, axis=-1, output_type=tf.int64)
                 idx = tf.where(selection < 0, top, selection)
                 yc = tf.gather(y, idx, axis=1, batch_dims=1)
