@@ -282,20 +282,26 @@ def _fig7(result, quick, images, steps, repeats, epochs, seed, progress):
 # reading the runs
 
 class _Results:
-    """Means of a run folder's results, aggregated by SQLite (fast on the full protocol's
-    millions of rows): ``mean[(analyzer, metric, setting, step)]``."""
+    """Means of a run folder's results: ``mean[(analyzer, metric, setting, step)]``.
+
+    Each mean is ``math.fsum`` (exactly rounded, so independent of the order SQLite
+    returns rows in; its ``AVG`` over a ``GROUP BY`` is not, by an ulp) over the count."""
 
     def __init__(self, folder):
+        import math
         import sqlite3
 
         self.folder = folder
         con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+        groups: dict = {}
         try:
-            self.mean = {tuple(r[:4]): r[4] for r in con.execute(
-                "SELECT analyzer, metric, setting, step, AVG(value) FROM results "
-                "GROUP BY analyzer, metric, setting, step")}
+            for *key, value in con.execute(
+                    "SELECT analyzer, metric, setting, step, value FROM results "
+                    "WHERE value IS NOT NULL"):
+                groups.setdefault(tuple(key), []).append(value)
         finally:
             con.close()
+        self.mean = {k: math.fsum(v) / len(v) for k, v in groups.items()}
 
     def curve(self, analyzer, metric):
         """Mean AOPC(L) over images, L = 0..steps (eq. 12 as a function of L, Fig. 4)."""
