@@ -213,7 +213,7 @@ def _all_zero(ys) -> bool:
 
 
 def line_figure(curves: dict, xlabel: str, ylabel: str, baseline=None, marker=None,
-                order=None, title: str | None = None):
+                order=None, title: str | None = None, xticks=None):
     """The :func:`line_plot` figure (a matplotlib ``Figure``), without writing it."""
     from matplotlib.figure import Figure
 
@@ -243,6 +243,10 @@ def line_figure(curves: dict, xlabel: str, ylabel: str, baseline=None, marker=No
         _plot(key, key, **style)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if xticks is not None:                   # [(position, label)], e.g. layer names
+        ax.set_xticks([p for p, _ in xticks], [str(t) for _, t in xticks], fontsize=7,
+                      rotation=30 if max((len(str(t)) for _, t in xticks), default=0) > 6
+                      else 0)
     if title:
         ax.set_title(title, fontsize=9)
     if handles:
@@ -256,14 +260,16 @@ def line_figure(curves: dict, xlabel: str, ylabel: str, baseline=None, marker=No
 
 
 def line_plot(curves: dict, path: str, xlabel: str, ylabel: str, baseline=None,
-              marker=None, dpi: int = 120, order=None, title: str | None = None) -> str:
+              marker=None, dpi: int = 120, order=None, title: str | None = None,
+              xticks=None) -> str:
     """One line per ``{label: (x, y)}``, in the dict's order (or ``order``'s), each with
     its own colour and marker (:func:`line_styles`; ``marker`` forces one marker for
     all); ``baseline=(label, legend text)`` is drawn dashed in black and listed first.
     Non-finite points are skipped; an all-zero series gets no line and no legend entry
-    but is named under the legend. Returns ``path``."""
+    but is named under the legend. ``xticks``: ``[(position, label)]`` to name the x
+    positions (e.g. the layers of a randomisation). Returns ``path``."""
     fig = line_figure(curves, xlabel, ylabel, baseline=baseline, marker=marker, order=order,
-                      title=title)
+                      title=title, xticks=xticks)
     fig.savefig(path, dpi=dpi)
     return path
 

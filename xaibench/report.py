@@ -1,7 +1,8 @@
 """Reports of a run folder: Markdown tables (mean and 95 % interval per analyzer and
 metric), the analyzers that fall below the analyzer-free baseline, the values that are
-missing (NULL rows of ``results.sqlite``), AOPC curves against the random baseline, mu
-against box size and a heatmap grid. Analyzers appear in the run config's order
+missing (NULL rows of ``results.sqlite``), the randomisation sanity check, the failed
+shards, AOPC curves against the random baseline, mu against box size, the ROAD,
+randomisation and insertion/deletion curves and a heatmap grid. Analyzers appear in the run config's order
 everywhere (tables, legends, heatmap columns), the baseline first."""
 from __future__ import annotations
 
@@ -216,6 +217,153 @@ def _heatmap_grid(folder, manifest, path, order, n=8):
                         percentile=HEATMAP_PERCENTILE)
 
 
+def failed_shards(folder: str) -> list:
+    """The shards whose last attempt failed (the store's ``failures`` table, as
+    :meth:`~xaibench.runner.store.RunStore.failed`): dicts with ``shard``, ``analyzer``,
+    ``error`` and ``tries``, in image-range order; empty when none failed."""
+    db = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        rows = db.execute("SELECT shard, analyzer, error, tries FROM failures "
+                          "ORDER BY start, shard").fetchall()
+    except sqlite3.OperationalError:            # a store written before failures were kept
+        rows = []
+    finally:
+        db.close()
+    return [{"shard": s, "analyzer": a, "error": e, "tries": t} for s, a, e, t in rows]
+
+
+#: the Spearman rank correlation between the heatmaps of the model and of the fully
+#: randomised model (cascading randomisation) from which the report says an analyzer
+#: fails the sanity check of Adebayo et al. (2018): its heatmaps barely depend on the
+#: learned weights. A convention (the paper judges the curves by eye), the same as the
+#: sanity-check test of ``tests/test_evaluate_randomisation.py``.
+SANITY_THRESHOLD = 0.5
+
+
+def _metric_steps(manifest: dict) -> dict:
+    """``{metric label: (name, params)}`` of the run's config."""
+    from xaibench.runner.config import Step
+
+    out = {}
+    for m in manifest.get("config", {}).get("metrics", []):
+        step = Step(m, {}) if isinstance(m, str) else Step(m["name"], dict(m.get("params") or {}))
+        out[step.label] = (step.name, step.params)
+    return out
+
+
+def sanity_check(folder: str) -> list:
+    """Per analyzer of a run with the cascading ``randomisation`` metric: dicts with
+    ``analyzer``, ``metric``, ``n``, ``mean`` (the Spearman rank correlation of the
+    heatmaps after every layer is randomised, over images), ``low`` / ``high`` (its
+    95 % t-interval) and ``fails`` (mean >= :data:`SANITY_THRESHOLD`), in config order."""
+    manifest, _ = _load(folder)
+    steps = _metric_steps(manifest)
+    out = []
+    for analyzer, metric, setting, n, mean, low, high in summary(folder):
+        name, params = steps.get(metric, (metric.split("(")[0], {}))
+        if name == "randomisation" and setting == "spearman" and \
+                params.get("order", "cascading") == "cascading":
+            out.append({"analyzer": analyzer, "metric": metric, "n": n, "mean": mean,
+                        "low": low, "high": high, "fails": bool(mean >= SANITY_THRESHOLD)})
+    return out
+
+
+def _randomisation_steps(manifest: dict, params: dict):
+    """The layer of each (evaluated) step of a ``randomisation`` metric with ``params``, top
+    down, from the run's model (None when the model cannot be loaded here)."""
+    import warnings
+
+    try:
+        from xaibench.evaluate.randomisation import weighted_layers
+        from xaibench.runner.engine import load_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = weighted_layers(load_model(manifest["config"]["model"]))
+    except Exception:                           # a moved model file: step numbers instead
+        return None
+    layers, at = params.get("layers"), params.get("evaluate_at")
+    if layers is not None:
+        layers = [layers] if isinstance(layers, str) else list(layers)
+        names = [n for n in names if n in layers]
+    steps = names[::-1]
+    if at is not None:
+        at = [at] if isinstance(at, str) else list(at)
+        steps = [n for n in steps if n in at]
+    return steps
+
+
+def _metric_curves(rows, label, setting):
+    """``{analyzer: (steps, mean over images)}`` of one metric label and setting."""
+    acc: dict = {}
+    for image, analyzer, metric, s, step, value in rows:
+        if metric == label and s == setting and step >= 0:
+            acc.setdefault(analyzer, {}).setdefault(step, []).append(value)
+    return {a: (np.array(sorted(d), dtype=np.float64),
+                np.array([np.nanmean(d[k]) for k in sorted(d)])) for a, d in acc.items()}
+
+
+def _plot_new_metrics(folder, manifest, rows, order) -> list:
+    """``[(title, path)]``: ROAD curves over the removed fraction, the randomisation
+    similarity over the layers randomised, deletion and insertion curves."""
+    from xaibench.plots import line_plot
+
+    present = {(r[2], r[3]) for r in rows if r[4] >= 0}
+    figures = []
+    for k, (label, (name, params)) in enumerate(_metric_steps(manifest).items()):
+        if name == "road":
+            from xaibench.evaluate.road import DEFAULT_FRACTIONS
+
+            fractions = np.asarray(params.get("fractions", DEFAULT_FRACTIONS), np.float64)
+            orders = params.get("order", "morf")
+            for o in ([orders] if isinstance(orders, str) else list(orders)):
+                name_o = {"morf": "MoRF", "lerf": "LeRF"}.get(o, o)
+                for setting, ylabel in ((o, "class logit" if params.get("output", "logit")
+                                         == "logit" else "class probability"),
+                                        (f"{o}_accuracy", "accuracy")):
+                    if (label, setting) not in present:
+                        continue
+                    curves = {a: (fractions[s.astype(int)], v) for a, (s, v) in
+                              _metric_curves(rows, label, setting).items()}
+                    path = os.path.join(folder, f"road_{k}_{setting}.png")
+                    figures.append((f"ROAD {name_o}: {ylabel} against the removed fraction",
+                                    line_plot(curves, path, f"fraction removed ({name_o}, "
+                                              "noisy linear imputation)", ylabel,
+                                              order=order, title=label)))
+        elif name == "randomisation":
+            independent = params.get("order", "cascading") == "independent"
+            sims = [s for s in ("spearman", "ssim", "hog") if (label, s) in present]
+            names = _randomisation_steps(manifest, params) if sims else None
+            for s in sims:
+                curves = {a: (st + 1, v) for a, (st, v) in
+                          _metric_curves(rows, label, s).items()}
+                n_steps = max((len(st) for st, _ in curves.values()), default=0)
+                ticks = ([(i + 1, t) for i, t in enumerate(names)]
+                         if names and len(names) == n_steps else None)
+                path = os.path.join(folder, f"randomisation_{k}_{s}.png")
+                xlabel = ("layer randomised alone (1 = top)" if independent else
+                          "randomised from the top layer down to (cascading)" if ticks else
+                          "layers randomised, top down (cascading)")
+                figures.append((f"Randomisation: {s} similarity against the layers randomised",
+                                line_plot(curves, path, xlabel,
+                                          f"{s} similarity to the original heatmaps",
+                                          order=order, title=label, xticks=ticks)))
+        elif name == "insertion_deletion":
+            for s in ("deletion", "insertion"):
+                if (label, s) not in present:
+                    continue
+                curves = _metric_curves(rows, label, s)
+                steps = max((float(st.max()) for st, _ in curves.values()), default=1.0) or 1.0
+                curves = {a: (st / steps, v) for a, (st, v) in curves.items()}
+                path = os.path.join(folder, f"{s}_{k}.png")
+                figures.append((f"{s.capitalize()} curves", line_plot(
+                    curves, path, f"fraction of pixels {'deleted' if s == 'deletion' else 'inserted'}"
+                    " (most relevant first)", "class probability"
+                    if params.get("output", "probability") == "probability" else "class logit",
+                    order=order, title=label)))
+    return figures
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
@@ -254,6 +402,31 @@ def report(folder: str) -> str:
             lines.append("No analyzer falls below the analyzer-free baseline (AOPC against "
                          "random order, mu / mu_w against uniform relevance, confidence drop "
                          "against random pixels).")
+    sanity = sanity_check(folder)
+    if sanity:
+        fails = [r["analyzer"] for r in sanity if r["fails"]]
+        lines += ["", "## Randomisation sanity check", "",
+                  "Spearman rank correlation between each analyzer's heatmaps of the model and "
+                  "of its copy re-initialised from the top layer down, at the cascade's last "
+                  "step (every layer re-initialised unless the config stops earlier; Adebayo "
+                  "et al. 2018): a method that explains the model loses the similarity; at "
+                  f">= {SANITY_THRESHOLD:g} it fails the check (a convention; the curves over "
+                  "the layers are below).", "",
+                  (f"**{', '.join(fails)}** {'fails' if len(fails) == 1 else 'fail'} the "
+                   "sanity check." if fails else "Every analyzer passes the sanity check."), "",
+                  "| analyzer | metric | n | Spearman, last step | 95 % interval "
+                  "| sanity check |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['analyzer']} | {r['metric']} | {r['n']} | {_fmt(r['mean'])} | "
+                  f"[{_fmt(r['low'])}, {_fmt(r['high'])}] | "
+                  f"{'**fails**' if r['fails'] else 'passes'} |" for r in sanity]
+    failed = failed_shards(folder)
+    if failed:
+        lines += ["", "## Failed shards", "",
+                  f"{len(failed)} shard{'s' if len(failed) > 1 else ''} failed (the error of "
+                  "the last attempt); their rows are missing above. Running the same command "
+                  "again retries them.", "", "| shard | tries | error |", "|---|---|---|"]
+        lines += [f"| {f['shard']} | {f['tries']} | "
+                  f"{' '.join(str(f['error']).split()).replace('|', '/')} |" for f in failed]
     gaps = missing(folder)
     lines += ["", "## Missing values", ""]
     if gaps:
@@ -270,6 +443,7 @@ def report(folder: str) -> str:
                 _plot_aopc(rows, os.path.join(folder, "aopc.png"), order)),
                ("mu against box size", _plot_mu(rows, os.path.join(folder, "mu_by_size.png"),
                                                 order)),
+               *_plot_new_metrics(folder, manifest, rows, order),
                ("Heatmaps", _heatmap_grid(folder, manifest, os.path.join(folder, "heatmaps.png"),
                                           order))]
     notes = {"Heatmaps": f"The first images of the run, one column per analyzer in the config's "

@@ -233,7 +233,7 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
                   layers=None, similarity=SIMILARITIES, randomise="reinit",
                   analyzer_params: dict | None = None, abs: bool = True,
                   normalise: bool = True, channel_reduce: str = "sum",
-                  seed: int = 0) -> dict:
+                  seed: int = 0, evaluate_at=None, heatmaps=None) -> dict:
     """Model parameter randomisation test of Adebayo et al. (2018) (module docstring).
 
     ``order``: "cascading" (top layer first, then one more layer per step, down to the
@@ -244,21 +244,38 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
     al.'s main setting) and divided by their max |value| (``normalise``) before the
     ``similarity`` measures ("spearman", "ssim", "hog"). ``seed``: the randomisation of
     layer i uses the seed derived from (seed, i): the same seed, the same numbers.
+    ``evaluate_at``: names of the steps' layers after which the heatmaps are compared
+    (default: every step); the other steps only randomise their layer, without an analyzer
+    call -- e.g. ``["predictions", "conv1"]`` compares after the top layer and after every
+    layer down to conv1 for the cost of two explanations. ``heatmaps``: the original
+    model's heatmaps of ``analyzer`` (same parameters, same ``y``) when the caller has them
+    already; not recomputed then.
 
-    Returns a dict: "layers" (the layer randomised at each step, in step order), "order",
-    one (N, steps) array per similarity, and "y" (N,).
+    Returns a dict: "layers" (the layer randomised at each evaluated step, in step order),
+    "order", one (N, steps) array per similarity, and "y" (N,).
     """
     if order not in ORDERS:
         raise ValueError(f"order={order!r} is not supported; use 'cascading' or 'independent'.")
     names = _check_layers(model, layers)
     sims = _check_similarity(similarity)
     randomise = _check_randomise(randomise)
+    if evaluate_at is not None:
+        evaluate_at = [evaluate_at] if isinstance(evaluate_at, str) else list(evaluate_at)
+        unknown = [n for n in evaluate_at if n not in names]
+        if unknown or not evaluate_at:
+            raise ValueError(f"evaluate_at {', '.join(map(repr, unknown)) or '(none)'}: not "
+                             f"among the layers randomised ({', '.join(names)}).")
     x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
     index = {n: i for i, n in enumerate(weighted_layers(model))}
 
     if y is None:
         y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
-    R0 = an0.analyze(x, neuron_selection=y)
+    if heatmaps is None:
+        R0 = an0.analyze(x, neuron_selection=y)
+    else:
+        R0 = np.asarray(heatmaps)
+        if R0.ndim < 3 or R0.shape[:3] != x.shape[:3]:
+            raise ValueError(f"heatmaps have shape {R0.shape}; the images are {x.shape}.")
     h0 = _prepare(R0, channel_reduce, abs, normalise)
     copy = _copy(model)
     original = {n: copy.get_layer(n).get_weights() for n in names}
@@ -270,10 +287,14 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
         if order == "independent" and previous is not None:
             copy.get_layer(previous).set_weights(original[previous])
         layer.set_weights(_randomised_weights(layer, randomise, _layer_seed(seed, index[name])))
+        previous = name
+        if evaluate_at is not None and name not in evaluate_at:
+            continue
         h1 = _prepare(_explain(analyzer, copy, params, x, y), channel_reduce, abs, normalise)
         for s, v in _similarities(h0, h1, sims).items():
             scores[s].append(v)
-        previous = name
+    if evaluate_at is not None:
+        steps = [n for n in steps if n in evaluate_at]
     out = {"layers": steps, "order": order}
     out.update({s: np.stack(v, axis=1) for s, v in scores.items()})
     out["y"] = np.asarray(y, np.int64)

@@ -66,6 +66,8 @@ class Context:
     masks: np.ndarray | None
     seed: int
     ids: np.ndarray            # global image indices: the noise of image i is the same in any shard
+    analyzer: str | None = None          # the shard's analyzer name (None: the baseline shard)
+    analyzer_params: dict | None = None  # and its parameters (metrics that re-run it)
 
 
 def plan_shards(n_images: int, config: RunConfig) -> list:
@@ -234,6 +236,7 @@ class ShardComputer:
             R, rows = None, _baseline_rows(shard, ctx, self.config)
         else:
             step = self.steps[shard.analyzer]
+            ctx.analyzer, ctx.analyzer_params = step.name, dict(step.params)
             if step.label not in self.analyzers:
                 self.analyzers[step.label] = create_analyzer(step.name, self.model, **step.params)
             R = self.analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)

@@ -4,7 +4,9 @@ Each metric maps (model, images, labels, boxes/masks, heatmaps) to rows through
 ``xb.evaluate``; ``baseline`` metrics compute the analyzer-free reference once per
 image range (the random-order perturbation curve of Samek et al.; the random-pixel
 control of Amorim et al.; the uniform attribution of Kohlbrenner et al.). ``step`` is
--1 for a scalar, else the index on a curve.
+-1 for a scalar, else the index on a curve. The metrics beyond the papers (ROAD,
+randomisation, insertion/deletion, ABPC, faithfulness correlation, sparseness) take the
+parameters of their ``xb.evaluate`` function, with its defaults, and refuse others.
 """
 from __future__ import annotations
 
@@ -223,6 +225,173 @@ def precision_recall(ctx, R, params):
     return rows
 
 
+# ----------------------------------------------------------------------------- issue 16
+# ROAD, randomisation sanity checks, insertion/deletion, ABPC, faithfulness correlation,
+# sparseness. Parameters are those of the xb.evaluate functions, with their defaults.
+
+def _params(params, allowed, metric):
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"metric {metric} does not take {', '.join(unknown)}; its parameters "
+                         f"are {', '.join(allowed)}")
+    return dict(params)
+
+
+def _curve_and_score(values, setting, score):
+    """Rows of one (N, S) curve per image: the curve at steps 0..S-1, ``score`` (N,) as the
+    scalar."""
+    values = np.asarray(values, np.float64)
+    score = np.asarray(score, np.float64)
+    rows = []
+    for i in range(values.shape[0]):
+        rows.append((i, setting, SCALAR, float(score[i])))
+        rows += [(i, setting, k, float(values[i, k])) for k in range(values.shape[1])]
+    return rows
+
+
+def _orders(value, allowed, metric):
+    orders = [value] if isinstance(value, str) else list(value)
+    if not orders or any(o not in allowed for o in orders):
+        raise ValueError(f"metric {metric}: order {value!r} is not supported; use one of "
+                         f"{', '.join(allowed)} (or a list of them)")
+    return orders
+
+
+ROAD_PARAMS = ("fractions", "order", "noise", "channel_reduce", "output", "batch_size", "tol",
+               "max_iter")
+
+
+def road(ctx, R, params):
+    """ROAD (Rong et al. 2022): per ``order`` ("morf" by default, or a list such as
+    [morf, lerf]) the explained output after removing the ``fractions`` most / least
+    relevant pixels with noisy linear imputation: setting = the order, step = index into
+    ``fractions`` (default 0.1..0.9), scalar = the mean over fractions; and
+    "<order>_accuracy": whether the model still predicts the class (its mean over images is
+    the paper's accuracy curve). Other parameters as :func:`xaibench.evaluate.road`."""
+    from xaibench.evaluate import road as road_fn
+
+    p = _params(params, ROAD_PARAMS, "road")
+    rows = []
+    for order in _orders(p.pop("order", "morf"), ("morf", "lerf"), "road"):
+        out = road_fn(ctx.model, ctx.x, R, order=order, y=ctx.y, seed=ctx.seed,
+                      image_ids=ctx.ids, progress=False, **p)
+        rows += _curve_and_score(out["values"], order, out["values"].mean(axis=1))
+        correct = out["correct"].astype(np.float64)
+        rows += _curve_and_score(correct, f"{order}_accuracy", correct.mean(axis=1))
+    return rows
+
+
+RANDOMISATION_PARAMS = ("order", "layers", "similarity", "randomise", "abs", "normalise",
+                        "channel_reduce", "evaluate_at")
+
+
+def randomisation(ctx, R, params):
+    """Model parameter randomisation test (Adebayo et al. 2018) of the shard's analyzer
+    (its name and parameters, ``ctx.analyzer`` / ``ctx.analyzer_params``): per similarity
+    ("spearman", "ssim", "hog" by default) the similarity of the original heatmaps to
+    those of the model with the layers randomised ``order`` ("cascading": from the top
+    layer down, one more per step; "independent": one at a time); setting = the
+    similarity, step = index of the (evaluated) randomisation step, top layer first; scalar:
+    the similarity at the last step (cascading: by default with every layer randomised) or
+    its mean over the layers (independent). Low is a pass. Other parameters (``layers``,
+    ``evaluate_at``, ...) as :func:`xaibench.evaluate.randomisation`; the shard's heatmaps
+    are its original ones."""
+    from xaibench.evaluate import randomisation as mprt
+
+    p = _params(params, RANDOMISATION_PARAMS, "randomisation")
+    if ctx.analyzer is None:
+        raise ValueError("metric randomisation needs the analyzer's name (Context.analyzer)")
+    out = mprt(ctx.model, ctx.x, ctx.analyzer, y=ctx.y, analyzer_params=ctx.analyzer_params,
+               seed=ctx.seed, heatmaps=R, **p)
+    rows = []
+    for s in _similarities(p.get("similarity")):
+        v = out[s]
+        score = v[:, -1] if out["order"] == "cascading" else np.nanmean(v, axis=1)
+        rows += _curve_and_score(v, s, score)
+    return rows
+
+
+def _similarities(value):
+    from xaibench.evaluate.randomisation import SIMILARITIES
+
+    if value is None:
+        return SIMILARITIES
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+INSERTION_DELETION_PARAMS = ("steps", "deletion_baseline", "insertion_baseline", "blur_sigma",
+                             "channel_reduce", "output", "batch_size")
+
+
+def insertion_deletion(ctx, R, params):
+    """Deletion and insertion curves (Petsiuk et al. 2018): settings "deletion" and
+    "insertion", step = index on the curve (0..steps, default 100), scalar = the curve's
+    AUC (low deletion and high insertion AUC are good). Parameters as
+    :func:`xaibench.evaluate.insertion_deletion`."""
+    from xaibench.evaluate import insertion_deletion as fn
+
+    p = _params(params, INSERTION_DELETION_PARAMS, "insertion_deletion")
+    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, progress=False,
+             **p)
+    return (_curve_and_score(out["deletion"], "deletion", out["deletion_auc"])
+            + _curve_and_score(out["insertion"], "insertion", out["insertion_auc"]))
+
+
+ABPC_PARAMS = ("region", "steps", "perturbation", "repeats", "channel_reduce", "output",
+               "batch_size", "blur_sigma")
+
+
+def abpc(ctx, R, params):
+    """ABPC (M4, Li et al. 2023): setting "abpc", scalar = the area between the LeRF and
+    MoRF region-perturbation curves (larger is better); the mean curves are rows of
+    settings "morf" and "lerf" (step = perturbation step). Parameters as
+    :func:`xaibench.evaluate.perturbation_curve`, with its defaults (9x9 regions, 10
+    repeats, uniform noise); ``steps``: 100, or the number of regions when the image has
+    fewer."""
+    from xaibench.evaluate import abpc as fn
+
+    p = _params(params, ABPC_PARAMS, "abpc")
+    h, w = ctx.x.shape[1:3]
+    region = int(p.get("region", 9))
+    if region <= min(h, w):                   # else perturbation_curve says what is wrong
+        p.setdefault("steps", min(100, (h // region) * (w // region)))
+    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, progress=False,
+             **p)
+    rows = [(i, "abpc", SCALAR, float(v)) for i, v in enumerate(out["abpc"])]
+    for key in ("morf", "lerf"):
+        curve = np.asarray(out[key].mean(), np.float64)          # (N, steps + 1)
+        rows += [(i, key, k, float(curve[i, k])) for i in range(curve.shape[0])
+                 for k in range(curve.shape[1])]
+    return rows
+
+
+FAITHFULNESS_CORRELATION_PARAMS = ("runs", "subset_size", "baseline", "blur_sigma",
+                                   "channel_reduce", "output", "batch_size")
+
+
+def faithfulness_correlation(ctx, R, params):
+    """Faithfulness correlation (Bhatt et al. 2020): setting "correlation", scalar per
+    image. ``subset_size`` defaults to the function's 224 pixels, or a quarter of the
+    image's pixels when 224 would be more than that; other parameters as
+    :func:`xaibench.evaluate.faithfulness_correlation`."""
+    from xaibench.evaluate import faithfulness_correlation as fn
+
+    p = _params(params, FAITHFULNESS_CORRELATION_PARAMS, "faithfulness_correlation")
+    h, w = ctx.x.shape[1:3]
+    p.setdefault("subset_size", min(224, max(1, h * w // 4)))
+    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, **p)
+    return [(i, "correlation", SCALAR, float(v)) for i, v in enumerate(out["correlation"])]
+
+
+def sparseness(ctx, R, params):
+    """Sparseness (Chalasani et al. 2020): the Gini index of |R|, setting "gini" (higher is
+    sparser); ``channel_reduce`` as :func:`xaibench.evaluate.sparseness`."""
+    from xaibench.evaluate import sparseness as fn
+
+    p = _params(params, ("channel_reduce",), "sparseness")
+    return [(i, "gini", SCALAR, float(v)) for i, v in enumerate(fn(R, **p))]
+
+
 #: name -> (metric, baseline or None)
 METRICS = {
     "aopc": (aopc, aopc_baseline),
@@ -233,6 +402,12 @@ METRICS = {
     "object_occlusion": (object_occlusion, object_occlusion_baseline),
     "kept_score": (kept_score, None),
     "precision_recall": (precision_recall, None),
+    "road": (road, None),
+    "randomisation": (randomisation, None),
+    "insertion_deletion": (insertion_deletion, None),
+    "abpc": (abpc, None),
+    "faithfulness_correlation": (faithfulness_correlation, None),
+    "sparseness": (sparseness, None),
 }
 
 #: name -> one-line description (``xaibench list``); "baseline" says what the analyzer-free
@@ -254,4 +429,19 @@ DESCRIPTIONS = {
                   ">= 0.01 (Anjomshoae et al., Fig. 3).",
     "precision_recall": "Precision, recall and F-measure of the thresholded heatmap against "
                         "the object's mask (Seo et al., Fig. 5).",
+    "road": "ROAD: class logit as the most (or least) relevant pixels are removed and "
+            "filled by noisy linear imputation, with its curve over the removed fraction "
+            "(Rong et al., 2022).",
+    "randomisation": "Sanity check: similarity (Spearman, SSIM, HOG) of the heatmaps of the "
+                     "model and of its copies with layers randomised from the top down "
+                     "(Adebayo et al., 2018); low is a pass.",
+    "insertion_deletion": "Deletion and insertion curves of the class probability and their "
+                          "AUCs (Petsiuk et al., RISE, 2018).",
+    "abpc": "ABPC: area between the LeRF and MoRF region-perturbation curves (M4, Li et al., "
+            "2023); larger is better.",
+    "faithfulness_correlation": "Faithfulness correlation: Pearson correlation of the summed "
+                                "relevance of random pixel subsets and the output drop when "
+                                "they are removed (Bhatt et al., 2020).",
+    "sparseness": "Sparseness: Gini index of the absolute relevance (Chalasani et al., 2020); "
+                  "higher is sparser.",
 }
