@@ -4,12 +4,12 @@ without work, refusals of bad input."""
 import glob
 import os
 import sqlite3
-import time
 
 import numpy as np
 import pytest
 
 from notebooks import executed_reproduction, outputs_text, read_comparison
+from work_counter import count_work
 import xaibench as xb
 from xaibench import cli
 from xaibench.papers import anjomshoae, reproduce
@@ -141,12 +141,17 @@ def test_ci_recomputed_by_numpy_masking(done, model):
         ci = np.zeros_like(img)
         for r, d in zip(regions, drop):
             ci[lab == r] = d
-        np.testing.assert_allclose(saved[i], ci, atol=2e-3)
-        keep = ci >= 0.01
-        if np.all(np.abs(ci - 0.01) > 1e-4):                  # no pixel at the threshold
-            kept_img = np.where(keep, img, 0.0)[None, ..., None].astype(np.float32)
-            pk = model.predict(kept_img, verbose=0)[0, y[i]]
-            assert kept_rows[i] == pytest.approx(float(pk), abs=1e-4)
+        # the saved maps are float16 (relative rounding <= 2^-11, absolute 2^-25 near 0);
+        # the probabilities here and in the runner are float32 sums of the same model on
+        # other batches: a few float32 ulps of values <= 1
+        bound = np.abs(ci) * 2.0 ** -11 + 2.0 ** -25 + 1e-6
+        assert np.all(np.abs(saved[i] - ci) <= bound)
+        # the kept regions (CI >= 0.01) are the runner's: no CI within float32 reach of
+        # the threshold, so the kept-score check always runs
+        assert np.all(np.abs(ci - 0.01) > 1e-6)
+        kept_img = np.where(ci >= 0.01, img, 0.0)[None, ..., None].astype(np.float32)
+        pk = model.predict(kept_img, verbose=0)[0, y[i]]
+        assert kept_rows[i] == pytest.approx(float(pk), abs=1e-6)
 
 
 def test_fig3_and_aopc_rows_from_sqlite(done):
@@ -218,11 +223,12 @@ def test_rerun_does_no_work(done, capsys):
     (["--data", "digits:/tmp"], "takes no path"),
     (["--folds", "3"], "no option folds"),
 ])
-def test_cli_refuses_bad_input(tmp_path, capsys, argv, message):
+def test_cli_refuses_bad_input(tmp_path, capsys, monkeypatch, argv, message):
     out = tmp_path / "o"
-    t0 = time.perf_counter()
+    counts = count_work(monkeypatch)
     code = cli.main(["reproduce", "anjomshoae", "--quick", "--out", str(out), "--quiet"] + argv)
-    assert code == 2 and time.perf_counter() - t0 < 5
+    assert code == 2
+    assert dict(counts) == {"load": 0, "fit": 0, "call": 0, "analyzer": 0}
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists()
@@ -244,9 +250,10 @@ def test_full_mode_without_mnist_is_refused(tmp_path, capsys, monkeypatch):
     ({"noise": 0}, "noise must be"), ({"threshold": 1.5}, "threshold must be"),
     ({"seed": -1}, "seed must be"), ({"patch": 3}, "no option patch"),
 ])
-def test_bad_options_fail_before_work(tmp_path, options, message):
+def test_bad_options_fail_before_work(tmp_path, monkeypatch, options, message):
     out = tmp_path / "o"
-    t0 = time.perf_counter()
+    counts = count_work(monkeypatch)
     with pytest.raises(ValueError, match=message):
         reproduce("anjomshoae", quick=True, out=str(out), progress=False, **options)
-    assert time.perf_counter() - t0 < 5 and not out.exists()
+    assert dict(counts) == {"load": 0, "fit": 0, "call": 0, "analyzer": 0}
+    assert not out.exists()

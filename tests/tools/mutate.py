@@ -34,6 +34,8 @@ class Mutation(NamedTuple):
 
 
 F = "xaibench/evaluate/faithfulness.py"
+KB = "xaibench/papers/kohlbrenner.py"
+SAMEK = "xaibench/papers/samek.py"
 LOC = "xaibench/evaluate/localisation.py"
 RULES = "xaibench/analyzers/native/rules.py"
 COMP = "xaibench/analyzers/native/composites.py"
@@ -61,6 +63,67 @@ MUTATIONS = (
              "mu_w = mu * s_tot / np.where(s_in > 0, s_in, np.nan)",
              "mu_w = mu * s_tot / np.where(s_in > 0, s_in + 1, np.nan)",
              ("tests/test_evaluate_localisation.py",)),
+    # --- one per claim: the verdict negated (a hard-coded True / False fails as well
+    # whenever it differs from the recomputed verdict; the negation always differs) ---
+    *(Mutation(f"kohlbrenner-claim-{cid}", KB, old, new, ("tests/test_paper_kohlbrenner.py",))
+      for cid, old, new in (
+          ("mu-grows-negated", "holds=all(r > 0 for r in rho.values()))",
+           "holds=not all(r > 0 for r in rho.values()))"),
+          ("table1-above-baseline", "all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),",
+           "not all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),"),
+          ("table1-cmp-a2b-best", "max(methods, key=lambda k: mu_w[k]) == \"cmp_a2b\"),",
+           "max(methods, key=lambda k: mu_w[k]) != \"cmp_a2b\"),"),
+          ("table1-cmp-above-others", "min(mu_w[k] for k in cmp) > max(mu_w[k] for k in others)),",
+           "min(mu_w[k] for k in cmp) <= max(mu_w[k] for k in others)),"),
+          ("table1-cmp-small-boxes", "min(mu25[k] for k in cmp) > max(mu25[k] for k in others)),",
+           "min(mu25[k] for k in cmp) <= max(mu25[k] for k in others)),"),
+          ("table1-strategy-vs-parameters",
+           "         > max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),",
+           "         <= max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),"),
+          ("table1-lrp-z-lowest", "min(methods, key=lambda k: mu_w[k]) == \"lrp_z\"),",
+           "min(methods, key=lambda k: mu_w[k]) != \"lrp_z\"),"),
+          ("table1-pa-near-lrp-a1", "method in mu_w\", near == \"lrp_a1\"))",
+           "method in mu_w\", near != \"lrp_a1\"))"),
+          ("fig3-converge", "holds=(spread[\"large\"] < spread[\"small\"]) if decided else None)",
+           "holds=(spread[\"large\"] >= spread[\"small\"]) if decided else None)"),
+          ("fig2-occlusion-hardcoded", "holds=occ[\"object\"].mean() < occ[\"context\"].mean())",
+           "holds=True)"),
+          ("fig2-occlusion-negated", "holds=occ[\"object\"].mean() < occ[\"context\"].mean())",
+           "holds=occ[\"object\"].mean() >= occ[\"context\"].mean())"),
+          ("fig2-smaller-half", "holds=(lower.mean() > upper.mean()) if split else None)",
+           "holds=(lower.mean() <= upper.mean()) if split else None)"),
+          ("fig1-discriminative", "holds=cmp_corr < uniform_corr)", "holds=cmp_corr >= uniform_corr)"),
+      )),
+    *(Mutation(f"samek-claim-{cid}", SAMEK, old, new, ("tests/test_paper_samek.py",))
+      for cid, old, new in (
+          ("fig4-lrp-best-hardcoded",
+           "holds=min(final[k] for k in LRP) > max(final[k] for k in others))", "holds=True)"),
+          ("fig4-lrp-best-negated",
+           "holds=min(final[k] for k in LRP) > max(final[k] for k in others))",
+           "holds=min(final[k] for k in LRP) <= max(final[k] for k in others))"),
+          ("fig4-deconv-second",
+           "holds=final[\"deconv\"] > max(final[\"sens_l2\"], final[\"sens_linf\"]))",
+           "holds=final[\"deconv\"] <= max(final[\"sens_l2\"], final[\"sens_linf\"]))"),
+          ("fig4-deconv-random", "holds=final[\"deconv\"] > 0)", "holds=final[\"deconv\"] <= 0)"),
+          ("fig4-eps-vs-ab",
+           "holds=max(final[\"lrp_eps0.01\"], final[\"lrp_eps100\"]) > final[\"lrp_a2b1\"])",
+           "holds=max(final[\"lrp_eps0.01\"], final[\"lrp_eps100\"]) <= final[\"lrp_a2b1\"])"),
+          ("fig4-eps100-vs-001", "holds=ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"]))",
+           "holds=not ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"]))"),
+          ("fig8-eps-best", "ours=vs(best_eps, rest), holds=best_eps > rest)",
+           "ours=vs(best_eps, rest), holds=best_eps <= rest)"),
+          ("fig8-eps1-vs-100",
+           "holds=all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions))",
+           "holds=not all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions))"),
+          ("fig8-deconv-large", "    holds = (all(fig8[r][\"deconv\"] > 0 for r in large)",
+           "    holds = not (all(fig8[r][\"deconv\"] > 0 for r in large)"),
+          ("fig5-size", "holds=frac >= 0.9)", "holds=frac < 0.9)"),
+          ("fig5-entropy",
+           "holds=np.median(lrp[\"entropy\"]) < np.median(cx[other][\"entropy\"]))",
+           "holds=np.median(lrp[\"entropy\"]) >= np.median(cx[other][\"entropy\"]))"),
+          ("fig7-follows-accuracy", "holds=None if np.isnan(r_pearson) else r_pearson > 0)",
+           "holds=None if np.isnan(r_pearson) else r_pearson <= 0)"),
+      )),
     # --- one per LRP rule ---
     Mutation("rule-z-no-x", RULES,
              "        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
