@@ -169,3 +169,15 @@ def check_parameters(analyzer: str, params, accepted, common=()) -> None:
     also = f" (and {', '.join(common)})" if common else ""
     raise TypeError(f"{analyzer!r} got unknown parameter(s) {', '.join(unknown)}; it accepts: "
                     f"{', '.join(sorted(accepted)) or 'none'}{also}.{hint}")
+
+
+def check_heatmap_array(R) -> np.ndarray:
+    """``R`` as a numeric, finite (N, H, W, C) or (N, H, W) array with N >= 1."""
+    R = np.asarray(R)
+    if R.dtype == object or not np.issubdtype(R.dtype, np.number):
+        raise TypeError(f"R must be a numeric array, got dtype {R.dtype}.")
+    if R.ndim not in (3, 4) or R.shape[0] == 0:
+        raise ValueError(f"R has shape {R.shape}; pass heatmaps (N, H, W, C) or (N, H, W), N >= 1.")
+    if not np.all(np.isfinite(R)):
+        raise ValueError("R contains NaN or infinite values; fix or np.nan_to_num them first.")
+    return R

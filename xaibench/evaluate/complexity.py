@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import entropy as _entropy
 
 from xaibench import heatmaps
+from xaibench._checks import check_heatmap_array
 
 
 def encoded_size(image: np.ndarray, fmt: str = "png", **options) -> int:
@@ -37,13 +38,7 @@ def complexity(R, channel_reduce: str = "sum", formats=("png", "jpeg"),
     ``R``: (N, H, W, C) (channels pooled by ``channel_reduce``) or (N, H, W).
     Returns numpy arrays (N,) keyed by format name ("png", "jpeg": bytes) and "entropy" (bits).
     """
-    R = np.asarray(R)
-    if R.dtype == object or not np.issubdtype(R.dtype, np.number):
-        raise TypeError(f"R must be a numeric array, got dtype {R.dtype}.")
-    if R.ndim not in (3, 4) or R.shape[0] == 0:
-        raise ValueError(f"R has shape {R.shape}; pass heatmaps (N, H, W, C) or (N, H, W), N >= 1.")
-    if not np.all(np.isfinite(R)):
-        raise ValueError("R contains NaN or infinite values; fix or np.nan_to_num them first.")
+    R = check_heatmap_array(R)
     for fmt in formats:
         if fmt not in ("png", "jpeg"):
             raise ValueError(f"format {fmt!r} is not supported; use 'png' and/or 'jpeg'.")

@@ -298,6 +298,20 @@ def _build_kernel(fmodel, softmax, image_shape, region, ks, pairs, per_call, ord
     return tf.function(kernel)
 
 
+def _unperturbed(model, x, y, output, batch_size, image_ids):
+    """What a perturbation metric needs before it perturbs: the scoring model (and whether
+    its softmax is applied by the metric), the batch budget, the image ids (default 0..N-1),
+    the unperturbed scores f0 (N, K) and the explained classes (default: the top ones)."""
+    n = len(x)
+    ids = _check_ids(image_ids, n)
+    ids = np.arange(n, dtype=np.int64) if ids is None else ids
+    fmodel, softmax = _scoring_model(model, output)
+    budget = batch_size or default_batch_size(x.shape[1:])
+    f0 = np.asarray(fmodel.predict(x, batch_size=budget, verbose=0))
+    y = f0.argmax(axis=1) if y is None else y
+    return fmodel, softmax, budget, ids, f0, np.asarray(y, dtype=np.int32)
+
+
 def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduce, output,
          seed, batch_size, jit_compile, value_range, blur_sigma, progress, image_ids=None):
     """Evaluate f(x^(k)) for k in ``ks`` for every (image, repeat): (N, repeats, K)."""

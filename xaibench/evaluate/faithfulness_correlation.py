@@ -20,9 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench import heatmaps
+from xaibench.evaluate.statistics import pearson_rows
 from xaibench._checks import check_in_range, model_num_classes, resolve_neuron_selection
-from xaibench.evaluate.faithfulness import (_CACHE, _check_common, _check_ids, _gaussian_blur,
-                                            _scoring_model, default_batch_size)
+from xaibench.evaluate.faithfulness import (_CACHE, _check_common, _gaussian_blur,
+                                            _unperturbed)
 
 _MAX_KERNELS = 16
 
@@ -61,14 +62,6 @@ def _build_kernel(fmodel, softmax, image_shape, baseline, blur_sigma, channel_re
         return rel, tf.gather(f, y, axis=1, batch_dims=1)
 
     return tf.function(kernel)
-
-
-def _pearson(a, b):
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(axis=1) / den, np.nan)
 
 
 def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: int = 224,
@@ -111,15 +104,8 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
         check_in_range("runs", runs, 2, integer=True)
         check_in_range("subset_size", subset_size, 1, h * w, integer=True)
     y = resolve_neuron_selection(y, n, model_num_classes(model))
-    ids = _check_ids(image_ids, n)
-    ids = np.arange(n, dtype=np.int64) if ids is None else ids
-
-    fmodel, softmax = _scoring_model(model, output)
-    budget = batch_size or default_batch_size(x.shape[1:])
-    f0 = np.asarray(fmodel.predict(x, batch_size=budget, verbose=0))
-    if y is None:
-        y = f0.argmax(axis=1)
-    y = np.asarray(y, dtype=np.int32)
+    fmodel, softmax, budget, ids, f0, y = _unperturbed(model, x, y, output, batch_size,
+                                                        image_ids)
     if softmax:
         f0 = tf.nn.softmax(f0, axis=-1).numpy()
     f0 = f0[np.arange(n), y].astype(np.float64)
@@ -155,5 +141,5 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
         val[start:start + m] = v.numpy()[:m]
     rel = rel.reshape(n, runs)
     drop = f0[:, None] - val.reshape(n, runs)
-    return {"correlation": _pearson(rel, drop), "relevance": rel, "drop": drop,
+    return {"correlation": pearson_rows(rel, drop), "relevance": rel, "drop": drop,
             "y": y.astype(np.int64)}

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench import heatmaps
+from xaibench.evaluate.statistics import pearson_rows
 from xaibench._checks import (check_images, check_in_range, check_parameters,
                               model_num_classes, resolve_neuron_selection)
 
@@ -153,14 +154,6 @@ def _prepare(R, channel_reduce, abs_, normalise):
     return h
 
 
-def _pearson_rows(a, b):
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(axis=1) / den, np.nan)
-
-
 def spearman(a, b) -> np.ndarray:
     """Spearman rank correlation of each pair of heatmaps (N, ...) (average ranks for ties,
     as ``scipy.stats.spearmanr``)."""
@@ -168,7 +161,7 @@ def spearman(a, b) -> np.ndarray:
 
     a = np.asarray(a, np.float64).reshape(len(a), -1)
     b = np.asarray(b, np.float64).reshape(len(b), -1)
-    return _pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))
+    return pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))
 
 
 def ssim(a, b) -> np.ndarray:
@@ -197,7 +190,7 @@ def hog_similarity(a, b, pixels_per_cell: int | None = None) -> np.ndarray:
               for im in pair] for pair in zip(a, b)]
     fa = np.array([f[0] for f in feats])
     fb = np.array([f[1] for f in feats])
-    return _pearson_rows(fa, fb)
+    return pearson_rows(fa, fb)
 
 
 def _similarities(h0, h1, sims):

@@ -32,7 +32,6 @@ image with every pixel removed (fraction 1) has no kept neighbour anywhere and i
 """
 from __future__ import annotations
 
-import math
 import weakref
 
 import numpy as np
@@ -42,8 +41,8 @@ from xaibench import heatmaps
 from xaibench._checks import (check_images, check_in_range, model_num_classes,
                               resolve_neuron_selection)
 from xaibench._progress import inner_enabled
-from xaibench.evaluate.faithfulness import (OUTPUTS, _check_heatmaps, _check_ids,
-                                            _scoring_model, default_batch_size)
+from xaibench.evaluate.faithfulness import (OUTPUTS, _check_heatmaps,
+                                            _unperturbed)
 
 #: (row offset, column offset, weight) of the 8-neighbourhood (Rong et al. 2022, Sec. 4.2)
 NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
@@ -226,15 +225,8 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     max_iter = _default_max_iter(h, w) if max_iter is None else max_iter
     check_in_range("max_iter", max_iter, 1, integer=True)
     y = resolve_neuron_selection(y, n, model_num_classes(model))
-    ids = _check_ids(image_ids, n)
-    ids = np.arange(n, dtype=np.int64) if ids is None else ids
-
-    fmodel, softmax = _scoring_model(model, output)
-    budget = batch_size or default_batch_size(x.shape[1:])
-    f0 = np.asarray(fmodel.predict(x, batch_size=budget, verbose=0))
-    if y is None:
-        y = f0.argmax(axis=1)
-    y = np.asarray(y, dtype=np.int32)
+    fmodel, softmax, budget, ids, f0, y = _unperturbed(model, x, y, output, batch_size,
+                                                        image_ids)
     original = f0[np.arange(n), y]
     if softmax:
         original = tf.nn.softmax(f0, axis=-1).numpy()[np.arange(n), y]

@@ -16,19 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench import heatmaps
+from xaibench._checks import check_heatmap_array
 
 
 def sparseness(R, channel_reduce: str = "sum", eps: float = 1e-7) -> np.ndarray:
     """Gini index of the absolute channel-pooled relevance of each heatmap (module
     docstring); ``R``: (N, H, W, C) (channels pooled by ``channel_reduce`` first, then the
     absolute value is taken) or (N, H, W). Returns (N,) in [0, 1): larger is sparser."""
-    R = np.asarray(R)
-    if R.dtype == object or not np.issubdtype(R.dtype, np.number):
-        raise TypeError(f"R must be a numeric array, got dtype {R.dtype}.")
-    if R.ndim not in (3, 4) or R.shape[0] == 0:
-        raise ValueError(f"R has shape {R.shape}; pass heatmaps (N, H, W, C) or (N, H, W), N >= 1.")
-    if not np.all(np.isfinite(R)):
-        raise ValueError("R contains NaN or infinite values; fix or np.nan_to_num them first.")
+    R = check_heatmap_array(R)
     heatmaps._check_how(channel_reduce)
     if isinstance(eps, bool) or not np.isfinite(eps) or eps < 0:
         raise ValueError(f"eps={eps!r} must be a finite number >= 0 (1e-7 as in Quantus).")

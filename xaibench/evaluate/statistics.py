@@ -75,3 +75,13 @@ def friedman(table, alpha: float = 0.05, names=None) -> FriedmanResult:
                           reject=bool(res.pvalue < alpha), mean_ranks=ranks,
                           critical_difference=float(q * se), pairwise_p=p,
                           significant=(diff >= q * se) & (diff > 0), names=names, alpha=alpha)
+
+
+def pearson_rows(a, b) -> np.ndarray:
+    """Pearson correlation of each row of ``a`` with the same row of ``b`` ((N, M) each);
+    NaN for a row with no variance."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(axis=1) / den, np.nan)
