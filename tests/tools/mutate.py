@@ -167,9 +167,10 @@ MUTATIONS = (
              "g = ((2 * i - n - 1) * a).sum(axis=1) / (n * total)",
              "g = ((2 * i - n) * a).sum(axis=1) / (n * total)",
              ("tests/test_evaluate_sparseness.py",)),
-    Mutation("faithfulness-correlation-centring", "xaibench/evaluate/faithfulness_correlation.py",
+    Mutation("pearson-rows-centring", "xaibench/evaluate/statistics.py",
              "    b = b - b.mean(axis=1, keepdims=True)\n", "    b = b - b.min(axis=1, keepdims=True)\n",
-             ("tests/test_evaluate_faithfulness_correlation.py",)),
+             ("tests/test_evaluate_faithfulness_correlation.py",
+              "tests/test_evaluate_randomisation.py")),
     Mutation("insertion-deletion-auc", "xaibench/evaluate/insertion_deletion.py",
              "return ((values[..., 1:] + values[..., :-1]) * np.diff(fraction) / 2).sum(axis=-1)",
              "return (values[..., 1:] * np.diff(fraction)).sum(axis=-1)",
@@ -183,8 +184,8 @@ MUTATIONS = (
              "(-1, -1, 1 / 6), (-1, 1, 1 / 6), (1, -1, 1 / 6), (1, 1, 1 / 6))",
              ("tests/test_evaluate_road.py",)),
     Mutation("randomisation-spearman-ranks", "xaibench/evaluate/randomisation.py",
-             "    a = np.asarray(a, np.float64).reshape(len(a), -1)\n",
-             "    a = np.asarray(a, np.float64).reshape(len(a), -1) ** 3\n",
+             "return pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))",
+             "return pearson_rows(a, rankdata(b, axis=1))",
              ("tests/test_evaluate_randomisation.py",)),
 )
 
