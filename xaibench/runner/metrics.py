@@ -225,7 +225,7 @@ def precision_recall(ctx, R, params):
     return rows
 
 
-# ----------------------------------------------------------------------------- issue 16
+# ------------------------------------------------------------- metrics beyond the papers
 # ROAD, randomisation sanity checks, insertion/deletion, ABPC, faithfulness correlation,
 # sparseness. Parameters are those of the xb.evaluate functions, with their defaults.
 
