@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,19 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 import xaibench as xb  # noqa: E402
-
-
-def side_by_side(fns: dict, repeat: int) -> dict:
-    """Best time of each function, run round-robin ``repeat`` times after one warm-up each."""
-    for fn in fns.values():
-        fn()
-    best = {name: np.inf for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
-    return best
+from evaluate_throughput import side_by_side  # noqa: E402  (same folder)
 
 
 def report(title, t, n_inputs):

@@ -1,8 +1,7 @@
 """Helpers of the tests of the newer evaluation metrics (ROAD, randomisation,
 insertion/deletion, faithfulness correlation, sparseness): a linear Keras model, a model
-that counts its calls, and the Quantus import with a printed reason when it fails."""
+that counts its calls."""
 import numpy as np
-import pytest
 import tensorflow as tf
 
 L = tf.keras.layers
@@ -32,14 +31,3 @@ def counting_model(shape=(12, 12, 1), classes=3):
     h = L.Conv2D(2, 3, padding="same", name="conv")(h)
     out = L.Dense(classes, name="dense")(L.Flatten()(h))
     return tf.keras.Model(inp, out)
-
-
-def quantus_or_skip():
-    """Quantus 0.6.0, or a skip that prints why it does not import on this stack."""
-    try:
-        import quantus
-    except Exception as err:  # noqa: BLE001 - any import failure is a reason to skip
-        reason = f"Quantus does not import on this stack: {type(err).__name__}: {err}"
-        print(reason)
-        pytest.skip(reason)
-    return quantus

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xaibench as xb
-from metrics_common import CountCalls, counting_model, linear_model, quantus_or_skip
+from metrics_common import CountCalls, counting_model, linear_model
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def test_linear_model_gives_one_and_drops_by_hand(linear):
 
 
 def test_equals_quantus_on_the_same_subsets():
-    quantus = quantus_or_skip()
+    import quantus
+
     model = xb.zoo.shipped("digits")
     x = xb.data.digits().x[:6]
     R = xb.create_analyzer("input_t_gradient", model).analyze(x)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import xaibench as xb
-from metrics_common import CountCalls, counting_model, quantus_or_skip
+from metrics_common import CountCalls, counting_model
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,8 @@ def quantus_copying_clone(monkeypatch):
     weight, and never restores them in the cascading order: its top-down scores are those of
     a fully re-initialised model at every step. Patched here to copy the weights, so both
     sides randomise the same layers of the same trained model."""
-    quantus = quantus_or_skip()
+    import quantus
+
     from quantus.helpers.model import tf_model
 
     def clone(model):
@@ -81,7 +82,8 @@ def test_efficient_mprt_equals_quantus(digits, quantus_copying_clone):
 
 
 def test_random_logit_equals_quantus(digits):
-    quantus = quantus_or_skip()
+    import quantus
+
     from quantus.functions.similarity_func import correlation_spearman
     model, x, y = digits
     metric = quantus.RandomLogit(num_classes=10, seed=42, similarity_func=correlation_spearman,

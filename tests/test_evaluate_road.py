@@ -3,12 +3,11 @@ Quantus 0.6.0, a linear ramp reproduced, the curve on a linear model by hand, se
 refused input."""
 import numpy as np
 import pytest
-import tensorflow as tf
 from scipy.sparse import csc_matrix, lil_matrix
 from scipy.sparse.linalg import spsolve
 
 import xaibench as xb
-from metrics_common import CountCalls, counting_model, linear_model, quantus_or_skip
+from metrics_common import CountCalls, counting_model, linear_model
 
 #: the 8-neighbourhood of Rong et al. (Sec. 4.2): 1/6 direct, 1/12 diagonal
 WEIGHTS = {(-1, 0): 1 / 6, (1, 0): 1 / 6, (0, -1): 1 / 6, (0, 1): 1 / 6,
@@ -64,7 +63,8 @@ def test_linear_ramp_is_reproduced():
 
 
 def test_imputation_equals_quantus():
-    quantus = quantus_or_skip()
+    import quantus
+
     from quantus.functions.perturb_func import noisy_linear_imputation
     rng = np.random.default_rng(1)
     x = rng.random((3, 14, 14, 2), dtype=np.float32)
@@ -107,7 +107,8 @@ def test_road_curve_equals_hand_computation(linear, order):
 
 
 def test_road_accuracy_equals_quantus():
-    quantus = quantus_or_skip()
+    import quantus
+
     model = xb.zoo.shipped("digits")
     ds = xb.data.digits()
     x = ds.x[:12]
