@@ -13,6 +13,8 @@ import os
 import textwrap
 from dataclasses import asdict, dataclass, field
 
+from xaibench.tables import cell as _fmt, markdown_table
+
 
 #: characters per line of the table printed to a terminal (:meth:`Reproduction.table`)
 TERMINAL_WIDTH = 100
@@ -34,23 +36,6 @@ class Row:
     ours: float | str | None = None
     claim: str | None = None
     holds: bool | None = None
-
-
-def _fmt(value, digits: int = 5) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
-    return str(value)
-
-
-def markdown_table(head, rows, digits: int = 4) -> str:
-    """A Markdown table: floats to ``digits`` significant digits, None as "-", text as is."""
-    lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(_fmt(v, digits) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _verdict(row: Row) -> str:
