@@ -79,6 +79,7 @@ def test_report_names_them_and_draws_the_curves_in_config_order(run_folder):
     assert "**lime** falls below the analyzer-free baseline" in section
     assert f"| lime | {AOPC} | morf vs random | 4 | 0.2 | 0.25 | -0.05 |" in section
     assert "occlusion" not in section and "gradient" not in section
+    assert "| gradient | relevance_ratio | mu | 2 | 2 | 0.55 |" in text    # n and missing
     missing = text.split("## Missing values")[1].split("##")[0]
     assert "| gradient | relevance_ratio | 2 | 4 | mu, mu_w |" in missing
     table = [line.split(" | ")[0][2:] for line in text.splitlines()

@@ -17,7 +17,7 @@ AOPC = Step("aopc", {"steps": 2})
 CONFIG = {"model": "demo", "data": {"name": "clutter", "n": 4},
           "analyzers": [{"name": "lrp.epsilon", "params": {"epsilon": 0.1}}, "gradient"],
           "metrics": [{"name": "aopc", "params": {"steps": 2}}, "relevance_ratio",
-                      {"name": "complexity", "params": {"levels": 4}}],
+                      {"name": "complexity", "params": {"channel_reduce": "l2"}}],
           "shard_size": 2}
 LRP = "lrp.epsilon(epsilon=0.1)"
 
@@ -34,7 +34,7 @@ def _rows(label, k, start, stop):
         rows += [(i, label, AOPC.label, setting, s, float(CURVE[k, i, s])) for s in range(3)]
         rows.append((i, label, "relevance_ratio", "mu", -1, MU[label][i]))
         if label != "baseline":
-            rows.append((i, label, "complexity(levels=4)", "png", -1, 100.0 + i))
+            rows.append((i, label, "complexity(channel_reduce=l2)", "png", -1, 100.0 + i))
     return rows
 
 
@@ -57,7 +57,7 @@ def folder(tmp_path):
 def test_names_order_and_labels(folder):
     res = RunResults(folder)
     assert res.analyzer_labels == ["baseline", LRP, "gradient"]
-    assert res.metric_labels == [AOPC.label, "relevance_ratio", "complexity(levels=4)"]
+    assert res.metric_labels == [AOPC.label, "relevance_ratio", "complexity(channel_reduce=l2)"]
     assert res.analyzers[0] == Step("lrp.epsilon", {"epsilon": 0.1})
     # a Step, a config mapping, a (name, params) pair and a label name the same analyzer
     for name in (res.analyzers[0], {"name": "lrp.epsilon", "params": {"epsilon": 0.1}},
@@ -66,8 +66,8 @@ def test_names_order_and_labels(folder):
         assert res.values(name, AOPC, "morf")[1] == CURVE[1, 1, -1]
     # a bare metric name stands for the run's only metric of that name
     assert res.metric_label("aopc") == AOPC.label
-    assert res.metric_label("complexity") == "complexity(levels=4)"
-    assert res.metric_step("complexity") == Step("complexity", {"levels": 4})
+    assert res.metric_label("complexity") == "complexity(channel_reduce=l2)"
+    assert res.metric_step("complexity") == Step("complexity", {"channel_reduce": "l2"})
     assert res.settings("baseline", "aopc") == ["random"]
 
 

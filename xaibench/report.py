@@ -6,191 +6,128 @@ randomisation and insertion/deletion curves and a heatmap grid. Analyzers appear
 everywhere (tables, legends, heatmap columns), the baseline first."""
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 
 import numpy as np
 
+from xaibench.runner.config import Step
 from xaibench.runner.engine import BASELINE
+from xaibench.runner.results import RunResults, t_interval
+from xaibench.tables import markdown_table
 
-#: metric name -> {analyzer setting: baseline setting}, for metrics where a higher value
-#: is better and the baseline is the analyzer-free reference (AOPC of MoRF against the
-#: random order; mu / mu_w against uniform relevance; confidence drop at the k % most
-#: relevant pixels against k % random pixels, ``drop@k`` against ``control@k``)
-BASELINE_PAIRS = {"aopc": {"morf": "random"},
-                  "relevance_ratio": {"mu": "mu", "mu_w": "mu_w"},
-                  "confidence_drop": "control"}
+# (metric name, analyzer setting) -> the baseline setting it is compared with, or None:
+# each metric's MetricSpec declares its pairs
+from xaibench.runner.metrics import baseline_setting as _baseline_setting
 
 
-def _load(folder: str):
-    path = os.path.join(folder, "results.sqlite")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{folder} is not a run folder (no results.sqlite); run "
-                                "`xaibench evaluate --config ... --out DIR` first")
-    with open(os.path.join(folder, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    db = sqlite3.connect(path)
-    rows = db.execute("SELECT image, analyzer, metric, setting, step, value FROM results").fetchall()
-    db.close()
-    # SQLite stores NaN (e.g. mu of an image without positive relevance) as NULL
-    return manifest, [r[:5] + (np.nan if r[5] is None else r[5],) for r in rows]
-
-
-def _label(step) -> str:
-    """The runner's label of a config step ``{"name", "params"}`` (or a bare name)."""
-    from xaibench.runner.config import Step
-
-    if isinstance(step, str):
-        return step
-    return Step(step["name"], dict(step.get("params") or {})).label
+def _results(run) -> RunResults:
+    """A run folder's :class:`RunResults` (read once when a folder is given)."""
+    return run if isinstance(run, RunResults) else RunResults(run)
 
 
 def config_order(manifest: dict) -> tuple:
     """``(analyzer labels, metric labels)`` in the order of the run's config; the
     baseline comes first among the analyzers."""
     config = manifest.get("config", {})
-    analyzers = [_label(a) for a in config.get("analyzers", [])]
-    metrics = [_label(m) for m in config.get("metrics", [])]
-    return [BASELINE] + [a for a in analyzers if a != BASELINE], metrics
+    steps = [[Step(s, {}) if isinstance(s, str) else Step(s["name"], dict(s.get("params") or {}))
+              for s in config.get(kind, [])] for kind in ("analyzers", "metrics")]
+    analyzers = [a.label for a in steps[0]]
+    return [BASELINE] + [a for a in analyzers if a != BASELINE], [m.label for m in steps[1]]
 
 
-def _rank(order, key):
-    return (order.index(key), "") if key in order else (len(order), key)
-
-
-def summary(folder: str) -> list:
+def summary(run) -> list:
     """Rows ``(analyzer, metric, setting, n, mean, low, high)``: mean over images with
-    its 95 % t-interval, for every scalar result of the run; in the config's order of
-    analyzers (the baseline first) and metrics, settings alphabetically. ``n`` counts
-    the images with a value (see :func:`missing` for the others)."""
-    from scipy import stats
-
-    manifest, rows = _load(folder)
-    analyzers, metrics = config_order(manifest)
-    groups: dict = {}
-    for image, analyzer, metric, setting, step, value in rows:
-        if step == -1 and np.isfinite(value):
-            groups.setdefault((analyzer, metric, setting), []).append(value)
-    out = []
-    for key in sorted(groups, key=lambda k: (_rank(analyzers, k[0]), _rank(metrics, k[1]),
-                                              k[2])):
-        v = np.asarray(groups[key])
-        mean = float(v.mean())
-        half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) \
-            if len(v) > 1 else float("nan")
-        out.append((*key, len(v), mean, mean - half, mean + half))
-    return out
+    its 95 % t-interval, for every scalar result of the run (a folder or its
+    :class:`RunResults`); in the config's order of analyzers (the baseline first) and
+    metrics, settings alphabetically. ``n`` counts the images with a value (see
+    :func:`missing` for the others)."""
+    return [(s.analyzer, s.metric, s.setting, s.n, s.mean, s.low, s.high)
+            for s in _results(run).summary()]
 
 
-def _baseline_setting(metric_name: str, setting: str):
-    pairs = BASELINE_PAIRS.get(metric_name)
-    if pairs is None:
-        return None
-    if isinstance(pairs, str):          # confidence_drop: drop@k against control@k
-        return f"{pairs}@{setting.split('@', 1)[1]}" if setting.startswith("drop@") else None
-    return pairs.get(setting)
-
-
-def below_baseline(folder: str) -> list:
+def below_baseline(run) -> list:
     """The analyzers whose mean falls below the analyzer-free baseline's on a metric of
-    :data:`BASELINE_PAIRS` (higher is better there), as dicts with ``analyzer``,
+    :meth:`MetricSpec.baseline_setting` (higher is better there), as dicts with ``analyzer``,
     ``metric``, ``setting``, ``n`` (images with both values), ``mean``, ``baseline``
     (its mean on the same images), ``difference`` and its paired 95 % t-interval
     ``low`` / ``high`` over the images, in the config's order."""
-    from scipy import stats
-
-    manifest, rows = _load(folder)
-    analyzers, metrics = config_order(manifest)
-    values: dict = {}
-    for image, analyzer, metric, setting, step, value in rows:
-        if step == -1 and np.isfinite(value):
-            values.setdefault((analyzer, metric, setting), {})[image] = value
+    res = _results(run)
     out = []
-    for (analyzer, metric, setting), per in values.items():
-        if analyzer == BASELINE:
+    for s in res.summary():
+        ref = _baseline_setting(res.metric_step(s.metric).name, s.setting)
+        if s.analyzer == BASELINE or ref is None:
             continue
-        ref = _baseline_setting(metric.split("(")[0], setting)
-        base = values.get((BASELINE, metric, ref)) if ref else None
-        if not base:
-            continue
-        images = sorted(set(per) & set(base))
+        per, base = (res.values(a, s.metric, setting) for a, setting in
+                     ((s.analyzer, s.setting), (BASELINE, ref)))
+        images = sorted(i for i in set(per) & set(base)
+                        if np.isfinite(per[i]) and np.isfinite(base[i]))
         if not images:
             continue
         a = np.array([per[i] for i in images])
         b = np.array([base[i] for i in images])
-        d = a - b
-        if d.mean() >= 0:
+        difference, low, high = t_interval(a - b)
+        if difference >= 0:
             continue
-        half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))) \
-            if len(d) > 1 else float("nan")
-        out.append({"analyzer": analyzer, "metric": metric, "setting": setting,
-                    "baseline_setting": ref, "n": len(d), "mean": float(a.mean()),
-                    "baseline": float(b.mean()), "difference": float(d.mean()),
-                    "low": float(d.mean()) - half, "high": float(d.mean()) + half})
-    out.sort(key=lambda r: (_rank(analyzers, r["analyzer"]), _rank(metrics, r["metric"]),
-                            r["setting"]))
+        out.append({"analyzer": s.analyzer, "metric": s.metric, "setting": s.setting,
+                    "baseline_setting": ref, "n": len(images), "mean": float(a.mean()),
+                    "baseline": float(b.mean()), "difference": difference,
+                    "low": low, "high": high})
     return out
 
 
-def missing(folder: str) -> list:
+def missing(run) -> list:
     """The values a metric could not compute from a heatmap (NULL rows of
     ``results.sqlite``, e.g. mu of a heatmap without positive relevance), per analyzer
     and metric: dicts with ``analyzer``, ``metric``, ``images`` (how many images lack a
     value), ``rows`` (NULL rows) and ``settings`` (which), in the config's order."""
-    manifest, rows = _load(folder)
-    analyzers, metrics = config_order(manifest)
-    acc: dict = {}
-    for image, analyzer, metric, setting, step, value in rows:
-        if np.isnan(value):
-            d = acc.setdefault((analyzer, metric), {"images": set(), "rows": 0, "settings": set()})
-            d["images"].add(image)
-            d["rows"] += 1
-            d["settings"].add(setting)
-    return [{"analyzer": a, "metric": m, "images": len(d["images"]), "rows": d["rows"],
-             "settings": sorted(d["settings"])}
-            for (a, m), d in sorted(acc.items(), key=lambda kv: (_rank(analyzers, kv[0][0]),
-                                                                 _rank(metrics, kv[0][1])))]
+    return _results(run).missing()
 
 
-def _curves(rows, setting_of):
-    """Mean curve per analyzer: {analyzer: (steps, mean values)}."""
-    acc: dict = {}
-    for image, analyzer, metric, setting, step, value in rows:
-        if step >= 0 and setting == setting_of(analyzer):
-            acc.setdefault(analyzer, {}).setdefault(step, []).append(value)
-    return {a: (np.array(sorted(d)), np.array([np.nanmean(d[k]) for k in sorted(d)]))
-            for a, d in acc.items()}
+def _metrics_named(res: RunResults, name: str) -> list:
+    return [m.label for m in res.metrics if m.name == name]
 
 
-def _plot_aopc(rows, path, order):
+def _mean_curves(res: RunResults, metric: str, setting_of) -> dict:
+    """``{analyzer: (steps, mean over images)}`` of one metric label, the setting per
+    analyzer from ``setting_of(analyzer)`` (a str), analyzers without rows left out."""
+    curves = {}
+    for a in res.analyzer_labels:
+        steps, mean = res.mean_curve(a, metric, setting_of(a))
+        if len(steps):
+            curves[a] = (steps, mean)
+    return curves
+
+
+def _plot_aopc(res: RunResults, path, order):
     from xaibench.plots import line_plot
 
-    aopc_rows = [r for r in rows if r[2].startswith("aopc")]
-    if not aopc_rows:
+    labels = _metrics_named(res, "aopc")
+    if not labels:
         return None
-    curves = _curves(aopc_rows, lambda a: "random" if a == BASELINE else "morf")
+    curves = _mean_curves(res, labels[0], lambda a: "random" if a == BASELINE else "morf")
+    if not curves:
+        return None
     return line_plot(curves, path, "perturbation steps L", "AOPC (eq. 12)",
                      baseline=(BASELINE, "random order"), order=order)
 
 
-def _plot_mu(rows, path, order, bins=10):
+def _plot_mu(res: RunResults, path, order, bins=10):
     """mu against box size (Kohlbrenner et al., Fig. 3) in ``bins`` intervals."""
     from xaibench.evaluate import mu_by_box_size
     from xaibench.plots import line_plot
 
-    per: dict = {}
-    for image, analyzer, metric, setting, step, value in rows:
-        if metric.startswith("relevance_ratio") and setting in ("mu", "size"):
-            per.setdefault(analyzer, {}).setdefault(image, {})[setting] = value
-    if not per:
-        return None
+    labels = _metrics_named(res, "relevance_ratio")
     curves = {}
-    for analyzer, images in per.items():
-        result = {key: np.array([d.get(key, np.nan) for d in images.values()])
+    for analyzer in (res.analyzer_labels if labels else []):
+        images = res.images(analyzer, labels[0], "size")
+        if not images:
+            continue
+        result = {key: res.per_image(analyzer, labels[0], key, images=images)
                   for key in ("mu", "size")}
         edges, mean, _ = mu_by_box_size(result, bins=bins)
         curves[analyzer] = ((edges[:-1] + edges[1:]) / 2, mean)
+    if not curves:
+        return None
     return line_plot(curves, path, "box size / image size", "mu = R_in / R_tot (eq. 2)",
                      baseline=(BASELINE, "uniform"), order=order)
 
@@ -201,35 +138,26 @@ def _plot_mu(rows, path, order, bins=10):
 HEATMAP_PERCENTILE = 99.0
 
 
-def _heatmap_grid(folder, manifest, path, order, n=8):
+def _heatmap_grid(res: RunResults, path, order, n=8):
     from xaibench.plots import heatmap_grid
     from xaibench.runner.datasets import load
-    from xaibench.runner.store import load_heatmaps
 
-    heatmaps = load_heatmaps(folder, limit=1)          # the first shard of each analyzer
+    heatmaps = res.heatmaps(limit=1)                   # the first shard of each analyzer
     if not heatmaps:
         return None
     k = min(n, min(len(v) for v in heatmaps.values()))
-    data = load(manifest["config"]["data"]).slice(0, k)     # a folder set decodes k images
+    data = load(res.manifest["config"]["data"]).slice(0, k)   # a folder set decodes k images
     heatmaps = {a: v[:k] for a, v in heatmaps.items()}
     return heatmap_grid(data.x, heatmaps, path, titles=[f"y={c}" for c in data.y],
                         overlay=True, order=order, scale="percentile",
                         percentile=HEATMAP_PERCENTILE)
 
 
-def failed_shards(folder: str) -> list:
-    """The shards whose last attempt failed (the store's ``failures`` table, as
-    :meth:`~xaibench.runner.store.RunStore.failed`): dicts with ``shard``, ``analyzer``,
-    ``error`` and ``tries``, in image-range order; empty when none failed."""
-    db = sqlite3.connect(os.path.join(folder, "results.sqlite"))
-    try:
-        rows = db.execute("SELECT shard, analyzer, error, tries FROM failures "
-                          "ORDER BY start, shard").fetchall()
-    except sqlite3.OperationalError:            # a store written before failures were kept
-        rows = []
-    finally:
-        db.close()
-    return [{"shard": s, "analyzer": a, "error": e, "tries": t} for s, a, e, t in rows]
+def failed_shards(run) -> list:
+    """The shards whose last attempt failed (the store's ``failures`` table): dicts with
+    ``shard``, ``analyzer``, ``error`` and ``tries``, in image-range order; empty when
+    none failed."""
+    return list(_results(run).failures)
 
 
 #: the Spearman rank correlation between the heatmaps of the model and of the fully
@@ -240,31 +168,19 @@ def failed_shards(folder: str) -> list:
 SANITY_THRESHOLD = 0.5
 
 
-def _metric_steps(manifest: dict) -> dict:
-    """``{metric label: (name, params)}`` of the run's config."""
-    from xaibench.runner.config import Step
-
-    out = {}
-    for m in manifest.get("config", {}).get("metrics", []):
-        step = Step(m, {}) if isinstance(m, str) else Step(m["name"], dict(m.get("params") or {}))
-        out[step.label] = (step.name, step.params)
-    return out
-
-
-def sanity_check(folder: str) -> list:
+def sanity_check(run) -> list:
     """Per analyzer of a run with the cascading ``randomisation`` metric: dicts with
     ``analyzer``, ``metric``, ``n``, ``mean`` (the Spearman rank correlation of the
     heatmaps after every layer is randomised, over images), ``low`` / ``high`` (its
     95 % t-interval) and ``fails`` (mean >= :data:`SANITY_THRESHOLD`), in config order."""
-    manifest, _ = _load(folder)
-    steps = _metric_steps(manifest)
+    res = _results(run)
     out = []
-    for analyzer, metric, setting, n, mean, low, high in summary(folder):
-        name, params = steps.get(metric, (metric.split("(")[0], {}))
-        if name == "randomisation" and setting == "spearman" and \
-                params.get("order", "cascading") == "cascading":
-            out.append({"analyzer": analyzer, "metric": metric, "n": n, "mean": mean,
-                        "low": low, "high": high, "fails": bool(mean >= SANITY_THRESHOLD)})
+    for s in res.summary():
+        step = res.metric_step(s.metric)
+        if step.name == "randomisation" and s.setting == "spearman" and \
+                step.params.get("order", "cascading") == "cascading":
+            out.append({"analyzer": s.analyzer, "metric": s.metric, "n": s.n, "mean": s.mean,
+                        "low": s.low, "high": s.high, "fails": bool(s.mean >= SANITY_THRESHOLD)})
     return out
 
 
@@ -293,24 +209,16 @@ def _randomisation_steps(manifest: dict, params: dict):
     return steps
 
 
-def _metric_curves(rows, label, setting):
-    """``{analyzer: (steps, mean over images)}`` of one metric label and setting."""
-    acc: dict = {}
-    for image, analyzer, metric, s, step, value in rows:
-        if metric == label and s == setting and step >= 0:
-            acc.setdefault(analyzer, {}).setdefault(step, []).append(value)
-    return {a: (np.array(sorted(d), dtype=np.float64),
-                np.array([np.nanmean(d[k]) for k in sorted(d)])) for a, d in acc.items()}
-
-
-def _plot_new_metrics(folder, manifest, rows, order) -> list:
+def _plot_new_metrics(res: RunResults, order) -> list:
     """``[(title, path)]``: ROAD curves over the removed fraction, the randomisation
     similarity over the layers randomised, deletion and insertion curves."""
     from xaibench.plots import line_plot
 
-    present = {(r[2], r[3]) for r in rows if r[4] >= 0}
+    folder, manifest = res.folder, res.manifest
+    present = {(metric, setting) for _, metric, setting in res.present()}
     figures = []
-    for k, (label, (name, params)) in enumerate(_metric_steps(manifest).items()):
+    for k, step in enumerate(res.metrics):
+        label, name, params = step.label, step.name, step.params
         if name == "road":
             from xaibench.evaluate.road import DEFAULT_FRACTIONS
 
@@ -324,7 +232,7 @@ def _plot_new_metrics(folder, manifest, rows, order) -> list:
                     if (label, setting) not in present:
                         continue
                     curves = {a: (fractions[s.astype(int)], v) for a, (s, v) in
-                              _metric_curves(rows, label, setting).items()}
+                              _mean_curves(res, label, lambda a: setting).items()}
                     path = os.path.join(folder, f"road_{k}_{setting}.png")
                     figures.append((f"ROAD {name_o}: {ylabel} against the removed fraction",
                                     line_plot(curves, path, f"fraction removed ({name_o}, "
@@ -336,7 +244,7 @@ def _plot_new_metrics(folder, manifest, rows, order) -> list:
             names = _randomisation_steps(manifest, params) if sims else None
             for s in sims:
                 curves = {a: (st + 1, v) for a, (st, v) in
-                          _metric_curves(rows, label, s).items()}
+                          _mean_curves(res, label, lambda a: s).items()}
                 n_steps = max((len(st) for st, _ in curves.values()), default=0)
                 ticks = ([(i + 1, t) for i, t in enumerate(names)]
                          if names and len(names) == n_steps else None)
@@ -352,7 +260,7 @@ def _plot_new_metrics(folder, manifest, rows, order) -> list:
             for s in ("deletion", "insertion"):
                 if (label, s) not in present:
                     continue
-                curves = _metric_curves(rows, label, s)
+                curves = _mean_curves(res, label, lambda a: s)
                 steps = max((float(st.max()) for st, _ in curves.values()), default=1.0) or 1.0
                 curves = {a: (st / steps, v) for a, (st, v) in curves.items()}
                 path = os.path.join(folder, f"{s}_{k}.png")
@@ -364,97 +272,122 @@ def _plot_new_metrics(folder, manifest, rows, order) -> list:
     return figures
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.4g}, {high:.4g}]"
 
 
-def report(folder: str) -> str:
-    """Write ``report.md`` and its PNG figures into the run folder; returns its path."""
-    manifest, rows = _load(folder)
-    order = config_order(manifest)[0]
-    lines = [f"# xaibench run `{os.path.basename(os.path.abspath(folder))}`", "",
-             f"config digest `{manifest['digest']}`, seed {manifest['seed']}, "
-             f"git {manifest.get('git_revision') or 'n/a'}, created {manifest['created']}", "",
-             "Mean over images with the 95 % t-interval. `baseline` is the analyzer-free "
-             "reference (random-order perturbation, random pixels for confidence_drop, uniform "
-             "relevance).", "",
-             "| analyzer | metric | setting | n | mean | 95 % interval |", "|---|---|---|---|---|---|"]
-    for analyzer, metric, setting, n, mean, low, high in summary(folder):
-        lines.append(f"| {analyzer} | {metric} | {setting} | {n} | {mean:.4g} | "
-                     f"[{low:.4g}, {high:.4g}] |")
-    below = below_baseline(folder)
-    has_pairs = any(r[1] == BASELINE and r[2].split("(")[0] in BASELINE_PAIRS for r in rows)
-    if has_pairs:
-        lines += ["", "## Below the baseline", ""]
-        if below:
-            who = list(dict.fromkeys(r["analyzer"] for r in below))
-            lines += [f"**{', '.join(who)}** {'falls' if len(who) == 1 else 'fall'} below "
-                      "the analyzer-free baseline (mean over the same images; higher is "
-                      "better on these metrics; difference = analyzer - baseline with its "
-                      "paired 95 % t-interval over the images):", "",
-                      "| analyzer | metric | setting | n | analyzer mean | baseline mean | "
-                      "difference | 95 % interval |", "|---|---|---|---|---|---|---|---|"]
-            lines += [f"| {r['analyzer']} | {r['metric']} | {r['setting']} vs "
-                      f"{r['baseline_setting']} | {r['n']} | {_fmt(r['mean'])} | "
-                      f"{_fmt(r['baseline'])} | {_fmt(r['difference'])} | "
-                      f"[{_fmt(r['low'])}, {_fmt(r['high'])}] |" for r in below]
-        else:
-            lines.append("No analyzer falls below the analyzer-free baseline (AOPC against "
-                         "random order, mu / mu_w against uniform relevance, confidence drop "
-                         "against random pixels).")
-    sanity = sanity_check(folder)
-    if sanity:
-        fails = [r["analyzer"] for r in sanity if r["fails"]]
-        lines += ["", "## Randomisation sanity check", "",
-                  "Spearman rank correlation between each analyzer's heatmaps of the model and "
-                  "of its copy re-initialised from the top layer down, at the cascade's last "
-                  "step (every layer re-initialised unless the config stops earlier; Adebayo "
-                  "et al. 2018): a method that explains the model loses the similarity; at "
-                  f">= {SANITY_THRESHOLD:g} it fails the check (a convention; the curves over "
-                  "the layers are below).", "",
-                  (f"**{', '.join(fails)}** {'fails' if len(fails) == 1 else 'fail'} the "
-                   "sanity check." if fails else "Every analyzer passes the sanity check."), "",
-                  "| analyzer | metric | n | Spearman, last step | 95 % interval "
-                  "| sanity check |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['analyzer']} | {r['metric']} | {r['n']} | {_fmt(r['mean'])} | "
-                  f"[{_fmt(r['low'])}, {_fmt(r['high'])}] | "
-                  f"{'**fails**' if r['fails'] else 'passes'} |" for r in sanity]
-    failed = failed_shards(folder)
-    if failed:
-        lines += ["", "## Failed shards", "",
-                  f"{len(failed)} shard{'s' if len(failed) > 1 else ''} failed (the error of "
-                  "the last attempt); their rows are missing above. Running the same command "
-                  "again retries them.", "", "| shard | tries | error |", "|---|---|---|"]
-        lines += [f"| {f['shard']} | {f['tries']} | "
-                  f"{' '.join(str(f['error']).split()).replace('|', '/')} |" for f in failed]
-    gaps = missing(folder)
-    lines += ["", "## Missing values", ""]
-    if gaps:
-        lines += ["A metric could not be computed for some heatmaps (NULL in results.sqlite, "
-                  "e.g. mu of a heatmap without positive relevance); those images are left out "
-                  "of n above.", "",
-                  "| analyzer | metric | images without a value | NULL rows | settings |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {g['analyzer']} | {g['metric']} | {g['images']} | {g['rows']} | "
-                  f"{', '.join(g['settings'])} |" for g in gaps]
-    else:
-        lines.append("None: every metric has a value for every heatmap.")
+def _summary_section(res: RunResults) -> list:
+    rows = [(s.analyzer, s.metric, s.setting, s.n, s.missing, s.mean, _interval(s.low, s.high))
+            for s in res.summary()]
+    return ["Mean over images with the 95 % t-interval; n images have a value, `missing` "
+            "have none (see Missing values). `baseline` is the analyzer-free reference "
+            "(random-order perturbation, random pixels for confidence_drop, uniform "
+            "relevance).", "",
+            markdown_table(("analyzer", "metric", "setting", "n", "missing", "mean",
+                            "95 % interval"), rows)]
+
+
+def _below_section(res: RunResults) -> list:
+    has_pairs = any(_baseline_setting(res.metric_step(m).name, setting) is not None
+                    for a, m, setting in res.present() if a == BASELINE)
+    if not has_pairs:
+        return []
+    below = below_baseline(res)
+    if not below:
+        return ["## Below the baseline", "",
+                "No analyzer falls below the analyzer-free baseline (AOPC against random "
+                "order, mu / mu_w against uniform relevance, confidence drop against random "
+                "pixels)."]
+    who = list(dict.fromkeys(r["analyzer"] for r in below))
+    rows = [(r["analyzer"], r["metric"], f"{r['setting']} vs {r['baseline_setting']}", r["n"],
+             r["mean"], r["baseline"], r["difference"], _interval(r["low"], r["high"]))
+            for r in below]
+    return ["## Below the baseline", "",
+            f"**{', '.join(who)}** {'falls' if len(who) == 1 else 'fall'} below the "
+            "analyzer-free baseline (mean over the same images; higher is better on these "
+            "metrics; difference = analyzer - baseline with its paired 95 % t-interval over "
+            "the images):", "",
+            markdown_table(("analyzer", "metric", "setting", "n", "analyzer mean",
+                            "baseline mean", "difference", "95 % interval"), rows)]
+
+
+def _sanity_section(res: RunResults) -> list:
+    sanity = sanity_check(res)
+    if not sanity:
+        return []
+    fails = [r["analyzer"] for r in sanity if r["fails"]]
+    rows = [(r["analyzer"], r["metric"], r["n"], r["mean"], _interval(r["low"], r["high"]),
+             "**fails**" if r["fails"] else "passes") for r in sanity]
+    return ["## Randomisation sanity check", "",
+            "Spearman rank correlation between each analyzer's heatmaps of the model and of "
+            "its copy re-initialised from the top layer down, at the cascade's last step "
+            "(every layer re-initialised unless the config stops earlier; Adebayo et al. "
+            "2018): a method that explains the model loses the similarity; at "
+            f">= {SANITY_THRESHOLD:g} it fails the check (a convention; the curves over the "
+            "layers are below).", "",
+            (f"**{', '.join(fails)}** {'fails' if len(fails) == 1 else 'fail'} the sanity "
+             "check." if fails else "Every analyzer passes the sanity check."), "",
+            markdown_table(("analyzer", "metric", "n", "Spearman, last step",
+                            "95 % interval", "sanity check"), rows)]
+
+
+def _failed_section(res: RunResults) -> list:
+    failed = res.failures
+    if not failed:
+        return []
+    rows = [(f["shard"], f["tries"], " ".join(str(f["error"]).split()).replace("|", "/"))
+            for f in failed]
+    return ["## Failed shards", "",
+            f"{len(failed)} shard{'s' if len(failed) > 1 else ''} failed (the error of the "
+            "last attempt); their rows are missing above. Running the same command again "
+            "retries them.", "", markdown_table(("shard", "tries", "error"), rows)]
+
+
+def _missing_section(res: RunResults) -> list:
+    gaps = res.missing()
+    if not gaps:
+        return ["## Missing values", "", "None: every metric has a value for every heatmap."]
+    rows = [(g["analyzer"], g["metric"], g["images"], g["rows"], ", ".join(g["settings"]))
+            for g in gaps]
+    return ["## Missing values", "",
+            "A metric could not be computed for some heatmaps (NULL in results.sqlite, e.g. "
+            "mu of a heatmap without positive relevance); those images are left out of n "
+            "above.", "",
+            markdown_table(("analyzer", "metric", "images without a value", "NULL rows",
+                            "settings"), rows)]
+
+
+def _figure_sections(res: RunResults) -> list:
+    folder, order = res.folder, res.analyzer_labels
     figures = [("AOPC against perturbation steps",
-                _plot_aopc(rows, os.path.join(folder, "aopc.png"), order)),
-               ("mu against box size", _plot_mu(rows, os.path.join(folder, "mu_by_size.png"),
+                _plot_aopc(res, os.path.join(folder, "aopc.png"), order)),
+               ("mu against box size", _plot_mu(res, os.path.join(folder, "mu_by_size.png"),
                                                 order)),
-               *_plot_new_metrics(folder, manifest, rows, order),
-               ("Heatmaps", _heatmap_grid(folder, manifest, os.path.join(folder, "heatmaps.png"),
-                                          order))]
+               *_plot_new_metrics(res, order),
+               ("Heatmaps", _heatmap_grid(res, os.path.join(folder, "heatmaps.png"), order))]
     notes = {"Heatmaps": f"The first images of the run, one column per analyzer in the config's "
                          f"order; red = positive, blue = negative relevance, each heatmap scaled "
                          f"to the {HEATMAP_PERCENTILE:g}th percentile of its |R| (larger values "
                          "saturate)."}
+    lines = []
     for title, path in figures:
         if path:
-            lines += ["", f"## {title}", ""] + ([notes[title], ""] if title in notes else []) + [
-                f"![{title}]({os.path.basename(path)})"]
+            lines += [[f"## {title}", ""] + ([notes[title], ""] if title in notes else []) +
+                      [f"![{title}]({os.path.basename(path)})"]]
+    return lines
+
+
+def report(folder: str) -> str:
+    """Write ``report.md`` and its PNG figures into the run folder; returns its path."""
+    res = RunResults(folder)
+    m = res.manifest
+    sections = [[f"# xaibench run `{os.path.basename(os.path.abspath(folder))}`", "",
+                 f"config digest `{m['digest']}`, seed {m['seed']}, git "
+                 f"{m.get('git_revision') or 'n/a'}, created {m['created']}"],
+                _summary_section(res), _below_section(res), _sanity_section(res),
+                _failed_section(res), _missing_section(res), *_figure_sections(res)]
+    text = "\n\n".join("\n".join(section) for section in sections if section)
     out = os.path.join(folder, "report.md")
     with open(out, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write(text + "\n")
     return out

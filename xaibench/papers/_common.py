@@ -43,14 +43,17 @@ def parse_data(spec: str | None, default: str, allowed) -> dict:
     return {"name": name}
 
 
-def sub_run(result, key: str, mapping: dict, progress: bool = True):
-    """Run (or resume) the batch-runner config ``mapping`` into ``<out>/runs/<key>``,
-    write its report and record it on ``result``; returns the run folder."""
+def sub_run(result, key: str, config, progress: bool = True) -> str:
+    """Run (or resume) the batch-runner ``config`` (a :class:`~xaibench.runner.RunConfig`
+    built from ``Step`` objects, or its mapping) into ``<out>/runs/<key>``, write its
+    report and record it on ``result``; returns the run folder (read it with
+    :class:`~xaibench.runner.results.RunResults`)."""
     from xaibench.report import report
-    from xaibench.runner import from_mapping, run
+    from xaibench.runner import RunConfig, from_mapping, run
 
+    mapping = config.to_dict() if isinstance(config, RunConfig) else config
     folder = os.path.join(result.out, "runs", key)
-    run(from_mapping(mapping), folder, progress=progress).close()
+    run(from_mapping(mapping), folder, progress=progress).close()     # checked either way
     results, written = (os.path.join(folder, f) for f in ("results.sqlite", "report.md"))
     if not os.path.isfile(written) or os.path.getmtime(written) < os.path.getmtime(results):
         report(folder)              # only when the run wrote rows since the last report

@@ -8,12 +8,11 @@ notebook and is written to ``comparison.md`` / ``comparison.json`` in its folder
 from __future__ import annotations
 
 import json
-import math
 import os
 import textwrap
 from dataclasses import asdict, dataclass, field
 
-from xaibench.tables import cell as _fmt, markdown_table
+from xaibench.tables import cell as _fmt, markdown_table  # noqa: F401 (the papers' table helper)
 
 
 #: characters per line of the table printed to a terminal (:meth:`Reproduction.table`)
