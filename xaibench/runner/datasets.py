@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 #: names a run config may use for ``data.name``; each is a function of ``xb.data``
-LOADERS = ("digits", "clutter", "skimage_samples", "cifar10", "mnist", "imagenet_val",
-           "voc2007", "npz")
+LOADERS = ("digits", "mnist_sample", "clutter", "skimage_samples", "cifar10", "mnist",
+           "imagenet_val", "voc2007", "npz")
 
 
 #: arguments used unless a config gives others: ``clutter`` as the demo model was trained
