@@ -106,7 +106,7 @@ def _expected(name, params):
 
 def test_the_new_metrics_are_registered_and_listed():
     assert set(NEW) <= set(METRICS) and set(NEW) <= set(DESCRIPTIONS)
-    assert all(METRICS[m][1] is None for m in NEW)               # no analyzer-free baseline
+    assert all(METRICS[m].baseline is None for m in NEW)           # no analyzer-free baseline
 
 
 @pytest.mark.parametrize("name,params", [("gradient", {}), ("lrp.epsilon", {"epsilon": 0.1})])

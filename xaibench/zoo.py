@@ -13,7 +13,8 @@ softmax for explanation.
 
 The shipped models are stored as the builder call (:data:`SHIPPED_MODELS`) plus a
 ``.weights.npz`` of arrays keyed by layer name (:func:`save_weights_npz`), which Keras 2
-and Keras 3 both read; :func:`load_file` loads a user's saved ``.keras`` model.
+and Keras 3 both read; :func:`load_file` loads a user's saved ``.keras`` model, and
+:func:`load` resolves the model a run config names (shipped name, file or builder).
 """
 from __future__ import annotations
 
@@ -164,6 +165,39 @@ def load_file(path: str) -> tf.keras.Model:
                 "load; on the Keras 2 stack load it and save its weights with "
                 "xb.zoo.save_weights_npz (or re-save it with Keras 3).")
     return tf.keras.models.load_model(path, compile=False)
+
+
+def load(spec: str) -> tf.keras.Model:
+    """The model a run config or ``xaibench explain`` names: a shipped model
+    (:data:`SHIPPED_NAMES`, :func:`shipped`), a saved Keras model file (:func:`load_file`), or
+    a zoo builder with weights, ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``); a bare
+    builder name is the untrained architecture and says so in an
+    :class:`~xaibench.runner.config.UntrainedModelWarning`."""
+    import inspect
+    import warnings
+
+    if spec in SHIPPED_NAMES:
+        return shipped(spec)
+    if os.path.exists(spec):
+        return load_file(spec)
+    name, _, weights = spec.partition(":")
+    if name not in BUILDERS:
+        raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED_NAMES)}, an "
+                         f"existing file, nor a zoo builder ({', '.join(BUILDERS)}, "
+                         "vgg16:imagenet)")
+    builder = globals()[name]
+    if weights:
+        if "weights" not in inspect.signature(builder).parameters:
+            raise ValueError(f"model {spec!r}: the zoo builder {name} takes no weights; train "
+                             "it and give the saved .keras file as the model.")
+        return builder(weights=weights)
+    from xaibench.runner.config import UntrainedModelWarning
+
+    warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights, "
+                  "explanations of chance-level predictions); give a trained .keras file, "
+                  "a shipped model (digits, clutter), or e.g. 'vgg16:imagenet' for VGG-16's "
+                  "ImageNet weights.", UntrainedModelWarning, stacklevel=2)
+    return builder()
 
 
 #: layer groups of Amorim et al. (Sec. III-A) that carry the L2 penalty

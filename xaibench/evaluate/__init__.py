@@ -7,6 +7,8 @@
     xb.evaluate.pointing_game(R, boxes)
     xb.evaluate.precision_recall_curves(R, masks)               # Seo et al.
     xb.evaluate.complexity(R)                                   # Samek et al. Fig. 5
+    xb.evaluate.kept_score(model, x, R)                         # Anjomshoae et al. Fig. 3
+    xb.evaluate.object_occlusion(model, x, boxes)               # Kohlbrenner et al. Fig. 2
     xb.evaluate.friedman(table)                                 # Amorim et al. Sec. IV-A
 """
 from xaibench.evaluate.complexity import complexity, encoded_size, image_entropy
@@ -15,6 +17,7 @@ from xaibench.evaluate.faithfulness import (Curves, aopc, aopc_curve, confidence
 from xaibench.evaluate.localisation import (boxes_to_masks, mu_by_box_size, pointing_game,
                                             precision_recall_curves, relevance_ratio,
                                             relevance_ratio_table, uniform_relevance_ratio)
+from xaibench.evaluate.occlusion import kept_score, object_occlusion
 from xaibench.evaluate.statistics import FriedmanResult, friedman
 from xaibench.evaluate.road import linear_imputation, road
 from xaibench.evaluate.insertion_deletion import abpc, area_between_curves, insertion_deletion
@@ -30,5 +33,5 @@ __all__ = [
     "complexity", "encoded_size", "image_entropy", "FriedmanResult", "friedman",
     "linear_imputation", "road", "abpc", "area_between_curves", "insertion_deletion",
     "faithfulness_correlation", "sparseness", "efficient_randomisation", "random_logit",
-    "randomisation",
+    "randomisation", "kept_score", "object_occlusion",
 ]

@@ -39,6 +39,11 @@ class ConfigError(ValueError):
     """A run configuration that cannot be run, with the reason in one line."""
 
 
+class UntrainedModelWarning(UserWarning):
+    """A run or ``xaibench explain`` was given a zoo architecture with random weights (see
+    :func:`xaibench.zoo.load`; defined here, without TensorFlow, for the runner's import)."""
+
+
 @dataclass(frozen=True)
 class Step:
     """An analyzer or a metric with its parameters."""
@@ -155,11 +160,16 @@ def from_mapping(mapping: dict) -> RunConfig:
     model = mapping.get("model", "demo")
     if not isinstance(model, str):
         raise ConfigError(f"model must be 'demo', a zoo name or a file path, got {model!r}")
+    analyzers = _steps(mapping.get("analyzers"), "analyzers",
+                       _known_analyzers(mapping.get("analyzers")))
+    metrics = _steps(mapping.get("metrics"), "metrics", METRICS)
+    for step in metrics:                  # parameter names, as each MetricSpec declares them
+        try:
+            METRICS[step.name].check(step.params)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     return RunConfig(
-        model=model, data=dict(data),
-        analyzers=_steps(mapping.get("analyzers"), "analyzers",
-                         _known_analyzers(mapping.get("analyzers"))),
-        metrics=_steps(mapping.get("metrics"), "metrics", METRICS), target=target,
+        model=model, data=dict(data), analyzers=analyzers, metrics=metrics, target=target,
         shard_size=shard_size, seed=seed, save_heatmaps=save,
     )
 

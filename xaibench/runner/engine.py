@@ -19,15 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from xaibench._progress import outer_bar, progress_bar
-from xaibench.runner.config import RunConfig
+from xaibench.runner.config import RunConfig, UntrainedModelWarning  # noqa: F401 (re-export)
 from xaibench.runner.metrics import METRICS
 from xaibench.runner.store import RunStore
 
 BASELINE = "baseline"
-
-
-class UntrainedModelWarning(UserWarning):
-    """A run or ``xaibench explain`` was given a zoo architecture with random weights."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -72,42 +68,20 @@ class Context:
 
 def plan_shards(n_images: int, config: RunConfig) -> list:
     """All shards of a run, image range by image range."""
-    needs_baseline = any(METRICS[m.name][1] is not None for m in config.metrics)
+    needs_baseline = any(METRICS[m.name].baseline is not None for m in config.metrics)
     labels = ([BASELINE] if needs_baseline else []) + [a.label for a in config.analyzers]
     return [Shard(label, start, min(start + config.shard_size, n_images))
             for start in range(0, n_images, config.shard_size) for label in labels]
 
 
-def load_model(spec: str):
-    """A shipped model (``demo`` or ``clutter``: the clutter CNN, ``digits``: the digits CNN,
-    see :func:`xaibench.zoo.shipped`), a saved Keras model file, or a zoo builder:
-    ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``) with weights; a bare zoo name is the
-    untrained architecture and says so in an :class:`UntrainedModelWarning`."""
-    import inspect
-    import warnings
+def __getattr__(name):
+    # ``load_model``: :func:`xaibench.zoo.load` itself, imported on first use so that this
+    # module (and ``xaibench list``) does not import TensorFlow
+    if name == "load_model":
+        from xaibench.zoo import load
 
-    from xaibench import zoo
-
-    if spec in zoo.SHIPPED_NAMES:
-        return zoo.shipped(spec)
-    if os.path.exists(spec):
-        return zoo.load_file(spec)
-    name, _, weights = spec.partition(":")
-    if name not in zoo.BUILDERS:
-        raise ValueError(f"model {spec!r} is neither {' / '.join(zoo.SHIPPED_NAMES)}, an "
-                         f"existing file, nor a zoo builder ({', '.join(zoo.BUILDERS)}, "
-                         "vgg16:imagenet)")
-    builder = getattr(zoo, name)
-    if weights:
-        if "weights" not in inspect.signature(builder).parameters:
-            raise ValueError(f"model {spec!r}: the zoo builder {name} takes no weights; train "
-                             "it and give the saved .keras file as the model.")
-        return builder(weights=weights)
-    warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights, "
-                  "explanations of chance-level predictions); give a trained .keras file, "
-                  "a shipped model (digits, clutter), or e.g. 'vgg16:imagenet' for VGG-16's "
-                  "ImageNet weights.", UntrainedModelWarning, stacklevel=2)
-    return builder()
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def predicted_classes(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -166,6 +140,8 @@ def run(config: RunConfig, out: str, progress: bool = True, restart: bool = Fals
     shards = None
     try:
         log.info("loading the model %s", config.model)
+        from xaibench.zoo import load as load_model     # TensorFlow: after the store's checks
+
         model = load_model(config.model)       # a bad model spec fails before data is read
         n = config.data.get("n")
         what = f"{config.data['name']}" + ("" if n is None else f", {n} images")
@@ -242,7 +218,7 @@ class ShardComputer:
             R = self.analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
             rows = [(shard.start + i, step.label, metric.label, s, k, v)
                     for metric in self.config.metrics
-                    for i, s, k, v in METRICS[metric.name][0](ctx, R, metric.params)]
+                    for i, s, k, v in METRICS[metric.name].compute(ctx, R, metric.params)]
         seconds = time.perf_counter() - t0
         return rows, (R if self.config.save_heatmaps else None), seconds
 
@@ -259,5 +235,5 @@ def _run_shards(todo, store, config, data, model, bar, log):
 
 def _baseline_rows(shard, ctx, config):
     return [(shard.start + i, BASELINE, metric.label, s, k, v)
-            for metric in config.metrics if METRICS[metric.name][1] is not None
-            for i, s, k, v in METRICS[metric.name][1](ctx, metric.params)]
+            for metric in config.metrics if METRICS[metric.name].baseline is not None
+            for i, s, k, v in METRICS[metric.name].baseline(ctx, metric.params)]

@@ -1,68 +1,181 @@
-"""Metrics a run can compute, as rows ``(image, setting, step, value)``.
+"""Metrics a run can compute, declared once as :class:`MetricSpec` in :data:`METRICS`.
 
-Each metric maps (model, images, labels, boxes/masks, heatmaps) to rows through
-``xb.evaluate``; ``baseline`` metrics compute the analyzer-free reference once per
-image range (the random-order perturbation curve of Samek et al.; the random-pixel
-control of Amorim et al.; the uniform attribution of Kohlbrenner et al.). ``step`` is
--1 for a scalar, else the index on a curve. The metrics beyond the papers (ROAD,
-randomisation, insertion/deletion, ABPC, faithfulness correlation, sparseness) take the
-parameters of their ``xb.evaluate`` function, with its defaults, and refuse others.
+Each metric is a thin adapter from a :class:`~xaibench.runner.engine.Context` (model,
+images, labels, boxes/masks, heatmaps) to one ``xb.evaluate`` function and back to rows
+``(image, setting, step, value)`` (built by :func:`rows`; ``step`` is -1 for a scalar,
+else the index on a curve). A metric forwards only the parameters the user gave, so its
+defaults are those of its ``xb.evaluate`` function (:attr:`MetricSpec.defaults`), and it
+refuses parameters that function does not take. ``baseline`` metrics also compute the
+analyzer-free reference once per image range (the random-order perturbation curve of
+Samek et al.; the random-pixel control of Amorim et al.; the uniform attribution of
+Kohlbrenner et al.), compared setting by setting (:meth:`MetricSpec.baseline_setting`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 SCALAR = -1
 
 
-def _aopc_settings(x, params):
-    h, w = x.shape[1:3]
-    region = int(params.get("region", max(1, min(h, w) // 9)))
-    n_regions = (h // region) * (w // region)
-    steps = int(params.get("steps", min(100, n_regions)))
-    return dict(region=region, steps=steps, perturbation=params.get("perturbation", "uniform"),
-                repeats=int(params.get("repeats", 3)),
-                channel_reduce=params.get("channel_reduce", "sum"),
-                output=params.get("output", "logit"))
+def rows(setting: str, scalar=None, curve=None) -> list:
+    """The rows of one ``setting``: per image i the scalar ``(i, setting, -1, scalar[i])``
+    (``scalar``: (N,)), then its curve ``(i, setting, k, curve[i, k])`` (``curve``: (N, S))."""
+    scalar = None if scalar is None else np.asarray(scalar, np.float64)
+    curve = None if curve is None else np.asarray(curve, np.float64)
+    n = len(scalar) if scalar is not None else len(curve)
+    out = []
+    for i in range(n):
+        if scalar is not None:
+            out.append((i, setting, SCALAR, float(scalar[i])))
+        if curve is not None:
+            out += [(i, setting, k, float(curve[i, k])) for k in range(curve.shape[1])]
+    return out
 
 
-def _curve_rows(curves, name):
-    from xaibench.evaluate import aopc_curve
+def evaluate_function(name: str):
+    """The ``xb.evaluate`` function ``name`` (looked up at call time)."""
+    import xaibench.evaluate
 
-    a = aopc_curve(curves)                      # (N, L + 1)
-    rows = []
-    for i in range(a.shape[0]):
-        rows.append((i, name, SCALAR, float(a[i, -1])))
-        rows += [(i, name, k, float(a[i, k])) for k in range(a.shape[1])]
-    return rows
+    return getattr(xaibench.evaluate, name)
+
+
+def signature_default(function: str, parameter: str):
+    """The default of ``parameter`` in the signature of ``xb.evaluate.<function>``."""
+    import inspect
+
+    return inspect.signature(evaluate_function(function)).parameters[parameter].default
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One runner metric.
+
+    ``compute(ctx, R, params)`` and ``baseline(ctx, params)`` (None: no analyzer-free
+    reference) return rows; ``evaluate``: the ``xb.evaluate`` function they call, whose
+    signature holds the defaults of the forwarded ``params``; ``options``: the runner's own
+    parameters and their defaults; ``settings``: what the rows' settings and steps are;
+    ``pairs``: analyzer setting -> the baseline setting it is compared with (higher is
+    better there), see :meth:`baseline_setting`."""
+
+    name: str
+    compute: Callable
+    description: str
+    evaluate: str
+    params: tuple = ()
+    options: dict = field(default_factory=dict)
+    settings: str = ""
+    baseline: Callable | None = None
+    pairs: Callable | None = None
+
+    @property
+    def defaults(self) -> dict:
+        """Every parameter the metric takes with its default: the ``xb.evaluate``
+        function's for ``params`` (imports TensorFlow), the runner's for ``options``."""
+        return {**{p: signature_default(self.evaluate, p) for p in self.params},
+                **self.options}
+
+    def check(self, params: dict) -> dict:
+        """``params`` as a new dict; a name the metric does not take raises ValueError."""
+        allowed = tuple(self.params) + tuple(self.options)
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(f"metric {self.name} does not take {', '.join(unknown)}; its "
+                             f"parameters are {', '.join(allowed) or 'none'}")
+        return dict(params)
+
+    @property
+    def compared_to_baseline(self) -> bool:
+        """Whether the report compares analyzers with the baseline on this metric."""
+        return self.baseline is not None and self.pairs is not None
+
+    def baseline_setting(self, setting: str) -> str | None:
+        """The baseline setting an analyzer's ``setting`` is compared with (None: none)."""
+        return self.pairs(setting) if self.compared_to_baseline else None
+
+
+def _same(*settings):
+    """Pairs of settings with themselves (or a mapping), e.g. mu against uniform mu."""
+    table = {s: s for s in settings}
+    return table.get
+
+
+def _spec(metric_label: str):
+    """The spec of a metric label ``name(params)`` (None: not a metric)."""
+    return METRICS.get(str(metric_label).split("(")[0])
+
+
+def compared_to_baseline(metric_label: str) -> bool:
+    """Whether analyzers are compared with the baseline on ``metric_label`` (a metric
+    name, or a run's label ``name(k=v,...)``)."""
+    spec = _spec(metric_label)
+    return spec is not None and spec.compared_to_baseline
+
+
+def baseline_setting(metric_label: str, setting: str) -> str | None:
+    """The baseline setting of ``setting`` of the metric ``metric_label`` (None: none)."""
+    spec = _spec(metric_label)
+    return None if spec is None else spec.baseline_setting(setting)
+
+
+# ---------------------------------------------------------------------------- adapters
+
+def _ground_truth(ctx):
+    """The object as boxes when the data has them (Kohlbrenner et al.), else as masks."""
+    if ctx.boxes is not None:
+        return dict(boxes=ctx.boxes, image_shape=ctx.x.shape[1:3])
+    if ctx.masks is not None:
+        return dict(masks=ctx.masks)
+    raise ValueError("this metric needs boxes or masks; the data set has neither")
+
+
+CURVE_PARAMS = ("region", "steps", "perturbation", "repeats", "channel_reduce", "output",
+                "batch_size", "blur_sigma")
+
+
+def _capped_steps(ctx, p):
+    """``p`` with perturbation_curve's default ``steps`` capped by the number of regions on
+    the grid (when the region fits the image; else perturbation_curve says what is wrong)."""
+    h, w = ctx.x.shape[1:3]
+    region = p.get("region", signature_default("perturbation_curve", "region"))
+    if isinstance(region, (int, np.integer)) and 1 <= region <= min(h, w):
+        p.setdefault("steps", min(signature_default("perturbation_curve", "steps"),
+                                  (h // region) * (w // region)))
+    return p
+
+
+def _aopc_rows(ctx, R, params, order):
+    fn = evaluate_function("perturbation_curve")
+    p = _capped_steps(ctx, METRICS["aopc"].check(params))
+    curves = fn(ctx.model, ctx.x, R, y=ctx.y, order=order, seed=ctx.seed, image_ids=ctx.ids,
+                **p)
+    a = evaluate_function("aopc_curve")(curves)                  # (N, L + 1)
+    return rows(order, scalar=a[:, -1], curve=a)
 
 
 def aopc(ctx, R, params):
     """AOPC of MoRF region perturbation (Samek et al., eqs. 11-12), with its curve over L."""
-    from xaibench.evaluate import perturbation_curve
-
-    curves = perturbation_curve(ctx.model, ctx.x, R, y=ctx.y, order="morf", seed=ctx.seed,
-                                image_ids=ctx.ids, **_aopc_settings(ctx.x, params))
-    return _curve_rows(curves, "morf")
+    return _aopc_rows(ctx, R, params, "morf")
 
 
 def aopc_baseline(ctx, params):
-    from xaibench.evaluate import perturbation_curve
+    """The same for the random order (Samek et al., Fig. 4's baseline)."""
+    return _aopc_rows(ctx, np.zeros_like(ctx.x), params, "random")
 
-    curves = perturbation_curve(ctx.model, ctx.x, np.zeros_like(ctx.x), y=ctx.y, order="random",
-                                seed=ctx.seed, image_ids=ctx.ids, **_aopc_settings(ctx.x, params))
-    return _curve_rows(curves, "random")
+
+CONFIDENCE_DROP_PARAMS = ("fractions", "perturbation", "repeats", "channel_reduce", "output",
+                          "batch_size")
 
 
 def _confidence_drop_rows(ctx, R, params, key):
-    from xaibench.evaluate import confidence_drop as drop
-
-    fractions = tuple(params.get("fractions", (.05, .1, .2, .3, .4, .5, .75)))
-    out = drop(ctx.model, ctx.x, R, fractions=fractions, y=ctx.y, seed=ctx.seed,
-               image_ids=ctx.ids, repeats=int(params.get("repeats", 3)),
-               control="random" if key == "control" else None)
-    return [(i, f"{key}@{f:g}", SCALAR, float(out[key][i, j]))
-            for i in range(out[key].shape[0]) for j, f in enumerate(fractions)]
+    p = METRICS["confidence_drop"].check(params)
+    out = evaluate_function("confidence_drop")(
+        ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids,
+        control="random" if key == "control" else None, **p)
+    return [r for j, f in enumerate(out["fractions"])
+            for r in rows(f"{key}@{f:g}", scalar=out[key][:, j])]
 
 
 def confidence_drop(ctx, R, params):
@@ -75,135 +188,66 @@ def confidence_drop_baseline(ctx, params):
     return _confidence_drop_rows(ctx, None, params, "control")
 
 
-def _ground_truth(ctx):
-    """The object as boxes when the data has them (Kohlbrenner et al.), else as masks."""
-    if ctx.boxes is not None:
-        return dict(boxes=ctx.boxes, image_shape=ctx.x.shape[1:3])
-    if ctx.masks is not None:
-        return dict(masks=ctx.masks)
-    raise ValueError("this metric needs boxes or masks; the data set has neither")
+def _drop_pairs(setting):
+    """drop@k against control@k."""
+    return "control@" + setting.split("@", 1)[1] if setting.startswith("drop@") else None
 
 
 def relevance_ratio(ctx, R, params):
     """mu and mu_w of Kohlbrenner et al. eq. 2 inside the object's boxes (or masks)."""
-    from xaibench.evaluate import relevance_ratio as ratio
-
-    out = ratio(R, **_ground_truth(ctx))
-    return [(i, key, SCALAR, float(out[key][i])) for key in ("mu", "mu_w", "size")
-            for i in range(len(R))]
+    p = METRICS["relevance_ratio"].check(params)
+    out = evaluate_function("relevance_ratio")(R, **_ground_truth(ctx), **p)
+    return [r for key in ("mu", "mu_w", "size") for r in rows(key, scalar=out[key])]
 
 
 def relevance_ratio_baseline(ctx, params):
-    from xaibench.evaluate import uniform_relevance_ratio
-
+    """mu and mu_w of a uniform heatmap (Kohlbrenner et al.'s reference)."""
     gt = _ground_truth(ctx)
-    if "boxes" in gt:
-        out = uniform_relevance_ratio(gt["boxes"], shape=ctx.x.shape[1:3])
-    else:
-        out = uniform_relevance_ratio(masks=gt["masks"])
-    return [(i, key, SCALAR, float(out[key][i])) for key in ("mu", "mu_w", "size")
-            for i in range(len(ctx.x))]
+    fn = evaluate_function("uniform_relevance_ratio")
+    out = (fn(gt["boxes"], shape=ctx.x.shape[1:3]) if "boxes" in gt
+           else fn(masks=gt["masks"]))
+    return [r for key in ("mu", "mu_w", "size") for r in rows(key, scalar=out[key])]
 
 
 def pointing_game(ctx, R, params):
     """1 when the maximum of the heatmap lies in the object, else 0."""
-    from xaibench.evaluate import pointing_game as game
-
-    hits = np.asarray(game(R, **_ground_truth(ctx)))
-    return [(i, "hit", SCALAR, float(hits[i])) for i in range(len(R))]
+    p = METRICS["pointing_game"].check(params)
+    return rows("hit", scalar=evaluate_function("pointing_game")(R, **_ground_truth(ctx), **p))
 
 
 def complexity(ctx, R, params):
-    """PNG / JPEG size and entropy of the rendered heatmap (Samek et al., Fig. 5), the
-    channels pooled by ``channel_reduce`` ("sum", or the norms "l2" / "linf" Samek et al.
-    apply to sensitivity and deconvolution maps)."""
-    from xaibench.evaluate import complexity as cx
-
-    out = cx(R, channel_reduce=params.get("channel_reduce", "sum"))
-    return [(i, key, SCALAR, float(out[key][i])) for key in ("png", "jpeg", "entropy")
-            for i in range(len(R))]
-
-
-def _class_scores(model, x, output: str, batch_size: int = 64) -> np.ndarray:
-    """``(N, K)`` logits or probabilities of ``model`` (softmax applied once, see
-    :func:`xaibench.prepare.output_head`), ``batch_size`` images at a time."""
-    from xaibench.prepare import output_head
-
-    net, softmax = output_head(model, output)
-    out = np.concatenate([np.asarray(net(x[k:k + batch_size], training=False))
-                          for k in range(0, len(x), batch_size)]).astype(np.float64)
-    if softmax:
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        out /= out.sum(axis=1, keepdims=True)
-    return out
+    """PNG / JPEG size and entropy of the rendered heatmap (Samek et al., Fig. 5)."""
+    p = METRICS["complexity"].check(params)
+    out = evaluate_function("complexity")(R, **p)
+    return [r for key in ("png", "jpeg", "entropy") for r in rows(key, scalar=out[key])]
 
 
 def kept_score(ctx, R, params):
-    """Anjomshoae et al. Fig. 3: the explained class's probability on the image that keeps
-    only the pixels whose relevance is >= ``threshold`` (0.01, the paper's display threshold
-    for contextual importance), every other pixel set to ``fill`` (0); with the whole
-    image's probability, whether the class is still the argmax, and the kept share."""
-    threshold = float(params.get("threshold", 0.01))
-    fill = float(params.get("fill", 0.0))
-    keep = np.asarray(R, np.float32).mean(axis=-1) >= threshold            # (N, H, W)
-    kept = np.where(keep[..., None], ctx.x, np.float32(fill)).astype(np.float32)
-    p = _class_scores(ctx.model, np.concatenate([ctx.x, kept]), "probability")
-    n, y = len(ctx.x), np.asarray(ctx.y, np.int64)
-    whole, part = p[np.arange(n), y], p[n + np.arange(n), y]
-    hit = np.argmax(p[n:], axis=1) == y
-    return [(i, key, SCALAR, float(v[i])) for key, v in
-            (("kept", part), ("whole", whole), ("kept_argmax", hit.astype(np.float64)),
-             ("kept_fraction", keep.reshape(n, -1).mean(axis=1))) for i in range(n)]
+    """Anjomshoae et al. Fig. 3, see :func:`xaibench.evaluate.kept_score`."""
+    p = METRICS["kept_score"].check(params)
+    out = evaluate_function("kept_score")(ctx.model, ctx.x, R, y=ctx.y, **p)
+    return [r for key in ("kept", "whole", "kept_argmax", "kept_fraction")
+            for r in rows(key, scalar=out[key])]
 
 
 def object_occlusion(ctx, R, params):
-    """Kohlbrenner et al. Fig. 2: logit change when occluding the boxes vs. the context.
-
-    Analyzer-free: the rows come from :func:`object_occlusion_baseline`."""
+    """Analyzer-free: the rows come from :func:`object_occlusion_baseline`."""
+    METRICS["object_occlusion"].check(params)
     return []
 
 
 def object_occlusion_baseline(ctx, params):
-    """Rows per image: "f" (unperturbed true-class output), "object" / "context" (its change
-    f(x occluded) - f(x) when the pixels inside / outside the union of the boxes or the mask
-    are replaced by ``fill``: the training mean, a scalar or one value per channel) and
-    "size" (S_in / S_tot); ``output``: "logit" (default) or "probability"."""
-    from xaibench.evaluate import boxes_to_masks
-
-    x = np.asarray(ctx.x, np.float32)
-    fill = np.asarray(params.get("fill", 0.0), np.float32)
-    if fill.ndim > 1 or (fill.ndim == 1 and fill.shape[0] != x.shape[-1]):
-        raise ValueError(f"object_occlusion fill must be a number or {x.shape[-1]} channel "
-                         f"values, got shape {fill.shape}")
-    gt = _ground_truth(ctx)
-    if "boxes" in gt:
-        m = boxes_to_masks(gt["boxes"], x.shape[1:3], gt["image_shape"])
-    else:
-        m = np.asarray(gt["masks"]).astype(bool)
-        m = m[..., 0] if m.ndim == 4 else m
-    m = m[..., None]
-    filled = np.broadcast_to(fill, x.shape).astype(np.float32)
-    batch = np.concatenate([x, np.where(m, filled, x), np.where(m, x, filled)])
-    out = _class_scores(ctx.model, batch, params.get("output", "logit"))
-    n = len(x)
-    f = out[np.arange(3 * n), np.tile(np.asarray(ctx.y, np.int64), 3)].reshape(3, n)
-    size = m.reshape(n, -1).mean(axis=1)
-    return [(i, key, SCALAR, float(v[i])) for key, v in
-            (("f", f[0]), ("object", f[1] - f[0]), ("context", f[2] - f[0]), ("size", size))
-            for i in range(n)]
+    """Kohlbrenner et al. Fig. 2, see :func:`xaibench.evaluate.object_occlusion`."""
+    p = METRICS["object_occlusion"].check(params)
+    out = evaluate_function("object_occlusion")(ctx.model, ctx.x, **_ground_truth(ctx),
+                                                y=ctx.y, **p)
+    return [r for key in ("f", "object", "context", "size") for r in rows(key, scalar=out[key])]
 
 
 def precision_recall(ctx, R, params):
-    """Precision, recall, F-measure of the thresholded heatmap vs the mask (Seo Fig. 5).
-
-    The heatmap is normalised to [0, 1] per image and compared with the object's mask
-    (or boxes) for thresholds 0..1; step = threshold index, the scalar (step -1) = the mean over thresholds
-    (area under the curve), plus "max_f". Params: thresholds (101), normalise ("max"),
-    beta (1), channel_reduce ("sum"), ground_truth ("masks" / "boxes", default masks
-    when the data has them)."""
-    from xaibench.evaluate import precision_recall_curves
-
-    which = params.get("ground_truth", "masks" if ctx.masks is not None else "boxes")
+    """Precision, recall, F-measure of the thresholded heatmap vs the mask (Seo Fig. 5)."""
+    p = METRICS["precision_recall"].check(params)
+    which = p.pop("ground_truth", None) or ("masks" if ctx.masks is not None else "boxes")
     if which == "masks" and ctx.masks is not None:
         gt = dict(masks=ctx.masks)
     elif which == "boxes" and ctx.boxes is not None:
@@ -211,42 +255,10 @@ def precision_recall(ctx, R, params):
     else:
         raise ValueError(f"precision_recall needs {which} (ground_truth={which!r}); the data "
                          "set has none")
-    out = precision_recall_curves(R, thresholds=int(params.get("thresholds", 101)),
-                                  normalise=params.get("normalise", "max"),
-                                  beta=float(params.get("beta", 1.0)),
-                                  channel_reduce=params.get("channel_reduce", "sum"), **gt)
-    rows = []
-    for key in ("precision", "recall", "f"):
-        v = out[key]
-        for i in range(v.shape[0]):
-            rows.append((i, key, SCALAR, float(v[i].mean())))
-            rows += [(i, key, k, float(v[i, k])) for k in range(v.shape[1])]
-    rows += [(i, "max_f", SCALAR, float(out["f"][i].max())) for i in range(len(R))]
-    return rows
-
-
-# ------------------------------------------------------------- metrics beyond the papers
-# ROAD, randomisation sanity checks, insertion/deletion, ABPC, faithfulness correlation,
-# sparseness. Parameters are those of the xb.evaluate functions, with their defaults.
-
-def _params(params, allowed, metric):
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(f"metric {metric} does not take {', '.join(unknown)}; its parameters "
-                         f"are {', '.join(allowed)}")
-    return dict(params)
-
-
-def _curve_and_score(values, setting, score):
-    """Rows of one (N, S) curve per image: the curve at steps 0..S-1, ``score`` (N,) as the
-    scalar."""
-    values = np.asarray(values, np.float64)
-    score = np.asarray(score, np.float64)
-    rows = []
-    for i in range(values.shape[0]):
-        rows.append((i, setting, SCALAR, float(score[i])))
-        rows += [(i, setting, k, float(values[i, k])) for k in range(values.shape[1])]
-    return rows
+    out = evaluate_function("precision_recall_curves")(R, **gt, **p)
+    return ([r for key in ("precision", "recall", "f")
+             for r in rows(key, scalar=out[key].mean(axis=1), curve=out[key])]
+            + rows("max_f", scalar=out["f"].max(axis=1)))
 
 
 def _orders(value, allowed, metric):
@@ -257,28 +269,22 @@ def _orders(value, allowed, metric):
     return orders
 
 
-ROAD_PARAMS = ("fractions", "order", "noise", "channel_reduce", "output", "batch_size", "tol",
+ROAD_PARAMS = ("fractions", "noise", "channel_reduce", "output", "batch_size", "tol",
                "max_iter")
 
 
 def road(ctx, R, params):
-    """ROAD (Rong et al. 2022): per ``order`` ("morf" by default, or a list such as
-    [morf, lerf]) the explained output after removing the ``fractions`` most / least
-    relevant pixels with noisy linear imputation: setting = the order, step = index into
-    ``fractions`` (default 0.1..0.9), scalar = the mean over fractions; and
-    "<order>_accuracy": whether the model still predicts the class (its mean over images is
-    the paper's accuracy curve). Other parameters as :func:`xaibench.evaluate.road`."""
-    from xaibench.evaluate import road as road_fn
-
-    p = _params(params, ROAD_PARAMS, "road")
-    rows = []
-    for order in _orders(p.pop("order", "morf"), ("morf", "lerf"), "road"):
-        out = road_fn(ctx.model, ctx.x, R, order=order, y=ctx.y, seed=ctx.seed,
-                      image_ids=ctx.ids, progress=False, **p)
-        rows += _curve_and_score(out["values"], order, out["values"].mean(axis=1))
-        correct = out["correct"].astype(np.float64)
-        rows += _curve_and_score(correct, f"{order}_accuracy", correct.mean(axis=1))
-    return rows
+    """ROAD (Rong et al. 2022) per order, see :func:`xaibench.evaluate.road`."""
+    spec = METRICS["road"]
+    p = spec.check(params)
+    out = []
+    for order in _orders(p.pop("order", spec.options["order"]), ("morf", "lerf"), "road"):
+        r = evaluate_function("road")(ctx.model, ctx.x, R, order=order, y=ctx.y,
+                                      seed=ctx.seed, image_ids=ctx.ids, progress=False, **p)
+        correct = r["correct"].astype(np.float64)
+        out += rows(order, scalar=r["values"].mean(axis=1), curve=r["values"])
+        out += rows(f"{order}_accuracy", scalar=correct.mean(axis=1), curve=correct)
+    return out
 
 
 RANDOMISATION_PARAMS = ("order", "layers", "similarity", "randomise", "abs", "normalise",
@@ -287,36 +293,22 @@ RANDOMISATION_PARAMS = ("order", "layers", "similarity", "randomise", "abs", "no
 
 def randomisation(ctx, R, params):
     """Model parameter randomisation test (Adebayo et al. 2018) of the shard's analyzer
-    (its name and parameters, ``ctx.analyzer`` / ``ctx.analyzer_params``): per similarity
-    ("spearman", "ssim", "hog" by default) the similarity of the original heatmaps to
-    those of the model with the layers randomised ``order`` ("cascading": from the top
-    layer down, one more per step; "independent": one at a time); setting = the
-    similarity, step = index of the (evaluated) randomisation step, top layer first; scalar:
-    the similarity at the last step (cascading: by default with every layer randomised) or
-    its mean over the layers (independent). Low is a pass. Other parameters (``layers``,
-    ``evaluate_at``, ...) as :func:`xaibench.evaluate.randomisation`; the shard's heatmaps
-    are its original ones."""
-    from xaibench.evaluate import randomisation as mprt
-
-    p = _params(params, RANDOMISATION_PARAMS, "randomisation")
+    (``ctx.analyzer`` / ``ctx.analyzer_params``), its original heatmaps being ``R``."""
+    p = METRICS["randomisation"].check(params)
     if ctx.analyzer is None:
         raise ValueError("metric randomisation needs the analyzer's name (Context.analyzer)")
-    out = mprt(ctx.model, ctx.x, ctx.analyzer, y=ctx.y, analyzer_params=ctx.analyzer_params,
-               seed=ctx.seed, heatmaps=R, **p)
-    rows = []
-    for s in _similarities(p.get("similarity")):
+    out = evaluate_function("randomisation")(
+        ctx.model, ctx.x, ctx.analyzer, y=ctx.y, analyzer_params=ctx.analyzer_params,
+        seed=ctx.seed, heatmaps=R, **p)
+    similarity = p.get("similarity")
+    if similarity is None:
+        similarity = signature_default("randomisation", "similarity")
+    result = []
+    for s in (similarity,) if isinstance(similarity, str) else tuple(similarity):
         v = out[s]
         score = v[:, -1] if out["order"] == "cascading" else np.nanmean(v, axis=1)
-        rows += _curve_and_score(v, s, score)
-    return rows
-
-
-def _similarities(value):
-    from xaibench.evaluate.randomisation import SIMILARITIES
-
-    if value is None:
-        return SIMILARITIES
-    return (value,) if isinstance(value, str) else tuple(value)
+        result += rows(s, scalar=score, curve=v)
+    return result
 
 
 INSERTION_DELETION_PARAMS = ("steps", "deletion_baseline", "insertion_baseline", "blur_sigma",
@@ -324,45 +316,21 @@ INSERTION_DELETION_PARAMS = ("steps", "deletion_baseline", "insertion_baseline",
 
 
 def insertion_deletion(ctx, R, params):
-    """Deletion and insertion curves (Petsiuk et al. 2018): settings "deletion" and
-    "insertion", step = index on the curve (0..steps, default 100), scalar = the curve's
-    AUC (low deletion and high insertion AUC are good). Parameters as
-    :func:`xaibench.evaluate.insertion_deletion`."""
-    from xaibench.evaluate import insertion_deletion as fn
-
-    p = _params(params, INSERTION_DELETION_PARAMS, "insertion_deletion")
-    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, progress=False,
-             **p)
-    return (_curve_and_score(out["deletion"], "deletion", out["deletion_auc"])
-            + _curve_and_score(out["insertion"], "insertion", out["insertion_auc"]))
-
-
-ABPC_PARAMS = ("region", "steps", "perturbation", "repeats", "channel_reduce", "output",
-               "batch_size", "blur_sigma")
+    """Deletion and insertion curves (Petsiuk et al. 2018) and their AUCs."""
+    p = METRICS["insertion_deletion"].check(params)
+    out = evaluate_function("insertion_deletion")(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed,
+                                                  image_ids=ctx.ids, progress=False, **p)
+    return (rows("deletion", scalar=out["deletion_auc"], curve=out["deletion"])
+            + rows("insertion", scalar=out["insertion_auc"], curve=out["insertion"]))
 
 
 def abpc(ctx, R, params):
-    """ABPC (M4, Li et al. 2023): setting "abpc", scalar = the area between the LeRF and
-    MoRF region-perturbation curves (larger is better); the mean curves are rows of
-    settings "morf" and "lerf" (step = perturbation step). Parameters as
-    :func:`xaibench.evaluate.perturbation_curve`, with its defaults (9x9 regions, 10
-    repeats, uniform noise); ``steps``: 100, or the number of regions when the image has
-    fewer."""
-    from xaibench.evaluate import abpc as fn
-
-    p = _params(params, ABPC_PARAMS, "abpc")
-    h, w = ctx.x.shape[1:3]
-    region = int(p.get("region", 9))
-    if region <= min(h, w):                   # else perturbation_curve says what is wrong
-        p.setdefault("steps", min(100, (h // region) * (w // region)))
-    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, progress=False,
-             **p)
-    rows = [(i, "abpc", SCALAR, float(v)) for i, v in enumerate(out["abpc"])]
-    for key in ("morf", "lerf"):
-        curve = np.asarray(out[key].mean(), np.float64)          # (N, steps + 1)
-        rows += [(i, key, k, float(curve[i, k])) for i in range(curve.shape[0])
-                 for k in range(curve.shape[1])]
-    return rows
+    """ABPC (M4, Li et al. 2023), see :func:`xaibench.evaluate.abpc`."""
+    p = _capped_steps(ctx, METRICS["abpc"].check(params))
+    out = evaluate_function("abpc")(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed,
+                                    image_ids=ctx.ids, progress=False, **p)
+    return rows("abpc", scalar=out["abpc"]) + [r for key in ("morf", "lerf")
+                                               for r in rows(key, curve=out[key].mean())]
 
 
 FAITHFULNESS_CORRELATION_PARAMS = ("runs", "subset_size", "baseline", "blur_sigma",
@@ -370,78 +338,120 @@ FAITHFULNESS_CORRELATION_PARAMS = ("runs", "subset_size", "baseline", "blur_sigm
 
 
 def faithfulness_correlation(ctx, R, params):
-    """Faithfulness correlation (Bhatt et al. 2020): setting "correlation", scalar per
-    image. ``subset_size`` defaults to the function's 224 pixels, or a quarter of the
-    image's pixels when 224 would be more than that; other parameters as
-    :func:`xaibench.evaluate.faithfulness_correlation`."""
-    from xaibench.evaluate import faithfulness_correlation as fn
-
-    p = _params(params, FAITHFULNESS_CORRELATION_PARAMS, "faithfulness_correlation")
+    """Faithfulness correlation (Bhatt et al. 2020), one scalar per image."""
+    p = METRICS["faithfulness_correlation"].check(params)
     h, w = ctx.x.shape[1:3]
-    p.setdefault("subset_size", min(224, max(1, h * w // 4)))
-    out = fn(ctx.model, ctx.x, R, y=ctx.y, seed=ctx.seed, image_ids=ctx.ids, **p)
-    return [(i, "correlation", SCALAR, float(v)) for i, v in enumerate(out["correlation"])]
+    p.setdefault("subset_size", min(signature_default("faithfulness_correlation",
+                                                      "subset_size"), max(1, h * w // 4)))
+    out = evaluate_function("faithfulness_correlation")(ctx.model, ctx.x, R, y=ctx.y,
+                                                        seed=ctx.seed, image_ids=ctx.ids, **p)
+    return rows("correlation", scalar=out["correlation"])
 
 
 def sparseness(ctx, R, params):
-    """Sparseness (Chalasani et al. 2020): the Gini index of |R|, setting "gini" (higher is
-    sparser); ``channel_reduce`` as :func:`xaibench.evaluate.sparseness`."""
-    from xaibench.evaluate import sparseness as fn
-
-    p = _params(params, ("channel_reduce",), "sparseness")
-    return [(i, "gini", SCALAR, float(v)) for i, v in enumerate(fn(R, **p))]
+    """Sparseness (Chalasani et al. 2020): the Gini index of |R|."""
+    p = METRICS["sparseness"].check(params)
+    return rows("gini", scalar=evaluate_function("sparseness")(R, **p))
 
 
-#: name -> (metric, baseline or None)
-METRICS = {
-    "aopc": (aopc, aopc_baseline),
-    "confidence_drop": (confidence_drop, confidence_drop_baseline),
-    "relevance_ratio": (relevance_ratio, relevance_ratio_baseline),
-    "pointing_game": (pointing_game, None),
-    "complexity": (complexity, None),
-    "object_occlusion": (object_occlusion, object_occlusion_baseline),
-    "kept_score": (kept_score, None),
-    "precision_recall": (precision_recall, None),
-    "road": (road, None),
-    "randomisation": (randomisation, None),
-    "insertion_deletion": (insertion_deletion, None),
-    "abpc": (abpc, None),
-    "faithfulness_correlation": (faithfulness_correlation, None),
-    "sparseness": (sparseness, None),
-}
+# ---------------------------------------------------------------------------- registry
+
+_SPECS = (
+    MetricSpec(
+        "aopc", aopc, evaluate="perturbation_curve", params=CURVE_PARAMS,
+        baseline=aopc_baseline, pairs={"morf": "random"}.get,
+        description="AOPC: mean drop of the class logit as the most relevant regions are "
+                    "perturbed first (MoRF), with its curve (Samek et al., eqs. 11-12); "
+                    "baseline: random order.",
+        settings='"morf" (baseline: "random"); step L = AOPC(L) for L = 0..steps, the scalar '
+                 'AOPC(steps); steps default to perturbation_curve\'s, capped by the number '
+                 'of regions'),
+    MetricSpec(
+        "confidence_drop", confidence_drop, evaluate="confidence_drop",
+        params=CONFIDENCE_DROP_PARAMS, baseline=confidence_drop_baseline, pairs=_drop_pairs,
+        description="Confidence drop when the k % most relevant pixels are removed "
+                    "(Amorim et al., eq. 3); baseline: k % random pixels.",
+        settings='"drop@k" per fraction k (baseline: "control@k"), scalars'),
+    MetricSpec(
+        "relevance_ratio", relevance_ratio, evaluate="relevance_ratio",
+        params=("channel_reduce",), baseline=relevance_ratio_baseline,
+        pairs=_same("mu", "mu_w"),
+        description="mu and mu_w: the share of relevance inside the object's boxes or "
+                    "masks (Kohlbrenner et al., eq. 2); baseline: a uniform heatmap.",
+        settings='"mu", "mu_w", "size" (S_in / S_tot), scalars'),
+    MetricSpec(
+        "pointing_game", pointing_game, evaluate="pointing_game", params=("channel_reduce",),
+        description="Pointing game: 1 when the heatmap's maximum lies inside the object, "
+                    "else 0.",
+        settings='"hit", a scalar 1 / 0 (NaN: no object)'),
+    MetricSpec(
+        "complexity", complexity, evaluate="complexity", params=("channel_reduce",),
+        description="Complexity: PNG and JPEG size and entropy of the rendered heatmap "
+                    "(Samek et al., Fig. 5).",
+        settings='"png", "jpeg" (bytes), "entropy" (bits), scalars'),
+    MetricSpec(
+        "object_occlusion", object_occlusion, evaluate="object_occlusion",
+        params=("fill", "output", "batch_size"), baseline=object_occlusion_baseline,
+        description="Change of the class logit when the object or its context is "
+                    "occluded (Kohlbrenner et al., Fig. 2); needs no heatmap.",
+        settings='baseline rows only: "f", "object", "context", "size", scalars'),
+    MetricSpec(
+        "kept_score", kept_score, evaluate="kept_score",
+        params=("threshold", "fill", "batch_size"),
+        description="Class probability on the image that keeps only the pixels with "
+                    "relevance >= 0.01 (Anjomshoae et al., Fig. 3).",
+        settings='"kept", "whole", "kept_argmax" (1 / 0), "kept_fraction", scalars'),
+    MetricSpec(
+        "precision_recall", precision_recall, evaluate="precision_recall_curves",
+        params=("thresholds", "normalise", "beta", "channel_reduce"),
+        options={"ground_truth": None},
+        description="Precision, recall and F-measure of the thresholded heatmap against "
+                    "the object's mask (Seo et al., Fig. 5).",
+        settings='"precision", "recall", "f": step = threshold index, the scalar their mean '
+                 'over thresholds; "max_f"; ground_truth: "masks" / "boxes" (None: masks '
+                 'when the data has them)'),
+    MetricSpec(
+        "road", road, evaluate="road", params=ROAD_PARAMS, options={"order": "morf"},
+        description="ROAD: class logit as the most (or least) relevant pixels are removed "
+                    "and filled by noisy linear imputation, with its curve over the removed "
+                    "fraction (Rong et al., 2022).",
+        settings='per order ("morf", "lerf" or a list): "<order>" and "<order>_accuracy", '
+                 'step = fraction index, the scalar the mean over fractions'),
+    MetricSpec(
+        "randomisation", randomisation, evaluate="randomisation", params=RANDOMISATION_PARAMS,
+        description="Sanity check: similarity (Spearman, SSIM, HOG) of the heatmaps of the "
+                    "model and of its copies with layers randomised from the top down "
+                    "(Adebayo et al., 2018); low is a pass.",
+        settings='per similarity: step = randomisation step (top layer first), the scalar '
+                 'the last step (cascading) or the mean over layers (independent)'),
+    MetricSpec(
+        "insertion_deletion", insertion_deletion, evaluate="insertion_deletion",
+        params=INSERTION_DELETION_PARAMS,
+        description="Deletion and insertion curves of the class probability and their "
+                    "AUCs (Petsiuk et al., RISE, 2018).",
+        settings='"deletion", "insertion": step = index on the curve, the scalar its AUC'),
+    MetricSpec(
+        "abpc", abpc, evaluate="perturbation_curve", params=CURVE_PARAMS,
+        description="ABPC: area between the LeRF and MoRF region-perturbation curves (M4, Li "
+                    "et al., 2023); larger is better.",
+        settings='"abpc" scalar; "morf", "lerf" mean curves (step = perturbation step)'),
+    MetricSpec(
+        "faithfulness_correlation", faithfulness_correlation,
+        evaluate="faithfulness_correlation", params=FAITHFULNESS_CORRELATION_PARAMS,
+        description="Faithfulness correlation: Pearson correlation of the summed relevance "
+                    "of random pixel subsets and the output drop when they are removed "
+                    "(Bhatt et al., 2020).",
+        settings='"correlation" scalar; subset_size capped by a quarter of the pixels'),
+    MetricSpec(
+        "sparseness", sparseness, evaluate="sparseness", params=("channel_reduce",),
+        description="Sparseness: Gini index of the absolute relevance (Chalasani et al., "
+                    "2020); higher is sparser.",
+        settings='"gini" scalar'),
+)
+
+#: name -> :class:`MetricSpec`, in the order ``xaibench list`` shows them
+METRICS: dict = {spec.name: spec for spec in _SPECS}
 
 #: name -> one-line description (``xaibench list``); "baseline" says what the analyzer-free
 #: reference row of the metric is
-DESCRIPTIONS = {
-    "aopc": "AOPC: mean drop of the class logit as the most relevant regions are perturbed "
-            "first (MoRF), with its curve (Samek et al., eqs. 11-12); baseline: random order.",
-    "confidence_drop": "Confidence drop when the k % most relevant pixels are removed "
-                       "(Amorim et al., eq. 3); baseline: k % random pixels.",
-    "relevance_ratio": "mu and mu_w: the share of relevance inside the object's boxes or "
-                       "masks (Kohlbrenner et al., eq. 2); baseline: a uniform heatmap.",
-    "pointing_game": "Pointing game: 1 when the heatmap's maximum lies inside the object, "
-                     "else 0.",
-    "complexity": "Complexity: PNG and JPEG size and entropy of the rendered heatmap "
-                  "(Samek et al., Fig. 5).",
-    "object_occlusion": "Change of the class logit when the object or its context is "
-                        "occluded (Kohlbrenner et al., Fig. 2); needs no heatmap.",
-    "kept_score": "Class probability on the image that keeps only the pixels with relevance "
-                  ">= 0.01 (Anjomshoae et al., Fig. 3).",
-    "precision_recall": "Precision, recall and F-measure of the thresholded heatmap against "
-                        "the object's mask (Seo et al., Fig. 5).",
-    "road": "ROAD: class logit as the most (or least) relevant pixels are removed and "
-            "filled by noisy linear imputation, with its curve over the removed fraction "
-            "(Rong et al., 2022).",
-    "randomisation": "Sanity check: similarity (Spearman, SSIM, HOG) of the heatmaps of the "
-                     "model and of its copies with layers randomised from the top down "
-                     "(Adebayo et al., 2018); low is a pass.",
-    "insertion_deletion": "Deletion and insertion curves of the class probability and their "
-                          "AUCs (Petsiuk et al., RISE, 2018).",
-    "abpc": "ABPC: area between the LeRF and MoRF region-perturbation curves (M4, Li et al., "
-            "2023); larger is better.",
-    "faithfulness_correlation": "Faithfulness correlation: Pearson correlation of the summed "
-                                "relevance of random pixel subsets and the output drop when "
-                                "they are removed (Bhatt et al., 2020).",
-    "sparseness": "Sparseness: Gini index of the absolute relevance (Chalasani et al., 2020); "
-                  "higher is sparser.",
-}
+DESCRIPTIONS: dict = {name: spec.description for name, spec in METRICS.items()}
