@@ -30,9 +30,15 @@ def _row(comparison, item):
 
 
 def _raw(folder):
-    from xaibench.papers._common import rows_of
+    """Every result row of a run folder, read with sqlite3 (not with xaibench's reader)."""
+    import sqlite3
 
-    return rows_of(folder)
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        return con.execute("SELECT image, analyzer, metric, setting, step, value "
+                           "FROM results").fetchall()
+    finally:
+        con.close()
 
 
 def _aopc_label(region, steps, repeats, reduce):
@@ -44,6 +50,13 @@ def _per_image(raw, analyzer, metric, setting, step=-1):
     vals = {i: v for i, a, m, s, k, v in raw
             if a == analyzer and m == metric and s == setting and k == step}
     return np.array([vals[i] for i in sorted(vals)])
+
+
+def _analyzer_label(key):
+    step = samek.METHODS[key].analyzer
+    name, params = step.name, step.params
+    return name if not params else name + "(" + ",".join(
+        f"{k}={v}" for k, v in sorted(params.items())) + ")"
 
 
 # quick settings, as documented in the module
@@ -93,11 +106,10 @@ def test_fig4_recomputed_from_raw_rows(done):
     out, nb, comparison = done
     raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
     final = {}
-    for key, (name, params, reduce, label) in samek.METHODS.items():
+    for key, method in samek.METHODS.items():
         run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
-        analyzer = name if not params else name + "(" + ",".join(
-            f"{k}={v}" for k, v in sorted(params.items())) + ")"
-        metric = _aopc_label(REGION, STEPS, REPEATS, reduce)
+        analyzer, label = _analyzer_label(key), method.label
+        metric = _aopc_label(REGION, STEPS, REPEATS, method.pooling)
         morf = _per_image(raw[run], analyzer, metric, "morf")
         rand = _per_image(raw[run], "baseline", metric, "random")
         assert len(morf) == len(rand) == N
@@ -143,12 +155,6 @@ def test_fig8_recomputed_relative_to_sensitivity(done):
                                                                    rel=1e-9, abs=1e-12)
 
 
-def _analyzer_label(key):
-    name, params = samek.METHODS[key][:2]
-    return name if not params else name + "(" + ",".join(
-        f"{k}={v}" for k, v in sorted(params.items())) + ")"
-
-
 def _claims_recomputed(out):
     """Every claim of the comparison, decided by the test from the runs' raw rows, the
     checkpoints' accuracy files and the Fig. 7 runs."""
@@ -156,7 +162,7 @@ def _claims_recomputed(out):
 
     def mean_morf(key, region):
         run = raw["fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"]
-        metric = _aopc_label(region, STEPS, REPEATS, samek.METHODS[key][2])
+        metric = _aopc_label(region, STEPS, REPEATS, samek.METHODS[key].pooling)
         return _per_image(run, _analyzer_label(key), metric, "morf").mean(), \
             _per_image(run, "baseline", metric, "random").mean()
 
@@ -190,7 +196,7 @@ def _claims_recomputed(out):
     cx = {}
     for key in ("lrp_a2b1", "deconv", "sens_l2"):
         run = raw["fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"]
-        metric = f"complexity(channel_reduce={samek.METHODS[key][2]})"
+        metric = f"complexity(channel_reduce={samek.METHODS[key].pooling})"
         cx[key] = {s: _per_image(run, _analyzer_label(key), metric, s)
                    for s in ("png", "jpeg", "entropy")}
         assert all(len(v) == N for v in cx[key].values())
@@ -367,3 +373,146 @@ def test_full_mode_without_cifar10_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="CIFAR-10"):
         samek.run(out=str(out), quick=False)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- claims.py
+# The paper prints no numbers for Figs. 4, 5, 7 and 8 (they are plots): each claim is
+# tested on small hand-made numbers where it holds, and on counterfactuals that flip it.
+
+from xaibench.papers.samek import claims  # noqa: E402
+
+#: AOPC - random at L where every Fig. 4 claim holds
+FINAL = {"sens_l2": 0.1, "sens_linf": 0.2, "deconv": 0.3, "lrp_eps0.01": 0.5,
+         "lrp_eps1": 0.6, "lrp_eps100": 0.8, "lrp_a2b1": 0.4}
+
+
+def _holds(verdicts):
+    return [v.holds for v in verdicts]
+
+
+def test_fig4_claims_hold_on_the_papers_ordering():
+    v = claims.fig4_claims(FINAL)
+    assert [x.claim for x in v] == [samek.CLAIMS[k] for k in (
+        "Fig. 4, LRP best", "Fig. 4, deconvolution second", "Fig. 4, deconvolution beats random",
+        "Fig. 4, epsilon-LRP beats alpha-beta", "Fig. 4, epsilon 100 beats 0.01")]
+    assert _holds(v) == [True] * 5
+    assert [x.ours for x in v] == ["0.4 vs 0.3", "0.3 vs 0.2", "0.3 vs 0", "0.8 vs 0.4",
+                                   "0.8 vs 0.5"]
+
+
+@pytest.mark.parametrize("change, flipped", [
+    ({"lrp_a2b1": 0.25}, 0),                      # an LRP variant below deconvolution
+    ({"lrp_a2b1": 0.3}, 0),                       # a tie is not "better"
+    ({"sens_linf": 0.35}, 1),                     # sensitivity above deconvolution
+    ({"sens_l2": -0.3, "sens_linf": -0.2, "deconv": -0.1}, 2),   # deconvolution below random
+    ({"lrp_a2b1": 0.9}, 3),                       # alpha2-beta1 above both epsilons
+    ({"lrp_eps0.01": 0.8, "lrp_eps100": 0.5}, 4),  # eps=0.01 above eps=100
+])
+def test_fig4_claims_flip_on_counterfactuals(change, flipped):
+    expected = [True] * 5
+    expected[flipped] = False
+    assert _holds(claims.fig4_claims({**FINAL, **change})) == expected
+
+
+SIZES = {1: (1, 3, 5), 2: (9,), 4: (19,)}
+#: AOPC - sensitivity l2 per region size where every Fig. 8 claim holds
+FIG8 = {1: {"sens_l2": 0.0, "deconv": -0.2, "lrp_a2b1": 0.1, "lrp_eps1": 0.5, "lrp_eps100": 0.3},
+        2: {"sens_l2": 0.0, "deconv": 0.2, "lrp_a2b1": 0.1, "lrp_eps1": 0.6, "lrp_eps100": 0.4},
+        4: {"sens_l2": 0.0, "deconv": 0.3, "lrp_a2b1": 0.2, "lrp_eps1": 0.7, "lrp_eps100": 0.5}}
+
+
+def _fig8_with(r, **values):
+    return {k: ({**v, **values} if k == r else v) for k, v in FIG8.items()}
+
+
+def test_fig8_claims_hold_on_the_papers_ordering():
+    v = claims.fig8_claims(FIG8, SIZES)
+    assert [x.claim for x in v[:3]] == [
+        samek.CLAIMS["Fig. 8, epsilon-LRP best"].format(r=r)
+        for r in ("1 px (paper 1, 3, 5)", "2 px (paper 9)", "4 px (paper 19)")]
+    assert v[3].claim == samek.CLAIMS["Fig. 8, epsilon 1 beats 100"]
+    assert v[4].claim == samek.CLAIMS["Fig. 8, deconvolution only at large regions"]
+    assert _holds(v) == [True] * 5
+    assert v[0].ours == "0.5 vs 0.1" and v[1].ours == "0.6 vs 0.2"
+    assert v[3].ours == "0.5 vs 0.3; 0.6 vs 0.4; 0.7 vs 0.5"
+    assert v[4].ours == "1 px: -0.2; 2 px: 0.2; 4 px: 0.3"
+
+
+@pytest.mark.parametrize("table, expected", [
+    (_fig8_with(1, lrp_a2b1=0.55), [False, True, True, True, True]),
+    # every method below sensitivity l2 (the 0 line): epsilon-LRP is not best
+    (_fig8_with(1, deconv=-0.4, lrp_a2b1=-0.3, lrp_eps1=-0.1, lrp_eps100=-0.2),
+     [False, True, True, True, True]),
+    (_fig8_with(4, lrp_eps100=0.75), [True, True, True, False, True]),
+    (_fig8_with(1, deconv=0.05), [True, True, True, True, False]),     # also at small regions
+    (_fig8_with(2, deconv=0.0), [True, True, True, True, False]),      # not at paper 9
+])
+def test_fig8_claims_flip_on_counterfactuals(table, expected):
+    assert _holds(claims.fig8_claims(table, SIZES)) == expected
+
+
+def test_fig8_deconvolution_claim_is_undecided_without_small_or_large_regions():
+    only_large = {r: FIG8[r] for r in (2, 4)}
+    assert claims.fig8_claims(only_large, SIZES)[-1].holds is None
+    assert claims.fig8_claims({1: FIG8[1]}, SIZES)[-1].holds is None
+
+
+def _cx(lrp_png, other_png, lrp_entropy, other_entropy):
+    lrp = {"png": np.array(lrp_png, float), "jpeg": np.array(lrp_png, float) / 2,
+           "entropy": np.array(lrp_entropy, float)}
+    other = {"png": np.array(other_png, float), "jpeg": np.array(other_png, float) / 2,
+             "entropy": np.array(other_entropy, float)}
+    return {"lrp_a2b1": lrp, "deconv": other, "sens_l2": other}
+
+
+def test_fig5_claims_shares_and_medians():
+    # LRP smaller on 9 of 10 images: share 0.9, "almost all"
+    v = claims.fig5_claims(_cx([1] * 9 + [5], [2] * 10, [1, 2, 3, 4, 5], [2, 3, 4, 5, 9]))
+    assert [x.item for x in v] == [
+        "Fig. 5, share of images with smaller LRP PNG than deconvolution (l2)",
+        "Fig. 5, share of images with smaller LRP PNG than sensitivity (l2)",
+        "Fig. 5, share of images with smaller LRP JPEG than deconvolution (l2)",
+        "Fig. 5, share of images with smaller LRP JPEG than sensitivity (l2)",
+        "Fig. 5, median entropy LRP vs deconvolution (l2)",
+        "Fig. 5, median entropy LRP vs sensitivity (l2)"]
+    assert [x.ours for x in v[:4]] == [0.9] * 4
+    assert v[4].ours == "3.000 vs 4.000"            # the medians of 1..5 and 2, 3, 4, 5, 9
+    assert v[0].claim == samek.CLAIMS["Fig. 5, PNG"].format(other="deconvolution (l2)")
+    assert v[3].claim == samek.CLAIMS["Fig. 5, JPEG"].format(other="sensitivity (l2)")
+    assert _holds(v) == [True] * 6
+    # 8 of 10 (share 0.8), a tie counted as not smaller; median entropy equal: not lower
+    v = claims.fig5_claims(_cx([1] * 8 + [2, 5], [2] * 10, [1, 2, 4], [0, 2, 9]))
+    assert [x.ours for x in v[:4]] == [0.8] * 4
+    assert _holds(v) == [False] * 6
+
+
+def test_fig7_claim_is_pearson_r_of_accuracy_and_aopc():
+    from scipy.stats import pearsonr
+
+    acc = [0.1, 0.4, 0.6, 0.7, 0.8]
+    for aopc, holds in (([0.03, 0.08, 0.15, 0.27, 0.52], True),
+                        ([0.5, 0.3, 0.2, 0.25, 0.1], False)):
+        (v,) = claims.fig7_claims(acc, aopc)
+        assert v.claim == samek.CLAIMS["Fig. 7, AOPC follows accuracy"]
+        assert v.ours == pytest.approx(pearsonr(acc, aopc)[0], abs=1e-12)
+        assert v.holds is holds
+    (v,) = claims.fig7_claims(acc, [0.2] * 5)              # AOPC does not vary
+    assert np.isnan(v.ours) and v.holds is None
+
+
+def test_protocol_at_the_papers_input_size_is_the_papers():
+    """At 227 px (Sec. IV-A) the scaled protocol is the paper's own: 9 px regions,
+    0.157 % of the image each, 15.7 % after L = 100 steps, Fig. 8's sizes unchanged."""
+    from xaibench.papers.comparison import Reproduction
+    from xaibench.papers.samek.protocol import Perturbation, add_protocol
+
+    p = Perturbation(227, 100, 10)
+    assert p.region == 9 and p.steps_at(9) == 100
+    assert p.paper_sizes == {r: (r,) for r in samek.PAPER_REGIONS}
+    assert p.steps_at(19) == min(100, (227 // 19) ** 2) == 100
+    result = Reproduction("samek", samek.TITLE, "/nonexistent", False, "x")
+    add_protocol(result, p, 5040)
+    for row in result.rows:
+        assert row.ours == pytest.approx(row.paper, abs=0.05), row.item
+    # 48 px clutter images (quick mode): round(9 * 48 / 227) = 2, and so on
+    assert Perturbation(48, 30, 2).paper_sizes == SIZES
