@@ -137,8 +137,12 @@ def test_per_scale_maps_fuse_to_the_runner_heatmap(out):
 
 
 def test_forward_passes_counted(out):
+    from xaibench.papers.cache import KEY
+
     with open(os.path.join(out, "timing.json")) as fh:
-        tm = json.load(fh)
+        stored = json.load(fh)
+    assert set(stored) == {KEY, "value"}
+    tm = stored["value"]
     n = tm["images"]
     assert n == 2
     assert tm["RMPD"]["forward_passes"] == n * (1 + 2 + 4 + 8 + 16 + 32)
@@ -224,10 +228,134 @@ def test_protocol_settings():
     quick = seo.settings(True, {"name": "clutter"})
     full = seo.settings(False, {"name": "clutter"})
     voc = seo.settings(False, {"name": "voc2007", "root": "/x"})
-    assert (quick["images"], quick["pd_stride"], quick["pd_samples"]) == (N_QUICK, 3, 4)
-    assert (full["images"], full["pd_stride"], full["pd_samples"], full["scales"]) == \
-        (100, 1, 10, 5)
-    assert (voc["pd_inner"], voc["pd_outer"]) == (10, 14)
+    assert (quick.images, quick.pd_stride, quick.pd_samples) == (N_QUICK, 3, 4)
+    assert (full.images, full.pd_stride, full.pd_samples, full.scales) == (100, 1, 10, 5)
+    assert (voc.pd_inner, voc.pd_outer) == (10, 14)
     assert seo.pd_passes_formula(256, 256, 1, 10, 1) == 1 + 10 * 256 ** 2
     with pytest.raises(ValueError, match="pd_inner=60 does not fit the 48 px images"):
         seo.settings(True, {"name": "clutter"}, pd_inner=60)
+
+
+# --------------------------------------------------------------------------- claims.py
+
+from xaibench.papers.seo import claims, paper  # noqa: E402
+
+#: Fig. 5 mean F / precision / recall of a made-up run where every claim of the paper holds
+F = {"DC": 0.10, "SA": 0.20, "LRP": 0.12, "PD": 0.18, "Grad-CAM": 0.30, "RMPD": 0.50}
+P = {"DC": 0.60, "SA": 0.40, "LRP": 0.55, "PD": 0.35, "Grad-CAM": 0.50, "RMPD": 0.70}
+R = {"DC": 0.10, "SA": 0.30, "LRP": 0.15, "PD": 0.40, "Grad-CAM": 0.45, "RMPD": 0.80}
+
+
+def test_claim_rmpd_passes_on_the_papers_count():
+    """Sec. 3.3: 62 perturbed passes for r = 5, plus the clean one."""
+    perturbed = paper.PAPER["Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)"]
+    assert perturbed == 2 + 4 + 8 + 16 + 32
+    v = claims.rmpd_passes(perturbed + 1.0, paper.SCALES)
+    assert v.holds is True and v.paper == "62 + 1" and v.ours == 63.0
+    assert claims.rmpd_passes(62.0, 5).holds is False              # the clean pass missing
+    assert claims.rmpd_passes(63.0, 4).holds is False              # r = 4 needs 31
+    assert claims.rmpd_passes(31.0, 4).holds is True
+
+
+def test_claim_two_orders_faster_on_the_papers_times():
+    """Sec. 3.2 / 4: 70 min (Alg. 2, VGG) against 5 s (Alg. 3, GoogLeNet) = 840."""
+    speed = (paper.PAPER["Sec. 3.2: seconds per image, PD (paper: VGG on a GPU, 256 px)"]
+             / paper.PAPER["Sec. 4: seconds per image, RMPD (paper: GoogLeNet on a GPU)"])
+    assert speed == pytest.approx(70 * 60 / 5)
+    v = claims.two_orders_faster(speed, "k=10")
+    assert v.holds is True and v.ours == pytest.approx(840.0) and v.paper == 100.0
+    assert v.item.endswith("(k=10)")
+    assert claims.two_orders_faster(100.0, "").holds is True
+    assert claims.two_orders_faster(99.9, "").holds is False
+    assert claims.two_orders_faster(float("nan"), "").holds is None
+
+
+def test_claim_regions_on_the_papers_probabilities():
+    """Fig. 2: 70.63 % -> 0.01 % when the Samoyed is erased; the grass (background):
+    "little effect", taken here as an unchanged score."""
+    p = paper.PAPER["Fig. 2: class probability, image intact"]
+    p_obj = paper.PAPER["Fig. 2: class probability, object region erased"]
+    v = claims.regions(p, p_obj, p, 1)
+    assert v.holds is True
+    assert v.paper == "0.706 -> 0.0001" and v.ours == "0.706 -> 0.0001, background 0.706"
+    assert claims.regions(p, 0.36, p, 1).holds is False           # not below p / 2 = 0.353
+    assert claims.regions(0.7, 0.2, 0.1, 3).holds is False        # background costs more
+    assert claims.regions(float("nan"), float("nan"), float("nan"), 0).holds is None
+
+
+def test_claims_of_fig5_mean_f():
+    v = claims.rmpd_highest_f(F)
+    assert v.holds is True and v.claim == "RMPD > DC, SA, LRP, PD, Grad-CAM (mean F)"
+    assert v.ours == "0.5 vs 0.3 (Grad-CAM)"
+    assert claims.rmpd_highest_f({**F, "RMPD": 0.30}).holds is False      # a tie is no win
+    assert claims.rmpd_highest_f({**F, "SA": 0.60}).holds is False
+    v = claims.gradcam_second(F)
+    assert v.holds is True and v.ours == "RMPD > Grad-CAM > SA > PD > LRP > DC"
+    assert claims.gradcam_second({**F, "PD": 0.35}).holds is False
+    assert claims.gradcam_second({**F, "Grad-CAM": 0.60}).holds is False  # first, not second
+    assert claims.gradcam_second({"Grad-CAM": 1.0}).holds is False
+
+
+def test_claims_of_fig5_precision_and_recall():
+    v = claims.rmpd_precision_recall(P, R)
+    assert v.holds is True and v.ours == "P 0.7 vs 0.6; R 0.8 vs 0.45 (best other)"
+    assert claims.rmpd_precision_recall({**P, "DC": 0.75}, R).holds is False
+    assert claims.rmpd_precision_recall(P, {**R, "PD": 0.85}).holds is False
+    v = claims.edges_precision_over_recall(P, R)
+    assert v.holds is True and v.ours == "DC 0.6 vs 0.1; LRP 0.55 vs 0.15"
+    assert claims.edges_precision_over_recall(P, {**R, "LRP": 0.56}).holds is False
+    assert claims.edges_precision_over_recall({**P, "DC": 0.05}, R).holds is False
+
+
+def test_claim_sa_falls_after_02():
+    t = np.linspace(0, 1, 101)
+    falling = np.where(t <= 0.2, 0.5, 0.5 * np.exp(-10 * (t - 0.2)))
+    early, late = falling[:21].mean(), falling[50:].mean()      # t <= 0.2, t >= 0.5
+    assert early == 0.5 and late == pytest.approx(0.5 / 51 * sum(
+        np.exp(-10 * (k / 100 - 0.2)) for k in range(50, 101)))
+    v = claims.sa_falls(falling, t)
+    assert v.holds is True and v.ours == f"0.5 vs {late:.3g}"
+    assert claims.sa_falls(falling[::-1], t).holds is False      # rising instead
+    assert claims.sa_falls(np.full(101, 0.3), t).holds is False  # flat
+
+
+def test_claim_fusion_beats_every_scale():
+    v = claims.fusion_beats_scales(0.6, [0.5, 0.55, 0.4])
+    assert v.holds is True and v.ours == "0.6 vs 0.55"
+    assert claims.fusion_beats_scales(0.6, [0.5, 0.6]).holds is False
+    assert claims.fusion_beats_scales(0.6, [0.7]).holds is False
+
+
+def test_fig5_claims_in_the_comparisons_order():
+    t = np.linspace(0, 1, 5)
+    pr = {m: {"mean_f": F[m], "mean_precision": P[m], "mean_recall": R[m],
+              "f": np.array([0.5, 0.4, 0.3, 0.2, 0.1])} for m in F}
+    out = claims.fig5(pr, t)
+    assert [v.item for v in out] == [
+        "Fig. 5: RMPD has the highest F-measure", "Fig. 5: Grad-CAM ranks second in F-measure",
+        "Fig. 5: RMPD superior in precision and recall",
+        "Fig. 5: DC and LRP: high precision, low recall",
+        "Fig. 5: SA F-measure falls after t ~ 0.2"]
+    assert [v.holds for v in out] == [True] * 5
+    assert out[4].ours == "0.5 vs 0.2"              # t = 0 vs mean(0.3, 0.2, 0.1) at t >= 0.5
+
+
+def test_region_effect_by_hand():
+    """Fig. 2's choice on a 4 x 4 image at 4 regions: the object region holds most mask
+    pixels, the background region is the largest without any."""
+    seg = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 3, 3, 3]])
+    seg2 = (seg >= 2).astype(int)
+    mask = np.zeros((4, 4), bool)
+    mask[2, 0:2] = True                                   # region 2 (2 pixels)
+    mask[1, 2] = True                                     # region 1 (1 pixel)
+    sc = {"maps": np.zeros((2, 2, 4, 4)),
+          "segments": np.stack([np.stack([seg2, seg])] * 2),
+          "p": np.array([0.9, 0.8]),
+          "p_without": np.array([[0.5, 0.5, 0.8, 0.7, 0.1, 0.85],
+                                 [0.5, 0.5, 0.1, 0.1, 0.1, 0.1]])}
+    everywhere = np.zeros((4, 4), bool)
+    everywhere[[0, 0, 2, 3], [0, 2, 0, 3]] = True          # a mask pixel in each region
+    e = seo.region_effect(sc, np.stack([mask, everywhere]), 16)  # r = 2: the finest, 4 regions
+    # image 1 has no region without object pixels: no background region, left out
+    assert (e.images, e.scale, e.pick) == (1, 1, (0, 2, 3))     # region 3 (5 px) > region 0 (4)
+    assert (e.p, e.p_object, e.p_background) == (0.9, 0.1, 0.85)
