@@ -257,3 +257,88 @@ def test_bad_options_fail_before_work(tmp_path, monkeypatch, options, message):
         reproduce("anjomshoae", quick=True, out=str(out), progress=False, **options)
     assert dict(counts) == {"load": 0, "fit": 0, "call": 0, "analyzer": 0}
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- claims.py
+
+from xaibench.papers.anjomshoae import claims  # noqa: E402
+
+
+def test_kept_class_claim():
+    v = claims.kept_class(np.array([1.0, 1.0, 0.0]))
+    assert v.holds is True and v.shown == pytest.approx(2 / 3)
+    assert claims.kept_class(np.array([1.0, 0.0, 0.0, 0.0])).holds is False
+    assert claims.kept_class(np.array([1.0, 0.0])).holds is False        # 50 % is not > 50 %
+
+
+def test_kept_gain_claim():
+    v = claims.kept_gain(np.array([0.9, 0.8]), np.array([0.95, 0.9]))
+    assert v.holds is True and v.shown == "0.85 -> 0.925"
+    v = claims.kept_gain(np.array([0.9, 0.8]), np.array([0.7, 0.9]))   # mean gain -0.05
+    assert v.holds is False and v.shown == "0.85 -> 0.8"
+
+
+def test_lime_background_claim():
+    v = claims.lime_background({"ci": 0.1, "occ": 0.5, "lime": 0.3})
+    assert v.holds is True and v.shown == "0.3 vs 0.1"
+    assert claims.lime_background({"ci": 0.3, "occ": 0.0, "lime": 0.1}).holds is False
+
+
+def test_visual_judgement_is_undecided():
+    v = claims.better_visual()
+    assert v.holds is None and v.shown is None and "human judgement" in v.claim
+
+
+def test_ci_highest_aopc_claim():
+    v = claims.ci_highest_aopc({"ci": 0.8, "occ": 0.5, "lime": 0.6})
+    assert v.holds is True and v.shown == "0.8 vs 0.5, 0.6"
+    assert claims.ci_highest_aopc({"ci": 0.55, "occ": 0.5, "lime": 0.6}).holds is False
+    assert claims.ci_highest_aopc({"ci": 0.55, "occ": 0.6, "lime": 0.5}).holds is False
+
+
+def test_lime_same_for_classes_claim():
+    v = claims.lime_same_for_classes(np.array([-0.5, -0.3]), np.array([0.8, 0.9]))
+    assert v.holds is True and v.shown == "0.85 vs -0.4"
+    assert claims.lime_same_for_classes(np.array([0.8, 0.9]),
+                                        np.array([-0.5, -0.3])).holds is False
+
+
+def test_altered_recognised_claim_on_the_papers_numbers():
+    p7 = anjomshoae.PAPER["fig7"]
+    scores = [p7[k]["score"] for k in "abc"]
+    digits = [p7[k]["digit"] for k in "abc"]
+    v = claims.altered_recognised(scores, digits, digits)
+    assert v.holds is True and v.shown == "0.988, 0.9995, 0.9821"
+    assert claims.altered_recognised(scores, [2, 3, 7], digits).holds is False   # a wrong class
+    assert claims.altered_recognised([0.988, 0.89, 0.9821], digits, digits).holds is False
+    assert claims.altered_recognised([0.9, 0.9, 0.9], digits, digits).holds is True  # >= 0.9
+
+
+def test_robust_under_noise_claim():
+    v = claims.robust_under_noise(np.array([0.6, 0.7]))
+    assert v.holds is True and v.shown == pytest.approx(0.65)
+    assert claims.robust_under_noise(np.array([0.4, 0.6])).holds is False     # mean 0.5
+    assert claims.robust_under_noise(np.array([0.1, 0.3])).holds is False
+
+
+def test_fig8_claims_on_the_papers_numbers():
+    p8 = anjomshoae.PAPER["fig8"]
+    v = claims.kept_beats_whole(p8["p_predicted"], p8["ci_predicted"])
+    assert v.holds is True and v.shown == "0.51 -> 0.99"
+    assert claims.kept_beats_whole(0.99, 0.51).holds is False
+    v = claims.kept_predicted_beats_true(p8["ci_predicted"], p8["ci_true"])
+    assert v.holds is True and v.shown == "0.99 vs 0.26"
+    assert claims.kept_predicted_beats_true(0.26, 0.99).holds is False
+
+
+def test_map_measures_against_scipy_and_hand_sums():
+    from scipy.stats import pearsonr
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(7, 7)), rng.normal(size=(7, 7))
+    assert anjomshoae.correlation(a, b) == pytest.approx(pearsonr(a.ravel(), b.ravel())[0])
+    assert anjomshoae.correlation(a, np.ones((7, 7))) == 0.0
+    x = np.array([[[0.0, 1.0], [0.5, 0.0]]])[..., None]          # background: pixels 0 and 3
+    R = np.array([[[2.0, 1.0], [-4.0, 1.0]]])
+    assert anjomshoae.background_share(R, x) == pytest.approx([(2 + 1) / (2 + 1 + 1)])
+    assert anjomshoae.background_share(-R * 0 - 1, x) == pytest.approx([0.0])

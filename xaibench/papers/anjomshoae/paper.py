@@ -1,0 +1,40 @@
+"""What the paper itself gives: its title, the numbers its text prints, its threshold and
+the three methods it compares (Sec. 4.1).
+
+The numbers are the few the text gives: the scores of the three altered digits of Fig. 7
+and the probabilities of the misclassified example of Fig. 8 (Sec. 4.4). The Fig. 3 scores
+are printed only inside the figure image and are not transcribed. Fig. 8's "LIME ... (12 %)"
+is read as the score of what LIME shows (its top-5 positive super-pixels, the rest black),
+the same reading as the CI "(by 99 %)" (the kept high-CI regions).
+"""
+from __future__ import annotations
+
+TITLE = ("Anjomshoae et al. (2021): Visual explanations for DNNs with contextual importance "
+         "(MNIST, CI vs masking vs LIME)")
+
+#: numbers the paper's text gives (probabilities), with the figure they come from
+PAPER = {
+    "fig7": {  # Fig. 7 caption: "Explanations for 2 (98.80%) / 3 (99.95%) / 1 (98.21%)"
+        "a": {"digit": 2, "score": 0.9880, "what": "underlined 2"},
+        "b": {"digit": 3, "score": 0.9995, "what": "noisy 3"},
+        "c": {"digit": 1, "score": 0.9821, "what": "distorted 1"},
+    },
+    "fig8": {  # Sec. 4.4: true 9 classified as 4
+        "predicted": 4, "true": 9,
+        "p_predicted": 0.51,         # "classified as number 4 by 51%"
+        "p_true": 0.19,              # "the actual class is 9 by 19% probability"
+        "lime_predicted": 0.12,      # "LIME gives explanations for class number 4 (12%)"
+        "lime_true": 0.06,           # "... for the actual class (6%)"
+        "ci_predicted": 0.99,        # "CI features represented for number 4 (by 99%)"
+        "ci_true": 0.26,             # "CI for ground truth (9) (by 26%)"
+    },
+    "fig5": {"digit": 7, "contrast": 2},   # "number 7 ... distinguish it from number 2"
+    "fig6": {"digit": 6, "contrast": 5},   # "LIME ... identical explanations for 5 and ... 6"
+    "threshold": 0.01,                     # Sec. 3.2: "CI values higher than the threshold"
+}
+
+#: the three methods of Fig. 4 (Sec. 4.1): key -> name in the comparison
+METHODS = {"ci": "contextual importance", "occ": "masking (occlusion)", "lime": "LIME"}
+
+#: the altered digits of Fig. 7, panel -> alteration (:func:`.measures.distort`)
+FIG7_CASES = (("a", "underline"), ("b", "noise"), ("c", "elastic"))
