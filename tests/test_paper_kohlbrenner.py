@@ -259,8 +259,23 @@ def test_spearman_of_fig3(done, stored):
     assert smallest["ours"] == pytest.approx(min(rho.values()), abs=1e-12)
 
 
-def _claims_recomputed(arrays, occ, fig1):
-    """Every claim of the comparison, decided by the test from the stored numbers."""
+def _fig1_correlations(fig1):
+    """Per column of the cached Fig. 1 heatmaps: the mean correlation of the true- and
+    runner-up-class heatmaps, computed by the test."""
+    with np.load(fig1, allow_pickle=False) as f:
+        titles = [str(t) for t in f["titles"]]
+        corr = []
+        for k in range(len(titles)):
+            h = f[f"R{k}"].astype(np.float64).sum(axis=-1).reshape(len(f[f"R{k}"]), -1)
+            corr.append(np.mean([np.corrcoef(h[2 * j], h[2 * j + 1])[0, 1]
+                                 for j in range(len(h) // 2)]))
+    assert len(titles) == 7         # (a)-(d) uniform rules, GB, PA; (e)-(g) LRP_CMP
+    return dict(zip(titles, corr))
+
+
+def _claims_recomputed(arrays, occ, corr):
+    """Every claim of the comparison, decided by the test from the stored numbers and the
+    Fig. 1 correlations (:func:`_fig1_correlations`)."""
     def nanmean(v):
         v = v[np.isfinite(v)]
         return float(v.mean())
@@ -312,14 +327,7 @@ def _claims_recomputed(arrays, occ, fig1):
     lower, upper = gap[occ["size"] <= median], gap[occ["size"] > median]
     out["the difference is larger for the smaller half of the objects"] = (
         lower.mean() > upper.mean()) if len(lower) and len(upper) else None
-    with np.load(fig1, allow_pickle=False) as f:
-        titles = list(f["titles"])
-        corr = []
-        for k in range(len(titles)):
-            h = f[f"R{k}"].astype(np.float64).sum(axis=-1).reshape(len(f[f"R{k}"]), -1)
-            corr.append(np.mean([np.corrcoef(h[2 * j], h[2 * j + 1])[0, 1]
-                                 for j in range(len(h) // 2)]))
-    assert len(titles) == 7         # (a)-(d) uniform rules, GB, PA; (e)-(g) LRP_CMP
+    corr = list(corr.values())
     out["LRP_CMP is more class-discriminative than uniform rules, GB and PA (lower "
         "correlation between the two classes' heatmaps)"] = np.mean(corr[4:]) < np.mean(corr[:4])
     return {k: None if v is None else bool(v) for k, v in out.items()}
@@ -329,14 +337,10 @@ def test_every_claim_recomputed_from_the_stored_rows(done, stored):
     """Each claim's verdict equals the one the test decides from the runs' databases and
     the cached Fig. 1 heatmaps: a hard-coded verdict fails here."""
     out, _, saved = done
-    expected = _claims_recomputed(*stored, out / "models" / "fig1_heatmaps.npz")
+    expected = _claims_recomputed(*stored, _fig1_correlations(out / "models" /
+                                                              "fig1_heatmaps.npz"))
     verdict = {r["claim"]: r["holds"] for r in saved["rows"] if r["claim"] is not None}
     assert verdict == expected
-
-
-def _negated(metric, setting):
-    return (metric.startswith("relevance_ratio") and setting in ("mu", "mu_w")) or (
-        metric.startswith("object_occlusion") and setting in ("object", "context"))
 
 
 def _stretched(size):
@@ -345,36 +349,28 @@ def _stretched(size):
     return np.clip(2 * np.asarray(size) - 0.2, 0.0, 1.0)
 
 
-def test_claims_follow_counterfactual_rows(done, stored, monkeypatch):
-    """The reproduction resumed (no work) on its rows with mu, mu_w and the occlusion changes
-    negated and the box sizes stretched: rho, the method order and the object / context comparison turn over, and each
-    verdict is still the one the test decides from the same negated rows. A verdict that
-    does not follow the numbers (hard-coded True) fails here even where it is right on the
-    real rows."""
-    from xaibench.papers import _common
-
+def test_claims_follow_counterfactual_numbers(done, stored, monkeypatch):
+    """The comparison's rows decided (:func:`kb.rows`, as the reproduction does) on the
+    runs' numbers with mu, mu_w and the occlusion changes negated and the box sizes
+    stretched: rho, the method order and the object / context comparison turn over, and
+    each verdict is still the one the test decides from the same negated numbers. A verdict
+    that does not follow the numbers (hard-coded True) fails here even where it is right on
+    the real rows."""
     out = done[0]
-    figures = {p: p.read_bytes() for p in (out / "figures").iterdir()}
-    real_rows_of = _common.rows_of
-    monkeypatch.setattr(kb, "rows_of", lambda folder: [
-        (i, a, m, s, k, v if v is None else -v if _negated(m, s) else
-         _stretched(v) if s == "size" else v) for i, a, m, s, k, v in real_rows_of(folder)])
-    counts = count_work(monkeypatch)
-    try:
-        result = kb.run(str(out), quick=True, progress=False)
-    finally:
-        for p, data in figures.items():       # the other tests read the real figures
-            p.write_bytes(data)
-    assert counts["fit"] == counts["call"] == counts["analyzer"] == 0, dict(counts)
     arrays, occ = stored
     arrays = {k: dict(a, mu=-a["mu"], mu_w=-a["mu_w"], size=_stretched(a["size"]))
               for k, a in arrays.items()}
     occ = dict(occ, object=-occ["object"], context=-occ["context"],
                size=_stretched(occ["size"]))
-    expected = _claims_recomputed(arrays, occ, out / "models" / "fig1_heatmaps.npz")
-    verdict = {r.claim: r.holds for r in result.rows if r.claim is not None}
+    corr = _fig1_correlations(out / "models" / "fig1_heatmaps.npz")
+    counts = count_work(monkeypatch)
+    rows = kb.rows(kb.Measured(arrays, occ, corr))
+    assert counts["fit"] == counts["call"] == counts["analyzer"] == 0, dict(counts)
+    expected = _claims_recomputed(arrays, occ, corr)
+    verdict = {r.claim: r.holds for r in rows if r.claim is not None}
     assert verdict == expected
     assert None not in verdict.values()       # the Fig. 3 convergence claim decided as well
+    assert [r.item for r in rows] == [r["item"] for r in done[2]["rows"]]
     real = {r["claim"]: r["holds"] for r in done[2]["rows"] if r["claim"] is not None}
     flipped = [c for c in real if real[c] is not None and real[c] != verdict[c]]
     # the counterfactual does turn verdicts over, the Fig. 3 and Fig. 2 ones among them
@@ -488,12 +484,191 @@ def test_imagenet_patterns_are_fitted_streaming_from_the_folder(tmp_path, monkey
                                  tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
     path = str(tmp_path / "tiny.keras")
     model.save(path)
-    (tmp_path / "models").mkdir()
-    patterns, fill = kb._training_statistics("imagenet_val", {"root": str(root)},
-                                             str(tmp_path / "models"), 40, path)
+    s = kb.Setup(source={"name": "imagenet_val", "root": str(root)}, model=path, images=40,
+                 bins=20, pattern_images=40, seed=0, quick=True, out=str(tmp_path))
+    train = kb.TrainingImages(s)
+    patterns, fill = kb.fit_patterns(s, train), kb.training_mean(s, train)
     assert fill == 0.0 and decoded == [32, 8]
+    assert patterns == str(tmp_path / "models" / "patterns.npz")
     eager = xb.create_analyzer("pattern.attribution", model, pattern_type="relu")
     eager.fit(xb.data.imagenet_val(root, preprocess="vgg16").x)
     with np.load(patterns) as streamed:
         for name, p in eager.patterns.items():
             np.testing.assert_allclose(streamed[name], p, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- claims.py
+
+def _paper_columns(name=kb.REFERENCE):
+    table = kb.PAPER[name]
+    return {k: v[0] for k, v in table.items()}, {k: v[1] for k, v in table.items()}
+
+
+def _verdicts(mu_w, mu25):
+    return [holds for _, holds in kb.table1_claims(mu_w, mu25)]
+
+
+@pytest.mark.parametrize("index, column, key, value", [
+    (0, "mu_w", "lrp_z", 0.9),          # a method below the uniform baseline
+    (1, "mu_w", "cmp_a2b", 1.75),       # LRP_CMP:alpha2 (1.797) now the best
+    (2, "mu_w", "gb", 1.71),            # GB above LRP_CMP:alpha1+b (1.7043)
+    (3, "mu25", "gb", 0.35),            # GB above LRP_CMP:alpha1+b's 0.3466 for small boxes
+    (4, "mu_w", "cmp_a2b", 3.0),        # CMP spread 1.2957 > CMP - uniform 0.4988
+    (5, "mu_w", "gb", 1.30),            # GB now below LRP_z (1.347)
+    (6, "mu_w", "pa", 1.65),            # GB (1.640) now PA's nearest
+])
+def test_each_table1_claim_turns_over_on_counterfactual_numbers(index, column, key, value):
+    """One number of the paper's ImageNet table changed: exactly the claim it concerns
+    turns from True to False, the others keep their verdict."""
+    mu_w, mu25 = _paper_columns()
+    before = _verdicts(mu_w, mu25)
+    assert before == [True] * 7
+    (mu_w if column == "mu_w" else mu25)[key] = value
+    after = _verdicts(mu_w, mu25)
+    assert not after[index]
+    assert [bool(v) for k, v in enumerate(after) if k != index] == [True] * 6
+
+
+def test_table1_claim_turns_true_on_counterfactual_pvoc():
+    """PVOC's CaffeNet: LRP_z is not the worst (the one failing claim); with LRP_z below
+    LRP_alpha1 (1.486) it is, and every claim holds."""
+    mu_w, mu25 = _paper_columns(kb.PVOC)
+    assert [bool(v) for v in _verdicts(mu_w, mu25)] == [True] * 4 + [True, False]
+    mu_w["lrp_z"] = 1.4
+    assert [bool(v) for v in _verdicts(mu_w, mu25)] == [True] * 6
+
+
+def test_table1_evidence_by_hand():
+    """The shown numbers on the paper's ImageNet table, computed by hand."""
+    mu_w, mu25 = _paper_columns()
+    gap = (1.902 + 1.797 + 1.7044 + 1.7043) / 4 - (1.702 + 1.609 + 1.347) / 3
+    spread = 1.902 - 1.7043
+    shown = kb.table1_evidence(mu_w, mu25)
+    assert float(shown[4].split(" vs ")[0]) == pytest.approx(gap, abs=5e-5)
+    assert float(shown[4].split(" vs ")[1]) == pytest.approx(spread, abs=5e-5)
+    mu_w["pa"] = 1.65
+    assert kb.table1_evidence(mu_w, mu25)[-1] == "GB"
+
+
+def test_table1_columns_by_hand():
+    mu = np.array([0.2, np.nan, 0.6, 0.9, 0.5])
+    size = np.array([0.1, 0.2, 0.3, 0.6, 0.25])
+    mu_w = mu / size
+    got = kb.table1_columns({"lrp_z": {"mu": mu, "mu_w": mu_w, "size": size}})["lrp_z"]
+    assert got["n"] == 4
+    assert got["mu"] == pytest.approx((0.2 + 0.6 + 0.9 + 0.5) / 4)
+    assert got["mu_w"] == pytest.approx((2 + 2 + 1.5 + 2) / 4)
+    assert got["mu<=0.25"] == pytest.approx((0.2 + 0.5) / 2)
+    assert got["mu<=0.5"] == pytest.approx((0.2 + 0.6 + 0.5) / 3)
+
+
+def test_kendall_tau_on_the_papers_two_tables():
+    """ImageNet against PVOC on their common methods (PA and the baseline left out): 36
+    pairs, counted by hand; a table against itself is 1, against its negation -1."""
+    a, b = _paper_columns()[0], _paper_columns(kb.PVOC)[0]
+    keys = [k for k in b if k != "baseline"]
+    s = sum(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])
+            for n, i in enumerate(keys) for j in keys[n + 1:])
+    assert kb.kendall_tau(a, b) == pytest.approx(s / 28)
+    assert kb.kendall_tau(a, a) == pytest.approx(1.0)
+    assert kb.kendall_tau(a, {k: -v for k, v in a.items()}) == pytest.approx(-1.0)
+
+
+def test_table1_rows_on_the_papers_own_numbers():
+    """The paper's ImageNet table as "ours": every number equals the paper's, the rank
+    agreement is 1 and every claim holds with the paper's evidence in both cells; one
+    number changed turns its claim and cell."""
+    ours = {k: dict(zip(kb.COLUMNS, v)) for k, v in kb.PAPER[kb.REFERENCE].items()}
+    rows = kb.table1_rows(ours)
+    assert len(rows) == 20 + 1 + 7
+    for r in rows[:20]:
+        assert r.ours == r.paper and r.claim is None
+    assert rows[20].ours == pytest.approx(1.0)
+    assert all(r.holds is True and r.ours == r.paper for r in rows[21:])
+    ours["cmp_a2b"]["mu_w"] = 1.75
+    row = {r.item: r for r in kb.table1_rows(ours)}["Table 1, mu_w: CMP:alpha2+b vs best other"]
+    assert row.holds is False and row.ours == "1.75 vs 1.797" and row.paper == "1.902 vs 1.797"
+
+
+def _ratios(trend, sizes, shift=0.1):
+    """Per method of METHODS: mu = 0.5 + trend * (size - 0.5), the same for every method
+    but LRP_z (``shift`` added, per image): a known rank order and spread."""
+    size = np.asarray(sizes, np.float64)
+    out = {}
+    for k in kb.METHODS:
+        mu = 0.5 + trend * (size - 0.5) + (np.asarray(shift) if k == "lrp_z" else 0.0)
+        out[k] = {"mu": mu, "mu_w": mu / size, "size": size}
+    return out
+
+
+def _ranks(v):
+    return np.argsort(np.argsort(v)).astype(np.float64)
+
+
+def test_spearman_rho_by_hand():
+    rng = np.random.default_rng(0)
+    ratios = {k: {"mu": rng.random(12), "size": rng.random(12)} for k in kb.METHODS}
+    ratios["gb"]["mu"][3] = np.nan
+    rho = kb.spearman_rho(ratios)
+    for k, a in ratios.items():
+        ok = np.isfinite(a["mu"])
+        assert rho[k] == pytest.approx(np.corrcoef(_ranks(a["size"][ok]),
+                                                   _ranks(a["mu"][ok]))[0, 1])
+
+
+def test_fig3_claims_turn_over():
+    sizes = [0.1, 0.2, 0.6, 0.8]
+    wide = np.array([0.1, 0.1, 0.25, 0.25])        # LRP_z apart by 0.25 for large boxes
+    grows, converge = kb.fig3_rows(_ratios(0.5, sizes, wide))
+    assert grows.holds is True and grows.ours == pytest.approx(1.0)
+    assert converge.holds is False and converge.ours == "0.25 vs 0.1"
+    falls = _ratios(0.5, sizes, wide)
+    falls["gb"]["mu"] = falls["gb"]["mu"][::-1].copy()
+    assert kb.fig3_rows(falls)[0].holds is False
+    assert kb.fig3_rows(falls)[0].ours == pytest.approx(-1.0)
+    near = kb.fig3_rows(_ratios(0.5, sizes, np.array([0.1, 0.1, 0.02, 0.02])))[1]
+    assert near.holds is True and near.ours == "0.02 vs 0.1"
+    small_only = kb.fig3_rows(_ratios(0.5, [0.1, 0.2, 0.3, 0.4]))[1]
+    assert small_only.holds is None and small_only.ours is None
+
+
+def test_fig2_claims_by_hand_and_turned_over():
+    occ = {"size": np.array([0.1, 0.2, 0.3, 0.4]), "f": np.zeros(4),
+           "object": np.array([-6.0, -5.0, -2.0, -1.0]),
+           "context": np.array([1.0, 0.0, 0.0, -2.0])}
+    rows = {r.item: r for r in kb.fig2_rows(occ)}
+    assert rows["Fig. 2, mean logit change, occluding the object"].ours == -3.5
+    assert rows["Fig. 2, mean logit change, occluding the context"].ours == pytest.approx(-0.25)
+    share = rows["Fig. 2, share of images where occluding the object lowers the logit more"]
+    assert share.ours == 0.75
+    both = rows["Fig. 2, mean logit change: object vs context"]
+    assert both.holds is True and both.ours == "-3.5 vs -0.25"
+    half = rows["Fig. 2, context - object change: smaller vs larger half of the objects"]
+    assert half.holds is True and half.ours == "6 vs 0.5"      # (7 + 5) / 2 vs (2 - 1) / 2
+    swapped = {r.item: r for r in kb.fig2_rows(dict(occ, object=occ["context"],
+                                                    context=occ["object"]))}
+    assert swapped["Fig. 2, mean logit change: object vs context"].holds is False
+    assert swapped["Fig. 2, context - object change: smaller vs larger half of the "
+                   "objects"].holds is False
+    same = kb.fig2_rows(dict(occ, size=np.full(4, 0.3)))[-1]
+    assert same.holds is None and same.ours is None      # no larger half
+
+
+def test_class_correlation_by_hand():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 5, 5, 3))
+    c = rng.normal(size=(5, 5, 3))
+    R = np.stack([a, -a, b, c]).astype(np.float32)
+    hb, hc = b.sum(-1).ravel(), c.sum(-1).ravel()
+    hb, hc = hb - hb.mean(), hc - hc.mean()
+    r_bc = hb @ hc / np.sqrt((hb @ hb) * (hc @ hc))
+    assert kb.class_correlation(R) == pytest.approx((-1 + r_bc) / 2, abs=1e-6)
+
+
+def test_fig1_claim_turns_over():
+    corr = dict(zip("abcdefg", [0.6, 0.5, 0.7, 0.4, 0.1, 0.3, 0.2]))
+    uniform, cmp, claim = kb.fig1_rows(corr)
+    assert uniform.ours == pytest.approx(0.55) and cmp.ours == pytest.approx(0.2)
+    assert claim.holds is True and claim.ours == "0.2 vs 0.55"
+    flipped = dict(zip("abcdefg", [0.1, 0.2, 0.3, 0.2, 0.6, 0.5, 0.7]))
+    assert kb.fig1_rows(flipped)[2].holds is False
