@@ -1,5 +1,6 @@
 """Amorim et al. reproduction: the notebook in quick mode, its numbers recomputed
-independently, resuming without work, refusals of bad input."""
+independently, resuming without work, refusals of bad input, and the claims of
+:mod:`xaibench.papers.amorim.claims` on the paper's own numbers and on counterfactuals."""
 import json
 import os
 import re
@@ -13,6 +14,7 @@ from notebooks import executed_reproduction, outputs_text, read_comparison
 from work_counter import count_work
 from xaibench import cli
 from xaibench.papers import amorim, reproduce
+from xaibench.papers.amorim import claims, paper
 
 NAMES = {v: k for k, v in amorim.METHODS.items()}        # paper name -> analyzer
 N_FRACTIONS = 7
@@ -239,19 +241,161 @@ def test_missing_cifar10_is_a_clear_error(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "o" / "models")
 
 
-def test_test_over_decays_three_decays_is_friedman():
+def test_decay_test_three_decays_is_friedman():
     """The full protocol's path (>= 3 decays): Friedman + Nemenyi over decays, checked
     against scipy on synthetic AOPCs where the lowest decay is clearly best."""
     rng = np.random.default_rng(0)
     base = rng.uniform(0.2, 0.4, 40)
     per = {0.0: base + 0.1, 1e-3: base + rng.normal(0, .01, 40), 5e-2: base - 0.1}
-    name, stat, p, reject, ranks, pairs = amorim._test_over_decays(per, (0.0, 1e-3, 5e-2))
+    name, stat, p, reject, ranks, pairs = claims.decay_test(per, (0.0, 1e-3, 5e-2))
     ref = stats.friedmanchisquare(per[0.0], per[1e-3], per[5e-2])
     assert name == "Friedman" and stat == pytest.approx(ref.statistic)
     assert p == pytest.approx(ref.pvalue) and reject
     assert np.allclose(ranks, [3, 2, 1])
     assert (0.0, 5e-2) in pairs and all(a < b for a, b in pairs)
     # two decays: Wilcoxon; identical values give p = 1 and no pair
-    name, stat, p, reject, ranks, pairs = amorim._test_over_decays({0.0: base, 1e-2: base},
-                                                                   (0.0, 1e-2))
+    name, stat, p, reject, ranks, pairs = claims.decay_test({0.0: base, 1e-2: base},
+                                                            (0.0, 1e-2))
     assert name == "Wilcoxon" and p == 1.0 and not reject and pairs == []
+
+
+def test_decay_test_two_decays_vs_scipy():
+    rng = np.random.default_rng(1)
+    low = rng.uniform(0.2, 0.4, 30)
+    high = low - rng.uniform(0.01, 0.05, 30)             # every image worse at 0.01
+    t = claims.decay_test({0.0: low, 1e-2: high}, (0.0, 1e-2))
+    ref = stats.wilcoxon(low, high)
+    assert t.name == "Wilcoxon" and t.statistic == pytest.approx(ref.statistic)
+    assert t.p == pytest.approx(ref.pvalue) and t.reject
+    assert np.allclose(t.ranks, [2, 1]) and t.pairs == [(0.0, 1e-2)]
+    # the other way round: the higher decay is the better one
+    t = claims.decay_test({0.0: high, 1e-2: low}, (0.0, 1e-2))
+    assert t.reject and t.pairs == [(1e-2, 0.0)]
+
+
+def _decay_result(reject, pairs):
+    return claims.DecayTest("Friedman", 1.0, 0.01 if reject else 0.5, reject,
+                            np.array([2.0, 1.0]), pairs)
+
+
+def test_decays_matter_and_control_flat():
+    assert claims.decays_matter(_decay_result(True, [(0.0, 0.01)])) is True
+    assert claims.decays_matter(_decay_result(True, [(0.01, 0.0)])) is False   # high better
+    assert claims.decays_matter(_decay_result(True, [])) is False
+    assert claims.decays_matter(_decay_result(False, [])) is False
+    assert claims.control_flat(_decay_result(False, [])) is True
+    assert claims.control_flat(_decay_result(True, [(0.0, 0.01)])) is False
+
+
+def _paper_column(j):
+    return {m: values[j] for m, values in amorim.TABLE_II.items()}
+
+
+def test_table2_order_on_the_paper():
+    at0 = _paper_column(0)                              # Table II, decay 0
+    assert sorted(at0, key=lambda m: -at0[m]) == list(paper.TABLE_II_ORDER)
+    holds, shown = claims.table2_order(at0)
+    assert holds is True
+    assert shown == ", ".join(f"{at0[m]:.3g}" for m in paper.TABLE_II_ORDER)
+    # at 0.001 the paper's own numbers break it: Guided Backprop 0.263 > DeConvNet 0.253
+    at2 = _paper_column(2)
+    assert at2["guided_backprop"] > at2["deconvnet"]
+    assert claims.table2_order(at2).holds is False
+    # two methods swapped, or tied, break it
+    assert claims.table2_order(dict(at0, gradient=at0["lrp.epsilon"] + 0.01)).holds is False
+    assert claims.table2_order(dict(at0, deep_taylor=at0["guided_backprop"])).holds is False
+
+
+def test_highest_fidelity_on_the_paper():
+    means = {m: np.mean(v) for m, v in amorim.TABLE_II.items()}
+    top2 = sorted(means, key=means.get)[-2:]
+    assert set(top2) == {"lrp.epsilon", "gradient"}
+    holds, shown = claims.highest_fidelity(amorim.TABLE_II)
+    assert holds is True and shown == "LRP and Gradient"
+    flipped = dict(amorim.TABLE_II, deep_taylor=tuple(v + 0.2 for v in amorim.TABLE_II[
+        "deep_taylor"]))
+    holds, shown = claims.highest_fidelity(flipped)
+    assert holds is False and shown == "Deep Taylor and LRP"
+
+
+def test_falls_with_decay_on_the_paper():
+    for m, values in amorim.TABLE_II.items():          # 0 vs 0.05, all layers regularised
+        holds, shown = claims.falls_with_decay(values[0], values[-1])
+        assert holds is True and shown == f"{values[0]:.3g} vs {values[-1]:.3g}"
+    # Deep Taylor rises from 0 to 0.0001 in Table II
+    dt = amorim.TABLE_II["deep_taylor"]
+    assert claims.falls_with_decay(dt[0], dt[1]).holds is False
+    assert claims.falls_with_decay(0.3, 0.3).holds is False
+
+
+def test_methods_differ_vs_scipy():
+    rng = np.random.default_rng(2)
+    per = {m: rng.uniform(0, 1, 50) + 0.1 * k for k, m in enumerate(amorim.METHODS)}
+    res, ranked = claims.methods_differ(per)
+    ref = stats.friedmanchisquare(*per.values())
+    assert res.statistic == pytest.approx(ref.statistic) and res.pvalue == pytest.approx(
+        ref.pvalue) and res.reject
+    ranks = stats.rankdata(np.stack(list(per.values()), 1), axis=1).mean(axis=0)
+    assert ranked == [list(per)[i] for i in np.argsort(-ranks)]
+    # a Latin square: every method takes every rank once, the mean ranks are equal
+    square = np.array([np.roll(np.arange(5.0), k) for k in range(5)])
+    res, _ = claims.methods_differ(dict(zip(amorim.METHODS, square.T)))
+    assert res.statistic == pytest.approx(0) and not res.reject
+
+
+def test_all_layers_least_accurate():
+    holds, shown = claims.all_layers_least_accurate({"A": 0.5, "D": 0.8, "B3": 0.7})
+    assert holds is True and shown == "0.5 vs 0.8 vs 0.7"
+    assert claims.all_layers_least_accurate({"A": 0.75, "D": 0.8, "B3": 0.7}).holds is False
+    assert claims.all_layers_least_accurate({"D": 0.8, "B3": 0.7}) == (None, None)
+    assert claims.all_layers_least_accurate({"A": 0.5}) == (None, None)
+
+
+def _paper_a_vs_d():
+    """Per method: mean AOPC over the decays > 0 with A (Table II) and with D (Tables
+    III-VII)."""
+    js = [j for j, d in enumerate(amorim.PAPER_DECAYS) if d > 0]
+    return {m: (np.mean([amorim.TABLE_II[m][j] for j in js]),
+                np.mean([amorim.TABLES_III_VII[m][1]["D"][j] for j in js]))
+            for m in amorim.METHODS}
+
+
+def test_all_below_dense_on_the_paper():
+    pairs = _paper_a_vs_d()
+    holds, shown = claims.all_below_dense(pairs)
+    closest = max(pairs, key=lambda m: pairs[m][0] - pairs[m][1])
+    a, d = pairs[closest]
+    assert holds is True and a < d
+    assert shown == f"{amorim.METHODS[closest]} {a:.3g} vs {d:.3g}"
+    pairs["gradient"] = (0.5, 0.4)                     # one method better with A
+    holds, shown = claims.all_below_dense(pairs)
+    assert holds is False and shown == "Gradient 0.5 vs 0.4"
+    assert claims.all_below_dense({}) == (None, None)
+
+
+def test_best_group_wins_on_the_paper():
+    """Fig. 4 counted from Tables III-VII: per method and decay > 0, the group of the
+    highest AOPC (the first one on a tie, as numpy's argmax)."""
+    groups = amorim.PAPER_GROUPS
+    positive = [d for d in amorim.PAPER_DECAYS if d > 0]
+    aopc = {(m, g, d): amorim.TABLES_III_VII[m][1][g][j] for m in amorim.METHODS
+            for g in groups for j, d in enumerate(amorim.PAPER_DECAYS)}
+    by_hand = dict.fromkeys(groups, 0)
+    for m in amorim.METHODS:
+        table = np.array([amorim.TABLES_III_VII[m][1][g] for g in groups])   # groups x decays
+        for j in range(1, table.shape[1]):
+            by_hand[groups[int(np.argmax(table[:, j]))]] += 1
+    wins = claims.best_group_wins(aopc, amorim.METHODS, groups, positive)
+    assert wins == by_hand and sum(wins.values()) == 5 * 5
+    holds, shown = claims.late_groups_win(wins)
+    top = max(by_hand.values())
+    assert holds is True and shown == ", ".join(g for g in groups if by_hand[g] == top)
+    assert all(g in paper.LATE_GROUPS for g in shown.split(", "))
+
+
+def test_late_groups_win():
+    assert claims.late_groups_win({"D": 2, "B3": 2, "A": 1}) == (True, "D, B3")
+    assert claims.late_groups_win({"D": 2, "A": 2}) == (False, "D, A")
+    assert claims.late_groups_win({"A": 3, "D": 1}) == (False, "A")
+    assert claims.late_groups_win({"A": 0, "D": 0}) == (None, None)   # no decay > 0
+    assert claims.late_groups_win({"D": 3}) == (None, None)           # one group
