@@ -7,7 +7,8 @@ import pytest
 
 from xaibench import cli
 from xaibench.papers import Reproduction, order_text, ordered, paper_module, reproduce
-from xaibench.papers._common import cached_arrays, npz_once, parse_data
+from xaibench.papers._common import npz_once, parse_data
+from xaibench.papers.cache import cached
 from xaibench.papers.comparison import markdown_table, vs
 from xaibench.runner.datasets import load, save_npz
 
@@ -131,7 +132,7 @@ def test_cli_refuses_before_work(argv, message, capsys, tmp_path):
     assert not os.path.exists(tmp_path / "r")
 
 
-def test_cached_arrays_compute_once_per_key(tmp_path):
+def test_cached_npz_computed_once_per_key_and_never_left_half_written(tmp_path):
     path = str(tmp_path / "c" / "a.npz")
     calls = []
 
@@ -139,13 +140,13 @@ def test_cached_arrays_compute_once_per_key(tmp_path):
         calls.append(v)
         return {"a": np.arange(3) * v}
 
-    first = cached_arrays(path, lambda: compute(2), key="k1")
-    again = cached_arrays(path, lambda: compute(5), key="k1")     # same key: loaded
+    first = cached(path, lambda: compute(2), key="k1")
+    again = cached(path, lambda: compute(5), key="k1")     # same key: loaded
     np.testing.assert_array_equal(again["a"], [0, 2, 4])
     assert calls == [2] and set(again) == {"a"} and set(first) == {"a"}
-    other = cached_arrays(path, lambda: compute(3), key="k2")     # new key: recomputed
+    other = cached(path, lambda: compute(3), key="k2")     # new key: recomputed
     np.testing.assert_array_equal(other["a"], [0, 3, 6])
-    assert calls == [2, 3] and not os.path.exists(path + ".part.npz")
+    assert calls == [2, 3] and os.listdir(tmp_path / "c") == ["a.npz"]
 
 
 def test_npz_once_calls_the_label_function_only_when_writing(tmp_path):
@@ -160,3 +161,37 @@ def test_markdown_table():
     text = markdown_table(["a", "b"], [["x", 0.123456], [None, float("nan")], [True, 12]])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x | 0.1235 |", "| - | nan |",
                                  "| yes | 12 |"]
+
+
+def test_verdict_is_a_bool_or_none_and_claim_adds_its_row(tmp_path):
+    from xaibench.papers.comparison import UNDECIDED, Verdict
+
+    v = Verdict(np.float64(0.3) > 0.1, "0.3 vs 0.1")
+    assert v.holds is True and v.shown == "0.3 vs 0.1"
+    assert Verdict(np.bool_(False)).holds is False and Verdict(0).holds is False
+    assert UNDECIDED.holds is None and UNDECIDED.shown is None
+    result = Reproduction("x", "T", str(tmp_path), True, "d")
+    row = result.claim("item", "the claim", v, paper="0.5 vs 0.1")
+    assert result.rows == [row] and result.claims() == [row]
+    assert (row.item, row.paper, row.ours, row.claim, row.holds) == (
+        "item", "0.5 vs 0.1", "0.3 vs 0.1", "the claim", True)
+    result.write()
+    with open(tmp_path / "comparison.json") as fh:
+        assert json.load(fh)["rows"][0]["holds"] is True
+
+
+def test_figure_is_drawn_once_under_figures(tmp_path):
+    from matplotlib.figure import Figure
+
+    drawn = []
+
+    def make():
+        drawn.append(1)
+        fig = Figure(figsize=(1, 1))
+        fig.subplots().plot([0, 1])
+        return fig
+    result = Reproduction("x", "T", str(tmp_path), True, "d")
+    for _ in range(2):
+        path = result.figure("Fig. 1", "f.png", make, dpi=50)
+    assert path == str(tmp_path / "figures" / "f.png") and os.path.isfile(path)
+    assert result.figures == {"Fig. 1": path} and drawn == [1]

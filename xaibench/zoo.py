@@ -308,6 +308,16 @@ BUILDERS = ("mnist_cnn", "cifar_cnn", "caffenet", "vgg16")
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 
 
+def vgg16_weights_file() -> str:
+    """The path of VGG-16's ImageNet weights in the Keras cache; a one-line
+    ``FileNotFoundError`` when they are not there (checked before any work: no network)."""
+    path = os.path.join(os.path.expanduser("~"), ".keras", "models", VGG16_WEIGHTS_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"VGG-16 ImageNet weights are not in the Keras cache: put "
+                                f"{VGG16_WEIGHTS_FILE} at {path} (no network is used)")
+    return path
+
+
 def vgg16(weights=None, input_shape=(224, 224, 3), classes: int = 1000) -> tf.keras.Model:
     """VGG-16 from ``keras.applications`` (Kohlbrenner et al. use its ImageNet weights).
 

@@ -9,6 +9,7 @@ otherwise). Run on demand, not in ``make test``:
 
     .venv/bin/python tests/tools/mutate.py                    # every mutation (~30-60 min)
     .venv/bin/python tests/tools/mutate.py aopc eps           # those whose id contains a word
+    .venv/bin/python tests/tools/mutate.py samek kohlbrenner  # the paper claims (minutes)
     .venv/bin/python tests/tools/mutate.py --list
 """
 from __future__ import annotations
@@ -34,13 +35,58 @@ class Mutation(NamedTuple):
 
 
 F = "xaibench/evaluate/faithfulness.py"
-KB = "xaibench/papers/kohlbrenner.py"
-SAMEK = "xaibench/papers/samek.py"
 LOC = "xaibench/evaluate/localisation.py"
 RULES = "xaibench/analyzers/native/rules.py"
 COMP = "xaibench/analyzers/native/composites.py"
 LRP_TESTS = ("tests/test_lrp_rules.py", "tests/test_lrp_composites_numpy.py",
              "tests/test_native_engine.py")
+
+
+def claims_of(paper: str) -> str:
+    return f"xaibench/papers/{paper}/claims.py"
+
+
+def claim_tests(paper: str, *names) -> tuple:
+    """The pure claim tests of a paper (no reproduction run: seconds per mutation)."""
+    return tuple(f"tests/test_paper_{paper}.py::{n}" for n in names)
+
+
+KB_TESTS = claim_tests(
+    "kohlbrenner", "test_claims_hold_on_the_papers_own_numbers",
+    "test_claim_numbers_shown_decide_the_verdicts",
+    "test_each_table1_claim_turns_over_on_counterfactual_numbers",
+    "test_table1_claim_turns_true_on_counterfactual_pvoc", "test_table1_rows_on_the_papers_own_numbers",
+    "test_fig3_claims_turn_over", "test_fig2_claims_by_hand_and_turned_over",
+    "test_fig1_claim_turns_over")
+SAMEK_TESTS = claim_tests(
+    "samek", "test_fig4_claims_hold_on_the_papers_ordering",
+    "test_fig4_claims_flip_on_counterfactuals", "test_fig8_claims_hold_on_the_papers_ordering",
+    "test_fig8_claims_flip_on_counterfactuals",
+    "test_fig8_deconvolution_claim_is_undecided_without_small_or_large_regions",
+    "test_fig5_claims_shares_and_medians", "test_fig7_claim_is_pearson_r_of_accuracy_and_aopc")
+SEO_TESTS = claim_tests(
+    "seo", "test_claim_rmpd_passes_on_the_papers_count",
+    "test_claim_two_orders_faster_on_the_papers_times",
+    "test_claim_regions_on_the_papers_probabilities", "test_claims_of_fig5_mean_f",
+    "test_claims_of_fig5_precision_and_recall", "test_claim_sa_falls_after_02",
+    "test_claim_fusion_beats_every_scale", "test_fig5_claims_in_the_comparisons_order")
+ANJ_TESTS = claim_tests(
+    "anjomshoae", "test_kept_class_claim", "test_kept_gain_claim", "test_lime_background_claim",
+    "test_visual_judgement_is_undecided", "test_ci_highest_aopc_claim",
+    "test_lime_same_for_classes_claim", "test_altered_recognised_claim_on_the_papers_numbers",
+    "test_robust_under_noise_claim", "test_fig8_claims_on_the_papers_numbers")
+AMORIM_TESTS = claim_tests(
+    "amorim", "test_decays_matter_and_control_flat", "test_table2_order_on_the_paper",
+    "test_highest_fidelity_on_the_paper", "test_falls_with_decay_on_the_paper",
+    "test_all_layers_least_accurate", "test_all_below_dense_on_the_paper",
+    "test_best_group_wins_on_the_paper", "test_late_groups_win")
+
+
+def paper_mutations(paper: str, tests: tuple, cases) -> tuple:
+    """One mutation per ``(id, old, new)`` of ``cases`` in the paper's claims.py."""
+    return tuple(Mutation(f"{paper}-claim-{cid}", claims_of(paper), old, new, tests)
+                 for cid, old, new in cases)
+
 
 MUTATIONS = (
     # --- the ones issue 18 names ---
@@ -49,13 +95,10 @@ MUTATIONS = (
              "a = np.cumsum(d, axis=1) / d.shape[1]",
              ("tests/test_evaluate_faithfulness.py", "tests/test_runner.py",
               "tests/test_paper_samek.py")),
-    Mutation("kohlbrenner-fig3-spearman-minus-half", "xaibench/papers/kohlbrenner.py",
-             "ours=min(rho.values()),", "ours=min(rho.values()) - 0.5,",
-             ("tests/test_paper_kohlbrenner.py",)),
-    Mutation("kohlbrenner-claim-mu-grows-hardcoded", "xaibench/papers/kohlbrenner.py",
-             "every method)\", holds=all(r > 0 for r in rho.values()))",
-             "every method)\", holds=True)",
-             ("tests/test_paper_kohlbrenner.py",)),
+    Mutation("kohlbrenner-fig3-spearman-minus-half", claims_of("kohlbrenner"),
+             ", min(rho.values()))),", ", min(rho.values()) - 0.5)),", KB_TESTS),
+    Mutation("kohlbrenner-claim-mu-grows-hardcoded", claims_of("kohlbrenner"),
+             "Verdict(all(r > 0 for r in rho.values()),", "Verdict(True,", KB_TESTS),
     Mutation("epsilon-stabiliser-sign", RULES,
              "output_gradients=R / (z + sign * self.epsilon))",
              "output_gradients=R / (z + self.epsilon))", LRP_TESTS),
@@ -63,67 +106,98 @@ MUTATIONS = (
              "mu_w = mu * s_tot / np.where(s_in > 0, s_in, np.nan)",
              "mu_w = mu * s_tot / np.where(s_in > 0, s_in + 1, np.nan)",
              ("tests/test_evaluate_localisation.py",)),
+    # --- the shared claim row: the paper's numbers and the verdict reach the comparison ---
+    Mutation("comparison-claim-row-drops-paper", "xaibench/papers/comparison.py",
+             "return Row(item, paper, verdict.shown, claim, verdict.holds)",
+             "return Row(item, None, verdict.shown, claim, verdict.holds)",
+             ("tests/test_papers_common.py",) + SEO_TESTS + KB_TESTS),
+    Mutation("comparison-verdict-not-normalised", "xaibench/papers/comparison.py",
+             "super().__new__(cls, None if holds is None else bool(holds), shown)",
+             "super().__new__(cls, holds, shown)",
+             ("tests/test_papers_common.py",) + ANJ_TESTS + AMORIM_TESTS),
     # --- one per claim: the verdict negated (a hard-coded True / False fails as well
     # whenever it differs from the recomputed verdict; the negation always differs) ---
-    *(Mutation(f"kohlbrenner-claim-{cid}", KB, old, new, ("tests/test_paper_kohlbrenner.py",))
-      for cid, old, new in (
-          ("mu-grows-negated", "holds=all(r > 0 for r in rho.values()))",
-           "holds=not all(r > 0 for r in rho.values()))"),
-          ("table1-above-baseline", "all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),",
-           "not all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),"),
-          ("table1-cmp-a2b-best", "max(methods, key=lambda k: mu_w[k]) == \"cmp_a2b\"),",
-           "max(methods, key=lambda k: mu_w[k]) != \"cmp_a2b\"),"),
-          ("table1-cmp-above-others", "min(mu_w[k] for k in cmp) > max(mu_w[k] for k in others)),",
-           "min(mu_w[k] for k in cmp) <= max(mu_w[k] for k in others)),"),
-          ("table1-cmp-small-boxes", "min(mu25[k] for k in cmp) > max(mu25[k] for k in others)),",
-           "min(mu25[k] for k in cmp) <= max(mu25[k] for k in others)),"),
-          ("table1-strategy-vs-parameters",
-           "         > max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),",
-           "         <= max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),"),
-          ("table1-lrp-z-lowest", "min(methods, key=lambda k: mu_w[k]) == \"lrp_z\"),",
-           "min(methods, key=lambda k: mu_w[k]) != \"lrp_z\"),"),
-          ("table1-pa-near-lrp-a1", "method in mu_w\", near == \"lrp_a1\"))",
-           "method in mu_w\", near != \"lrp_a1\"))"),
-          ("fig3-converge", "holds=(spread[\"large\"] < spread[\"small\"]) if decided else None)",
-           "holds=(spread[\"large\"] >= spread[\"small\"]) if decided else None)"),
-          ("fig2-occlusion-hardcoded", "holds=occ[\"object\"].mean() < occ[\"context\"].mean())",
-           "holds=True)"),
-          ("fig2-occlusion-negated", "holds=occ[\"object\"].mean() < occ[\"context\"].mean())",
-           "holds=occ[\"object\"].mean() >= occ[\"context\"].mean())"),
-          ("fig2-smaller-half", "holds=(lower.mean() > upper.mean()) if split else None)",
-           "holds=(lower.mean() <= upper.mean()) if split else None)"),
-          ("fig1-discriminative", "holds=cmp_corr < uniform_corr)", "holds=cmp_corr >= uniform_corr)"),
-      )),
-    *(Mutation(f"samek-claim-{cid}", SAMEK, old, new, ("tests/test_paper_samek.py",))
-      for cid, old, new in (
-          ("fig4-lrp-best-hardcoded",
-           "holds=min(final[k] for k in LRP) > max(final[k] for k in others))", "holds=True)"),
-          ("fig4-lrp-best-negated",
-           "holds=min(final[k] for k in LRP) > max(final[k] for k in others))",
-           "holds=min(final[k] for k in LRP) <= max(final[k] for k in others))"),
-          ("fig4-deconv-second",
-           "holds=final[\"deconv\"] > max(final[\"sens_l2\"], final[\"sens_linf\"]))",
-           "holds=final[\"deconv\"] <= max(final[\"sens_l2\"], final[\"sens_linf\"]))"),
-          ("fig4-deconv-random", "holds=final[\"deconv\"] > 0)", "holds=final[\"deconv\"] <= 0)"),
-          ("fig4-eps-vs-ab",
-           "holds=max(final[\"lrp_eps0.01\"], final[\"lrp_eps100\"]) > final[\"lrp_a2b1\"])",
-           "holds=max(final[\"lrp_eps0.01\"], final[\"lrp_eps100\"]) <= final[\"lrp_a2b1\"])"),
-          ("fig4-eps100-vs-001", "holds=ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"]))",
-           "holds=not ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"]))"),
-          ("fig8-eps-best", "ours=vs(best_eps, rest), holds=best_eps > rest)",
-           "ours=vs(best_eps, rest), holds=best_eps <= rest)"),
-          ("fig8-eps1-vs-100",
-           "holds=all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions))",
-           "holds=not all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions))"),
-          ("fig8-deconv-large", "    holds = (all(fig8[r][\"deconv\"] > 0 for r in large)",
-           "    holds = not (all(fig8[r][\"deconv\"] > 0 for r in large)"),
-          ("fig5-size", "holds=frac >= 0.9)", "holds=frac < 0.9)"),
-          ("fig5-entropy",
-           "holds=np.median(lrp[\"entropy\"]) < np.median(cx[other][\"entropy\"]))",
-           "holds=np.median(lrp[\"entropy\"]) >= np.median(cx[other][\"entropy\"]))"),
-          ("fig7-follows-accuracy", "holds=None if np.isnan(r_pearson) else r_pearson > 0)",
-           "holds=None if np.isnan(r_pearson) else r_pearson <= 0)"),
-      )),
+    *paper_mutations("kohlbrenner", KB_TESTS, (
+        ("mu-grows-negated", "Verdict(all(r > 0 for r in rho.values()),",
+         "Verdict(not all(r > 0 for r in rho.values()),"),
+        ("table1-above-baseline", "all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),",
+         "not all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),"),
+        ("table1-cmp-a2b-best", "max(methods, key=lambda k: mu_w[k]) == \"cmp_a2b\"),",
+         "max(methods, key=lambda k: mu_w[k]) != \"cmp_a2b\"),"),
+        ("table1-cmp-above-others", "min(mu_w[k] for k in cmp) > max(mu_w[k] for k in others)),",
+         "min(mu_w[k] for k in cmp) <= max(mu_w[k] for k in others)),"),
+        ("table1-cmp-small-boxes", "min(mu25[k] for k in cmp) > max(mu25[k] for k in others)),",
+         "min(mu25[k] for k in cmp) <= max(mu25[k] for k in others)),"),
+        ("table1-strategy-vs-parameters",
+         "         > max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),",
+         "         <= max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),"),
+        ("table1-lrp-z-lowest", "min(methods, key=lambda k: mu_w[k]) == \"lrp_z\"),",
+         "min(methods, key=lambda k: mu_w[k]) != \"lrp_z\"),"),
+        ("table1-pa-near-lrp-a1", "method in mu_w\", near == \"lrp_a1\"))",
+         "method in mu_w\", near != \"lrp_a1\"))"),
+        ("fig3-converge", "Verdict(spread[0] < spread[1], vs(*spread))",
+         "Verdict(spread[0] >= spread[1], vs(*spread))"),
+        ("fig2-occlusion-hardcoded", "Verdict(obj < ctx, vs(obj, ctx))",
+         "Verdict(True, vs(obj, ctx))"),
+        ("fig2-occlusion-negated", "Verdict(obj < ctx, vs(obj, ctx))",
+         "Verdict(obj >= ctx, vs(obj, ctx))"),
+        ("fig2-smaller-half", "Verdict(lower.mean() > upper.mean(),",
+         "Verdict(lower.mean() <= upper.mean(),"),
+        ("fig1-discriminative", "Verdict(cmp < uniform, vs(cmp, uniform))",
+         "Verdict(cmp >= uniform, vs(cmp, uniform))"),
+    )),
+    *paper_mutations("samek", SAMEK_TESTS, (
+        ("fig4-lrp-best-hardcoded", "vs(lrp, other), lrp > other),", "vs(lrp, other), True),"),
+        ("fig4-lrp-best-negated", "vs(lrp, other), lrp > other),",
+         "vs(lrp, other), lrp <= other),"),
+        ("fig4-deconv-second", "vs(deconv, sens), deconv > sens),",
+         "vs(deconv, sens), deconv <= sens),"),
+        ("fig4-deconv-random", "vs(deconv, 0.0), deconv > 0),", "vs(deconv, 0.0), deconv <= 0),"),
+        ("fig4-eps-vs-ab", "vs(eps, a2b1), eps > a2b1),", "vs(eps, a2b1), eps <= a2b1),"),
+        ("fig4-eps100-vs-001", "             ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"])),",
+         "             not ordered(final, [\"lrp_eps100\", \"lrp_eps0.01\"])),"),
+        ("fig8-eps-best", "vs(best_eps, rest), best_eps > rest))",
+         "vs(best_eps, rest), best_eps <= rest))"),
+        ("fig8-eps1-vs-100",
+         "all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions)))",
+         "not all(fig8[r][\"lrp_eps1\"] > fig8[r][\"lrp_eps100\"] for r in regions)))"),
+        ("fig8-deconv-large", "    holds = (all(fig8[r][\"deconv\"] > 0 for r in large)",
+         "    holds = not (all(fig8[r][\"deconv\"] > 0 for r in large)"),
+        ("fig5-size", "share, share >= ALMOST_ALL))", "share, share < ALMOST_ALL))"),
+        ("fig5-entropy", "f\"{mine:.3f} vs {theirs:.3f}\", mine < theirs))",
+         "f\"{mine:.3f} vs {theirs:.3f}\", mine >= theirs))"),
+        ("fig7-follows-accuracy", "r, None if np.isnan(r) else r > 0)]",
+         "r, None if np.isnan(r) else r <= 0)]"),
+    )),
+    *paper_mutations("seo", SEO_TESTS, (
+        ("rmpd-passes-off-by-one", "need = 2 ** (scales + 1) - 1", "need = 2 ** (scales + 1) - 2"),
+        ("two-orders-hardcoded",
+         "Verdict(None if math.isnan(speedup) else speedup >= SPEEDUP, speedup)",
+         "Verdict(True, speedup)"),
+        ("gradcam-second-negated", "ranking[1] == \"Grad-CAM\"", "ranking[1] != \"Grad-CAM\""),
+        ("sa-falls-flipped", "Verdict(early > late, vs(early, late))",
+         "Verdict(early < late, vs(early, late))"),
+        ("fusion-any-scale", "Verdict(all(fused_f > v for v in scale_f),",
+         "Verdict(any(fused_f > v for v in scale_f),"),
+    )),
+    *paper_mutations("anjomshoae", ANJ_TESTS, (
+        ("kept-class-hardcoded", "return Verdict(share > 0.5, share)", "return Verdict(True, share)"),
+        ("lime-background-flipped", "return Verdict(background[\"lime\"] > background[\"ci\"],",
+         "return Verdict(background[\"lime\"] < background[\"ci\"],"),
+        ("robust-threshold-inclusive", "return Verdict(mean > ROBUST_R, mean)",
+         "return Verdict(mean >= ROBUST_R, mean)"),
+        ("visual-decided", "    return UNDECIDED", "    return Verdict(True)"),
+    )),
+    *paper_mutations("amorim", AMORIM_TESTS, (
+        ("table2-order-hardcoded", "return Verdict(ordered(aopc, order), vs(",
+         "return Verdict(True, vs("),
+        ("falls-with-decay-flipped", "return Verdict(low > high, vs(low, high))",
+         "return Verdict(low < high, vs(low, high))"),
+        ("all-below-dense-negated", "return Verdict(all(a < d for a, d in a_vs_d.values()),",
+         "return Verdict(not all(a < d for a, d in a_vs_d.values()),"),
+        ("late-groups-any", "return Verdict(all(g in late for g in leaders), \", \".join(leaders))",
+         "return Verdict(any(g in late for g in leaders), \", \".join(leaders))"),
+    )),
     # --- one per LRP rule ---
     Mutation("rule-z-no-x", RULES,
              "        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
@@ -247,8 +321,8 @@ def main() -> int:
             else:
                 verdict = "caught" if run_tests(copy, m.tests) != 0 else "SURVIVED"
             results.append((m, verdict))
-            print(f"{verdict:<15} {m.id:<44} {', '.join(os.path.basename(t) for t in m.tests)}",
-                  flush=True)
+            files = sorted({os.path.basename(t.split("::")[0]) for t in m.tests})
+            print(f"{verdict:<15} {m.id:<44} {', '.join(files)}", flush=True)
     caught = sum(v == "caught" for _, v in results)
     print(f"\n{caught} of {len(results)} mutations caught")
     return 0 if caught == len(results) else 1

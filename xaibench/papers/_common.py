@@ -1,4 +1,4 @@
-"""Pieces every reproduction uses: data choice, sub-runs, cached trained models."""
+"""Pieces every reproduction uses: option checks, data choice, sub-runs, npz data sets."""
 from __future__ import annotations
 
 import os
@@ -59,61 +59,6 @@ def sub_run(result, key: str, config, progress: bool = True) -> str:
         report(folder)              # only when the run wrote rows since the last report
     result.runs[key] = folder
     return folder
-
-
-def rows_of(folder: str):
-    """All result rows of a run folder as tuples (image, analyzer, metric, setting, step, value)."""
-    import sqlite3
-
-    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
-    try:
-        return con.execute("SELECT image, analyzer, metric, setting, step, value "
-                           "FROM results").fetchall()
-    finally:
-        con.close()
-
-
-def cached_model(path: str, train, progress: bool = True, compile: bool = False):
-    """Load the Keras model saved at ``path``, or call ``train()`` (-> model), save
-    it there atomically and return it: a killed reproduction keeps every finished model.
-    A loaded model is for inference (no optimizer state) unless ``compile`` (to train on)."""
-    import tensorflow as tf
-
-    from xaibench.zoo import load_file
-
-    if os.path.isfile(path):
-        return tf.keras.models.load_model(path) if compile else load_file(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    model = train()
-    tmp = path + ".part.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
-    return model
-
-
-def step_label(name: str, params: dict) -> str:
-    """The batch runner's label of analyzer ``name`` with ``params`` (the key of its
-    heatmaps and result rows)."""
-    from xaibench.runner.config import Step
-
-    return Step(name, dict(params)).label
-
-
-def cached_arrays(path: str, compute, key: str | None = None) -> dict:
-    """The arrays saved at ``path`` (under the same ``key``, when given), or ``compute()``
-    (a dict of arrays) saved there atomically: a re-run computes nothing twice."""
-    import numpy as np
-
-    if os.path.isfile(path):
-        with np.load(path, allow_pickle=False) as f:
-            if key is None or ("key" in f.files and str(f["key"]) == key):
-                return {k: f[k] for k in f.files if k != "key"}
-    arrays = compute()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".part.npz"
-    np.savez_compressed(tmp, **arrays, **({} if key is None else {"key": key}))
-    os.replace(tmp, path)
-    return arrays
 
 
 def npz_once(path: str, x, y) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 
 from xaibench.tables import cell as _fmt, markdown_table  # noqa: F401 (the papers' table helper)
@@ -37,6 +38,27 @@ class Row:
     holds: bool | None = None
 
 
+class Verdict(namedtuple("Verdict", "holds shown", defaults=(None,))):
+    """A claim decided on numbers: whether it ``holds`` (True / False, normalised to
+    ``bool``; None: these numbers cannot decide it) and the numbers it compared
+    (``shown``, a number or a short text for the comparison's cell)."""
+
+    __slots__ = ()
+
+    def __new__(cls, holds, shown=None):
+        return super().__new__(cls, None if holds is None else bool(holds), shown)
+
+
+#: a claim these numbers cannot decide
+UNDECIDED = Verdict(None)
+
+
+def claim_row(item: str, claim: str, verdict: Verdict, paper=None) -> Row:
+    """The comparison row of a claim: ``verdict.shown`` in the xaibench cell, ``paper``
+    (the same numbers on the paper's own, when it prints them) in the paper's."""
+    return Row(item, paper, verdict.shown, claim, verdict.holds)
+
+
 def _verdict(row: Row) -> str:
     if row.claim is None:
         return ""
@@ -61,6 +83,23 @@ class Reproduction:
         row = Row(item, paper, ours, claim, None if holds is None else bool(holds))
         self.rows.append(row)
         return row
+
+    def claim(self, item: str, claim: str, verdict: Verdict, paper=None) -> Row:
+        """Add the row of a claim (:func:`claim_row`)."""
+        row = claim_row(item, claim, verdict, paper)
+        self.rows.append(row)
+        return row
+
+    def figure(self, name: str, filename: str, make, depends=(), **savefig) -> str:
+        """The figure ``make()`` (a Matplotlib figure) kept as ``<out>/figures/<filename>``
+        through :func:`~xaibench.papers.cache.cached` (drawn again when one of ``depends``
+        is newer) and listed under ``name``; its path."""
+        from xaibench.papers.cache import cached
+
+        path = cached(os.path.join(self.out, "figures", filename), make, depends=depends,
+                      **savefig)
+        self.figures[name] = path
+        return path
 
     def claims(self) -> list:
         return [r for r in self.rows if r.claim is not None]

@@ -13,17 +13,7 @@ import numpy as np
 
 from xaibench.papers.amorim.paper import (ALPHA, HIGHEST_FIDELITY, LATE_GROUPS, METHODS,
                                           TABLE_II_ORDER, decay_text)
-from xaibench.papers.comparison import ordered, vs
-
-
-class Verdict(NamedTuple):
-    """Whether a claim holds (None: undecided) and the numbers it compared, as text."""
-
-    holds: bool | None
-    shown: str | None = None
-
-
-UNDECIDED = Verdict(None, None)
+from xaibench.papers.comparison import UNDECIDED, Verdict, ordered, vs
 
 
 def table2_order(aopc: dict, order=TABLE_II_ORDER) -> Verdict:
@@ -43,7 +33,7 @@ def highest_fidelity(aopc_over_decays: dict, best=HIGHEST_FIDELITY) -> Verdict:
 def falls_with_decay(low: float, high: float) -> Verdict:
     """Sec. IV-A / V: saliency maps are better (higher AOPC) with less regularisation:
     the AOPC at the lowest decay exceeds that at the highest."""
-    return Verdict(bool(low > high), vs(low, high))
+    return Verdict(low > high, vs(low, high))
 
 
 class DecayTest(NamedTuple):

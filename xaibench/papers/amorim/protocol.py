@@ -22,7 +22,7 @@ from xaibench.papers.amorim.paper import (FRACTIONS, LATE_GROUPS, METHODS, PAPER
                                           PAPER_FOLDS, PAPER_GROUPS, PAPER_PATIENCE, TITLE,
                                           TABLE_II_ORDER, decay_text, paper_aopc)
 from xaibench.papers.cache import cached
-from xaibench.papers.comparison import Reproduction, order_text
+from xaibench.papers.comparison import UNDECIDED, Reproduction, Verdict, order_text
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.engine import BASELINE
 from xaibench.runner.results import RunResults
@@ -334,9 +334,8 @@ def _judged(result: Reproduction, n: Numbers, item: str, claim: str, decays, jud
     """A claim row: ``judge(table)`` (-> :class:`~.claims.Verdict`) on our AOPCs, with the
     numbers it compared on the paper's own when the paper reports every one of ``decays``.
     ``table``: (method, group, decay) -> AOPC."""
-    ours = judge(n.aopc)
     paper = judge(n.paper).shown if n.in_paper(decays) else None
-    result.add(item, paper=paper, ours=ours.shown, claim=claim, holds=ours.holds)
+    result.claim(item, claim, judge(n.aopc), paper=paper)
 
 
 def _fidelity_rows(result: Reproduction, n: Numbers):
@@ -361,17 +360,17 @@ def _test_rows(result: Reproduction, tests: dict, over_methods):
     Friedman test over the methods."""
     for m, t in tests.items():
         if m == "control":
-            result.add(f"Sec. IV-A, {t.name} over decays, random-pixel control, p", ours=t.p,
-                       claim="no significant difference between decays (5 %)",
-                       holds=claims.control_flat(t))
+            result.claim(f"Sec. IV-A, {t.name} over decays, random-pixel control, p",
+                         "no significant difference between decays (5 %)",
+                         Verdict(claims.control_flat(t), t.p))
         else:
-            result.add(f"Sec. IV-A, {t.name} over decays, {METHODS[m]}, p", ours=t.p,
-                       claim="significant at 5 %, low decays better than high ones",
-                       holds=claims.decays_matter(t))
+            result.claim(f"Sec. IV-A, {t.name} over decays, {METHODS[m]}, p",
+                         "significant at 5 %, low decays better than high ones",
+                         Verdict(claims.decays_matter(t), t.p))
     res, _ = over_methods
     result.add("Friedman over the 5 methods, chi2", ours=res.statistic)
-    result.add("Friedman over the 5 methods, p", ours=res.pvalue,
-               claim="the methods differ significantly (5 %)", holds=res.reject)
+    result.claim("Friedman over the 5 methods, p", "the methods differ significantly (5 %)",
+                 Verdict(res.reject, res.pvalue))
 
 
 def _layer_rows(result: Reproduction, n: Numbers, wins: dict):
@@ -381,9 +380,9 @@ def _layer_rows(result: Reproduction, n: Numbers, wins: dict):
     v = claims.all_layers_least_accurate({g: n.accuracy[g, high] for g in n.groups}
                                          if high > 0 else {})
     others = ", ".join(g for g in n.groups if g != "A")
-    result.add(f"Fig. 3, accuracy at L2 {decay_text(high)}: A vs {others}" if v.holds is not None
-               else "Fig. 3, accuracy: A vs other groups", ours=v.shown,
-               claim="all layers regularised (A) gives the lowest accuracy", holds=v.holds)
+    result.claim(f"Fig. 3, accuracy at L2 {decay_text(high)}: A vs {others}"
+                 if v.holds is not None else "Fig. 3, accuracy: A vs other groups",
+                 "all layers regularised (A) gives the lowest accuracy", v)
 
     def a_vs_d(table):
         return {m: tuple(np.mean([table[m, g, d] for d in positive]) for g in ("A", "D"))
@@ -395,10 +394,10 @@ def _layer_rows(result: Reproduction, n: Numbers, wins: dict):
                 claim + " (shown: the method with the smallest margin, A vs D)", positive,
                 lambda t: claims.all_below_dense(a_vs_d(t)))
     else:
-        result.add("Sec. V: AOPC of A vs D", claim=claim)
-    v = claims.late_groups_win(wins)
-    result.add("Fig. 4: group with the most best-AOPC wins", ours=v.shown,
-               claim=f"a late conv or dense group ({', '.join(LATE_GROUPS)})", holds=v.holds)
+        result.claim("Sec. V: AOPC of A vs D", claim, UNDECIDED)
+    result.claim("Fig. 4: group with the most best-AOPC wins",
+                 f"a late conv or dense group ({', '.join(LATE_GROUPS)})",
+                 claims.late_groups_win(wins))
 
 
 def run(out, quick=False, data=None, progress=True, seed=0, folds=None, decays=None,

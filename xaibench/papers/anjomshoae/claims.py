@@ -1,17 +1,15 @@
 """The paper's qualitative claims as pure functions of numbers.
 
-Each function decides one claim on the numbers it is given (xaibench's, or the paper's
-where the paper prints them) and returns a :class:`Verdict`: the claim with its decision
-rule, whether it holds (``None``: not decidable) and the numbers it compared, as shown in
-the comparison. No I/O; arrays are per-image values over the batch images.
+Each function decides one claim of :data:`~.paper.CLAIMS` (same name) on the numbers it is
+given (xaibench's, or the paper's where the paper prints them) and returns its
+:class:`~xaibench.papers.comparison.Verdict`: whether it holds (``None``: not decidable)
+and the numbers it compared. No I/O; arrays are per-image values over the batch images.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from xaibench.papers.comparison import vs
+from xaibench.papers.comparison import UNDECIDED, Verdict, vs
 
 #: Fig. 7's claim: every altered digit is recognised with at least this score
 CONFIDENT = 0.9
@@ -19,54 +17,37 @@ CONFIDENT = 0.9
 ROBUST_R = 0.5
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A claim, whether it holds on the numbers (None: undecided) and the numbers shown."""
-
-    claim: str
-    holds: bool | None
-    shown: float | str | None = None
-
-
 def kept_class(kept_argmax) -> Verdict:
     """Fig. 3 / Sec. 5: the high-CI regions alone keep the predicted class; ``kept_argmax``
     is 1 where the class is still the top class on the kept regions, else 0."""
     share = float(np.mean(kept_argmax))
-    return Verdict("the high-CI regions alone give a class score close to the initial "
-                   "prediction (decided: the class is kept in > 50 % of the images)",
-                   share > 0.5, share)
+    return Verdict(share > 0.5, share)
 
 
 def kept_gain(whole, kept) -> Verdict:
     """Fig. 3 / Sec. 4: leaving out the low-CI regions raises the class score; ``whole`` /
     ``kept``: the score of the whole image / of the kept regions, per image."""
     whole, kept = np.asarray(whole, np.float64), np.asarray(kept, np.float64)
-    return Verdict("omitting the low-importance regions slightly increases the confidence "
-                   "for the predicted class (decided: mean kept - whole > 0)",
-                   float(np.mean(kept - whole)) > 0,
+    return Verdict(float(np.mean(kept - whole)) > 0,
                    vs(float(whole.mean()), float(kept.mean()), sep=" -> "))
 
 
 def lime_background(background: dict) -> Verdict:
     """Sec. 4.1: LIME marks background as relevant; ``background``: method key ("ci",
     "lime", ...) -> mean share of positive relevance on background pixels."""
-    return Verdict("LIME shows parts of the background with positive relevance (decided: "
-                   "LIME's background share > CI's)",
-                   background["lime"] > background["ci"],
+    return Verdict(background["lime"] > background["ci"],
                    vs(background["lime"], background["ci"]))
 
 
 def better_visual() -> Verdict:
     """Sec. 4.1 / abstract: CI is the better visual explanation, a human judgement."""
-    return Verdict("CI gives the better visual explanation (a human judgement; not "
-                   "decidable here)", None)
+    return UNDECIDED
 
 
 def ci_highest_aopc(aopc: dict) -> Verdict:
     """xaibench's proxy of Sec. 4.1: CI has a higher AOPC than masking and LIME; ``aopc``:
     method key ("ci", "occ", "lime") -> mean AOPC."""
-    return Verdict("CI explains better than masking and LIME (xaibench's proxy: CI has the "
-                   "highest AOPC)", aopc["ci"] > aopc["occ"] and aopc["ci"] > aopc["lime"],
+    return Verdict(aopc["ci"] > aopc["occ"] and aopc["ci"] > aopc["lime"],
                    vs(aopc["ci"], vs(aopc["occ"], aopc["lime"], sep=", ")))
 
 
@@ -74,36 +55,30 @@ def lime_same_for_classes(r_ci, r_lime) -> Verdict:
     """Sec. 4.2: LIME gives the same map for different classes, CI does not; ``r_ci`` /
     ``r_lime``: Pearson r of each image's maps for the predicted and the runner-up class."""
     ci, lime = float(np.mean(r_ci)), float(np.mean(r_lime))
-    return Verdict("LIME very often gives the same explanation for different classes, CI "
-                   "does not (decided: LIME's mean r > CI's)", lime > ci, vs(lime, ci))
+    return Verdict(lime > ci, vs(lime, ci))
 
 
 def altered_recognised(scores, predicted, truth) -> Verdict:
     """Fig. 7: the altered digits are recognised with high confidence; per altered digit the
     score of the predicted class, the predicted and the true class."""
     good = [int(p) == int(t) and s >= CONFIDENT for s, p, t in zip(scores, predicted, truth)]
-    return Verdict("despite the noise and distortion the digits are recognised correctly "
-                   "with high confidence (decided: all three correct, score >= 0.9)",
-                   all(good), vs(*[float(s) for s in scores], sep=", ", digits=4))
+    return Verdict(all(good), vs(*[float(s) for s in scores], sep=", ", digits=4))
 
 
 def robust_under_noise(r) -> Verdict:
     """Sec. 4.3: CI maps hardly change under noise; ``r``: Pearson r of each image's clean
     and noisy CI maps."""
     mean = float(np.mean(r))
-    return Verdict("CI provides robust explanations under noise (decided: mean r > 0.5)",
-                   mean > ROBUST_R, mean)
+    return Verdict(mean > ROBUST_R, mean)
 
 
 def kept_beats_whole(whole: float, kept: float) -> Verdict:
     """Fig. 8: for the predicted class the kept high-CI regions score higher than the whole
     image (the paper: 51 % -> 99 %)."""
-    return Verdict("the kept high-CI regions of the predicted class score higher than the "
-                   "whole image", kept > whole, vs(whole, kept, sep=" -> "))
+    return Verdict(kept > whole, vs(whole, kept, sep=" -> "))
 
 
 def kept_predicted_beats_true(predicted: float, true: float) -> Verdict:
     """Fig. 8: the kept high-CI regions score higher for the predicted than for the true
     class (the paper: 99 % vs 26 %)."""
-    return Verdict("the kept high-CI regions score higher for the predicted than for the "
-                   "true class", predicted > true, vs(predicted, true))
+    return Verdict(predicted > true, vs(predicted, true))

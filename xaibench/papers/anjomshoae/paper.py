@@ -38,3 +38,28 @@ METHODS = {"ci": "contextual importance", "occ": "masking (occlusion)", "lime": 
 
 #: the altered digits of Fig. 7, panel -> alteration (:func:`.measures.distort`)
 FIG7_CASES = (("a", "underline"), ("b", "noise"), ("c", "elastic"))
+
+#: the paper's claims, each with the rule that decides it here (:mod:`.claims`, by key)
+CLAIMS = {
+    "kept_class": "the high-CI regions alone give a class score close to the initial "
+                  "prediction (decided: the class is kept in > 50 % of the images)",
+    "kept_gain": "omitting the low-importance regions slightly increases the confidence for "
+                 "the predicted class (decided: mean kept - whole > 0)",
+    "lime_background": "LIME shows parts of the background with positive relevance "
+                       "(decided: LIME's background share > CI's)",
+    "better_visual": "CI gives the better visual explanation (a human judgement; not "
+                     "decidable here)",
+    "ci_highest_aopc": "CI explains better than masking and LIME (xaibench's proxy: CI has "
+                       "the highest AOPC)",
+    "lime_same_for_classes": "LIME very often gives the same explanation for different "
+                             "classes, CI does not (decided: LIME's mean r > CI's)",
+    "altered_recognised": "despite the noise and distortion the digits are recognised "
+                          "correctly with high confidence (decided: all three correct, "
+                          "score >= 0.9)",
+    "robust_under_noise": "CI provides robust explanations under noise (decided: mean r > "
+                          "0.5)",
+    "kept_beats_whole": "the kept high-CI regions of the predicted class score higher than "
+                        "the whole image",
+    "kept_predicted_beats_true": "the kept high-CI regions score higher for the predicted "
+                                 "than for the true class",
+}

@@ -20,7 +20,7 @@ from xaibench.papers.anjomshoae import claims, figures
 from xaibench.papers.anjomshoae.measures import (
     StrokeSegments, background_share, correlations, distort, kept_probability, lime_keep,
     probabilities)
-from xaibench.papers.anjomshoae.paper import FIG7_CASES, METHODS, PAPER, TITLE
+from xaibench.papers.anjomshoae.paper import CLAIMS, FIG7_CASES, METHODS, PAPER, TITLE
 from xaibench.papers.cache import cached
 from xaibench.papers.comparison import Reproduction
 from xaibench.runner.config import RunConfig, Step
@@ -381,11 +381,6 @@ def misclassified_example(e: Experiment, i: int, classes: dict) -> dict:
 
 # ---------------------------------------------------------------------------- figures
 
-def _add(result, item, verdict, paper=None):
-    result.add(item, paper=paper, ours=verdict.shown, claim=verdict.claim,
-               holds=verdict.holds)
-
-
 def _results_file(res: RunResults) -> str:
     return os.path.join(res.folder, RESULTS)
 
@@ -400,10 +395,10 @@ def fig3(result, e: Experiment):
                "predicted class", ours=held.shown)
     result.add("Fig. 3, mean score: whole image", ours=float(whole.mean()))
     result.add("Fig. 3, mean score: kept high-CI regions only", ours=float(kept.mean()))
-    _add(result, "Fig. 3 / Sec. 5, kept high-CI regions (xaibench: share keeping the class)",
-         held)
-    _add(result, "Fig. 3 / Sec. 4, score: whole image -> kept high-CI regions (mean)",
-         claims.kept_gain(whole, kept))
+    result.claim("Fig. 3 / Sec. 5, kept high-CI regions (xaibench: share keeping the class)",
+                 CLAIMS["kept_class"], held)
+    result.claim("Fig. 3 / Sec. 4, score: whole image -> kept high-CI regions (mean)",
+                 CLAIMS["kept_gain"], claims.kept_gain(whole, kept))
     idx = e.shown
     shown = {"x": e.x[idx, ..., 0], "ci": e.batch.maps["ci"][idx],
              "pred": e.test.pred[idx], "whole": whole[idx], "kept": kept[idx]}
@@ -430,10 +425,12 @@ def fig4(result, e: Experiment):
     for k in keys:
         result.add(f"Fig. 4, share of positive relevance on background, {METHODS[k]}",
                    ours=bg[k])
-    _add(result, "Sec. 4.1, background share: LIME vs CI", claims.lime_background(bg))
-    _add(result, "Sec. 4.1 / abstract, CI vs masking and LIME", claims.better_visual())
-    _add(result, "Fig. 4 (xaibench proxy), AOPC: CI vs masking, LIME",
-         claims.ci_highest_aopc(aopc))
+    result.claim("Sec. 4.1, background share: LIME vs CI", CLAIMS["lime_background"],
+                 claims.lime_background(bg))
+    result.claim("Sec. 4.1 / abstract, CI vs masking and LIME", CLAIMS["better_visual"],
+                 claims.better_visual())
+    result.claim("Fig. 4 (xaibench proxy), AOPC: CI vs masking, LIME",
+                 CLAIMS["ci_highest_aopc"], claims.ci_highest_aopc(aopc))
     result.tables["Fig. 4: CI vs masking vs LIME over the batch images"] = \
         figures.fig4_table(aopc, bg, random)
     idx = e.shown
@@ -450,8 +447,8 @@ def fig56(result, e: Experiment):
     result.add("Fig. 5/6, mean Pearson r of the maps for the predicted and the runner-up "
                "class, CI", ours=float(r["ci"].mean()))
     result.add("Fig. 5/6, same, LIME", ours=float(r["lime"].mean()))
-    _add(result, "Sec. 4.2, contrastive: r of LIME vs r of CI",
-         claims.lime_same_for_classes(r["ci"], r["lime"]))
+    result.claim("Sec. 4.2, contrastive: r of LIME vs r of CI", CLAIMS["lime_same_for_classes"],
+                 claims.lime_same_for_classes(r["ci"], r["lime"]))
     ex = contrast_examples(e)
     idx = [int(i) for i in ex["index"]]
     classes = [(int(e.test.pred[i]), int(e.test.second[i])) for i in idx]
@@ -479,8 +476,8 @@ def fig7(result, e: Experiment):
     digits = [PAPER["fig7"][key]["digit"] for key, _ in FIG7_CASES]
     paper = claims.altered_recognised([PAPER["fig7"][key]["score"] for key, _ in FIG7_CASES],
                                       digits, digits)
-    _add(result, "Fig. 7, scores of the three altered digits",
-         claims.altered_recognised(scores, predicted, truth), paper=paper.shown)
+    result.claim("Fig. 7, scores of the three altered digits", CLAIMS["altered_recognised"],
+                 claims.altered_recognised(scores, predicted, truth), paper=paper.shown)
     ci_noisy = maps_of(e.batch.noisy, e.steps.methods("ci"))["ci"]
     robust = claims.robust_under_noise(correlations(e.batch.maps["ci"], ci_noisy))
     batch = {"n": n, "noise": e.opts.noise, "r": robust.shown,
@@ -490,7 +487,8 @@ def fig7(result, e: Experiment):
     result.add(f"Fig. 7 (xaibench), accuracy with Gaussian noise (std {e.opts.noise:g})",
                ours=batch["acc_noisy"])
     result.add("Fig. 7 (xaibench), mean Pearson r of CI maps, clean vs noisy", ours=robust.shown)
-    _add(result, "Sec. 4.3, CI under noise: mean r of clean and noisy CI maps", robust)
+    result.claim("Sec. 4.3, CI under noise: mean r of clean and noisy CI maps",
+                 CLAIMS["robust_under_noise"], robust)
     result.tables["Fig. 7: distorted and noisy inputs"] = figures.fig7_table(
         FIG7_CASES, idx, truth, ex["p"], batch)
 
@@ -515,12 +513,15 @@ def fig8(result, e: Experiment):
         for cls in ("predicted", "true"):
             result.add(f"Fig. 8, score of {what}, {cls} class", paper=ref[f"{key}_{cls}"],
                        ours=scores[f"{key}_{cls[:4]}"])
-    _add(result, "Fig. 8, predicted class: whole image -> kept high-CI regions",
-         claims.kept_beats_whole(float(p[j]), scores["ci_pred"]),
-         paper=claims.kept_beats_whole(ref["p_predicted"], ref["ci_predicted"]).shown)
-    _add(result, "Fig. 8, kept high-CI regions: predicted vs true class",
-         claims.kept_predicted_beats_true(scores["ci_pred"], scores["ci_true"]),
-         paper=claims.kept_predicted_beats_true(ref["ci_predicted"], ref["ci_true"]).shown)
+    result.claim("Fig. 8, predicted class: whole image -> kept high-CI regions",
+                 CLAIMS["kept_beats_whole"],
+                 claims.kept_beats_whole(float(p[j]), scores["ci_pred"]),
+                 paper=claims.kept_beats_whole(ref["p_predicted"], ref["ci_predicted"]).shown)
+    result.claim("Fig. 8, kept high-CI regions: predicted vs true class",
+                 CLAIMS["kept_predicted_beats_true"],
+                 claims.kept_predicted_beats_true(scores["ci_pred"], scores["ci_true"]),
+                 paper=claims.kept_predicted_beats_true(ref["ci_predicted"],
+                                                        ref["ci_true"]).shown)
     case = {"label": int(e.test.y[i]), "j": j, "t": t, "scores": scores}
     result.figures["Fig. 8: a misclassified example"] = figures.fig8(
         e.path("figures", "fig8_misclassified.png"), x[..., 0], ex, case, e.opts.threshold,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xaibench.papers.comparison import Row, vs
+from xaibench.papers.comparison import UNDECIDED, Row, Verdict, claim_row, vs
 from xaibench.papers.kohlbrenner.paper import (
     BASELINE_KEY, CMP, COLUMNS, LABELS, LARGE_BOX, METHODS, PAPER, REFERENCE, SMALL_BOX,
     UNIFORM_LRP)
@@ -31,10 +31,6 @@ class Measured:
     ratios: dict
     occlusion: dict
     correlation: dict
-
-
-def _claim(item, claim, holds, ours, paper=None) -> Row:
-    return Row(item, paper, ours, claim, None if holds is None else bool(holds))
 
 
 # --------------------------------------------------------------------------- Table 1
@@ -135,7 +131,7 @@ def table1_rows(table: dict, paper: dict = PAPER[REFERENCE]) -> list:
                    ours=kendall_tau(ours[0], theirs[0])))
     for (claim, holds), what, p, o in zip(table1_claims(*ours), TABLE1_EVIDENCE,
                                           table1_evidence(*theirs), table1_evidence(*ours)):
-        out.append(_claim(f"Table 1, {what}", claim, holds, o, p))
+        out.append(claim_row(f"Table 1, {what}", claim, Verdict(holds, o), paper=p))
     return out
 
 
@@ -175,13 +171,13 @@ def fig3_rows(ratios: dict) -> list:
     decided = len(small) == len(large) == len(METHODS)
     spread = [max(v.values()) - min(v.values()) for v in (large, small)] if decided else None
     return [
-        _claim("Fig. 3, smallest Spearman rho(box size, mu) over the methods",
-               "mu grows with the box size for every method (decided: rho > 0 for every "
-               "method)", all(r > 0 for r in rho.values()), min(rho.values())),
-        _claim("Fig. 3, spread of mean mu: boxes > 50 % vs <= 25 %",
-               "methods converge for boxes > 50 % of the image: the spread of mean mu "
-               "between methods is smaller there than for boxes <= 25 %",
-               spread[0] < spread[1] if decided else None, vs(*spread) if decided else None)]
+        claim_row("Fig. 3, smallest Spearman rho(box size, mu) over the methods",
+                  "mu grows with the box size for every method (decided: rho > 0 for every "
+                  "method)", Verdict(all(r > 0 for r in rho.values()), min(rho.values()))),
+        claim_row("Fig. 3, spread of mean mu: boxes > 50 % vs <= 25 %",
+                  "methods converge for boxes > 50 % of the image: the spread of mean mu "
+                  "between methods is smaller there than for boxes <= 25 %",
+                  Verdict(spread[0] < spread[1], vs(*spread)) if decided else UNDECIDED)]
 
 
 # --------------------------------------------------------------------------- Fig. 2
@@ -199,13 +195,13 @@ def fig2_rows(occ: dict) -> list:
         Row("Fig. 2, mean logit change, occluding the context", ours=ctx),
         Row("Fig. 2, share of images where occluding the object lowers the logit more",
             ours=float(np.mean(occ["object"] < occ["context"]))),
-        _claim("Fig. 2, mean logit change: object vs context",
-               "occluding the object lowers the true-class logit more than occluding the "
-               "context (mean over images)", obj < ctx, vs(obj, ctx)),
-        _claim("Fig. 2, context - object change: smaller vs larger half of the objects",
-               "the difference is larger for the smaller half of the objects",
-               lower.mean() > upper.mean() if split else None,
-               vs(float(lower.mean()), float(upper.mean())) if split else None)]
+        claim_row("Fig. 2, mean logit change: object vs context",
+                  "occluding the object lowers the true-class logit more than occluding the "
+                  "context (mean over images)", Verdict(obj < ctx, vs(obj, ctx))),
+        claim_row("Fig. 2, context - object change: smaller vs larger half of the objects",
+                  "the difference is larger for the smaller half of the objects",
+                  Verdict(lower.mean() > upper.mean(),
+                          vs(float(lower.mean()), float(upper.mean()))) if split else UNDECIDED)]
 
 
 # --------------------------------------------------------------------------- Fig. 1
@@ -228,10 +224,10 @@ def fig1_rows(correlation: dict) -> list:
         Row("Fig. 1, correlation of true- and runner-up-class heatmaps, (a)-(d)", ours=uniform),
         Row("Fig. 1, correlation of true- and runner-up-class heatmaps, LRP_CMP (e)-(g)",
             ours=cmp),
-        _claim("Fig. 1, correlation of the two classes' heatmaps: LRP_CMP vs (a)-(d)",
-               "LRP_CMP is more class-discriminative than uniform rules, GB and PA (lower "
-               "correlation between the two classes' heatmaps)", cmp < uniform,
-               vs(cmp, uniform))]
+        claim_row("Fig. 1, correlation of the two classes' heatmaps: LRP_CMP vs (a)-(d)",
+                  "LRP_CMP is more class-discriminative than uniform rules, GB and PA (lower "
+                  "correlation between the two classes' heatmaps)",
+                  Verdict(cmp < uniform, vs(cmp, uniform)))]
 
 
 def rows(measured: Measured) -> list:

@@ -90,16 +90,6 @@ class Setup:
         return f"{label}, {self.images} images"
 
 
-def _check_vgg16_weights() -> None:
-    """ImageNet needs VGG-16's weights in the Keras cache (no network is used)."""
-    from xaibench.zoo import VGG16_WEIGHTS_FILE
-
-    path = os.path.join(os.path.expanduser("~"), ".keras", "models", VGG16_WEIGHTS_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"the VGG-16 ImageNet weights are not in the Keras cache: "
-                                f"put {VGG16_WEIGHTS_FILE} at {path}")
-
-
 def setup(out, quick, data, seed, images, bins, pattern_images) -> Setup:
     """The :class:`Setup` of a call (None: the mode's default), every option checked with
     a one-line error before any model is loaded or folder made."""
@@ -111,9 +101,10 @@ def setup(out, quick, data, seed, images, bins, pattern_images) -> Setup:
     kind, mode = spec["name"], 0 if quick else 1
     if kind == "imagenet_val":
         from xaibench.data import imagenet_val
+        from xaibench.zoo import vgg16_weights_file
 
         imagenet_val(spec["root"], limit=1)      # a wrong folder layout fails here
-        _check_vgg16_weights()
+        vgg16_weights_file()
     return Setup(spec, MODELS[kind], images or N_IMAGES[kind][mode],
                  bins or (QUICK_BINS if quick else FIG3_BINS),
                  pattern_images or PATTERN_IMAGES[kind][mode], seed, bool(quick), out)
@@ -281,19 +272,16 @@ def _draw(result: Reproduction, s: Setup, m: claims.Measured, heatmaps: dict,
     the tables of Table 1 and Fig. 1."""
     from xaibench.runner.store import RESULTS
 
-    folder, runs = os.path.join(s.out, "figures"), [os.path.join(r.folder, RESULTS)
-                                                   for r in runs]
+    runs = [os.path.join(r.folder, RESULTS) for r in runs]
     result.tables["Table 1: relevance inside the box (eq. 2), true class"] = \
         figures.table1_markdown(claims.table1_columns(m.ratios))
-    result.figures["Fig. 3: mu against box size"] = cached(
-        os.path.join(folder, f"fig3_mu_by_box_size_{s.bins}_bins.png"),
-        lambda: figures.fig3(m.ratios, s.bins), depends=runs, dpi=120)
-    result.figures["Fig. 2: occluding object vs. context"] = cached(
-        os.path.join(folder, "fig2_occlusion.png"), lambda: figures.fig2(m.occlusion),
-        depends=runs, dpi=120)
-    result.figures["Fig. 1: two classes, uniform rules (a)-(d) vs. LRP_CMP (e)-(g)"] = cached(
-        os.path.join(folder, "fig1_heatmaps.png"), lambda: figures.fig1(heatmaps),
-        depends=[os.path.join(s.models, "fig1_heatmaps.npz")], dpi=110)
+    result.figure("Fig. 3: mu against box size", f"fig3_mu_by_box_size_{s.bins}_bins.png",
+                  lambda: figures.fig3(m.ratios, s.bins), runs, dpi=120)
+    result.figure("Fig. 2: occluding object vs. context", "fig2_occlusion.png",
+                  lambda: figures.fig2(m.occlusion), runs, dpi=120)
+    result.figure("Fig. 1: two classes, uniform rules (a)-(d) vs. LRP_CMP (e)-(g)",
+                  "fig1_heatmaps.png", lambda: figures.fig1(heatmaps),
+                  [os.path.join(s.models, "fig1_heatmaps.npz")], dpi=110)
     result.tables["Fig. 1: correlation between the two classes' heatmaps"] = \
         figures.fig1_markdown(m.correlation)
 
@@ -319,7 +307,6 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     pa = RunResults(sub_run(result, "table1_pa", pa_config(s, steps), progress))
     heatmaps = fig1_heatmaps(s, steps)
     m = claims.Measured(ratios(main, pa, steps), occlusion(main), correlation(heatmaps))
-    for row in claims.rows(m):
-        result.add(row.item, row.paper, row.ours, row.claim, row.holds)
+    result.rows.extend(claims.rows(m))
     _draw(result, s, m, heatmaps, (main, pa))
     return result

@@ -1,17 +1,15 @@
-"""The paper's claims as pure functions: numbers in, :class:`Verdict` rows out.
+"""The paper's claims as pure functions: numbers in, comparison rows out.
 
 Each function takes what its figure shows (AOPC values, file sizes, ...) as dicts or
 arrays keyed like :data:`~xaibench.papers.samek.paper.METHODS` and returns the claim rows
-of the comparison: the paper's statement, the numbers it compares and whether it holds
-(True / False, or None when this data cannot decide it). No I/O.
+(:func:`~xaibench.papers.comparison.claim_row`): what is compared, the paper's statement
+and its :class:`~xaibench.papers.comparison.Verdict`. No I/O.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from xaibench.papers.comparison import ordered, vs
+from xaibench.papers.comparison import Verdict, claim_row, ordered, vs
 from xaibench.papers.samek.paper import (
     CLAIMS, FIG5_LRP, FIG5_OTHERS, LABELS, LRP, OTHERS, PAPER_LARGE_REGIONS)
 
@@ -19,18 +17,8 @@ from xaibench.papers.samek.paper import (
 ALMOST_ALL = 0.9
 
 
-class Verdict(NamedTuple):
-    """One claim row: ``item`` (what is compared), the paper's ``claim``, the numbers
-    shown (``ours``) and whether the claim holds (None: undecided)."""
-
-    item: str
-    claim: str
-    ours: float | str
-    holds: bool | None
-
-
-def _verdict(item: str, claim: str, ours, holds) -> Verdict:
-    return Verdict(item, claim, ours, None if holds is None else bool(holds))
+def _row(item: str, claim: str, ours, holds):
+    return claim_row(item, claim, Verdict(holds, ours))
 
 
 def fig4_claims(final: dict) -> list:
@@ -40,17 +28,17 @@ def fig4_claims(final: dict) -> list:
     eps = max(final["lrp_eps0.01"], final["lrp_eps100"])
     deconv, a2b1 = final["deconv"], final["lrp_a2b1"]
     return [
-        _verdict("Fig. 4, worst LRP vs best other", CLAIMS["Fig. 4, LRP best"],
-                 vs(lrp, other), lrp > other),
-        _verdict("Fig. 4, deconvolution vs best sensitivity",
-                 CLAIMS["Fig. 4, deconvolution second"], vs(deconv, sens), deconv > sens),
-        _verdict("Fig. 4, deconvolution vs random", CLAIMS["Fig. 4, deconvolution beats random"],
-                 vs(deconv, 0.0), deconv > 0),
-        _verdict("Fig. 4, best epsilon-LRP vs alpha2-beta1",
-                 CLAIMS["Fig. 4, epsilon-LRP beats alpha-beta"], vs(eps, a2b1), eps > a2b1),
-        _verdict("Fig. 4, LRP eps=100 vs eps=0.01", CLAIMS["Fig. 4, epsilon 100 beats 0.01"],
-                 vs(final["lrp_eps100"], final["lrp_eps0.01"]),
-                 ordered(final, ["lrp_eps100", "lrp_eps0.01"])),
+        _row("Fig. 4, worst LRP vs best other", CLAIMS["Fig. 4, LRP best"],
+             vs(lrp, other), lrp > other),
+        _row("Fig. 4, deconvolution vs best sensitivity",
+             CLAIMS["Fig. 4, deconvolution second"], vs(deconv, sens), deconv > sens),
+        _row("Fig. 4, deconvolution vs random", CLAIMS["Fig. 4, deconvolution beats random"],
+             vs(deconv, 0.0), deconv > 0),
+        _row("Fig. 4, best epsilon-LRP vs alpha2-beta1",
+             CLAIMS["Fig. 4, epsilon-LRP beats alpha-beta"], vs(eps, a2b1), eps > a2b1),
+        _row("Fig. 4, LRP eps=100 vs eps=0.01", CLAIMS["Fig. 4, epsilon 100 beats 0.01"],
+             vs(final["lrp_eps100"], final["lrp_eps0.01"]),
+             ordered(final, ["lrp_eps100", "lrp_eps0.01"])),
     ]
 
 
@@ -69,11 +57,11 @@ def fig8_claims(fig8: dict, paper_sizes: dict) -> list:
     for r in regions:
         best_eps = max(fig8[r]["lrp_eps1"], fig8[r]["lrp_eps100"])
         rest = max(fig8[r]["lrp_a2b1"], fig8[r]["deconv"], 0.0)
-        out.append(_verdict(f"Fig. 8, region {r} px: best epsilon-LRP vs best other",
-                            CLAIMS["Fig. 8, epsilon-LRP best"].format(
+        out.append(_row(f"Fig. 8, region {r} px: best epsilon-LRP vs best other",
+                        CLAIMS["Fig. 8, epsilon-LRP best"].format(
                                 r=f"{r} px (paper {sizes_text(paper_sizes[r])})"),
                             vs(best_eps, rest), best_eps > rest))
-    out.append(_verdict(
+    out.append(_row(
         "Fig. 8, LRP eps=1 vs eps=100 per region size", CLAIMS["Fig. 8, epsilon 1 beats 100"],
         "; ".join(vs(fig8[r]["lrp_eps1"], fig8[r]["lrp_eps100"]) for r in regions),
         all(fig8[r]["lrp_eps1"] > fig8[r]["lrp_eps100"] for r in regions)))
@@ -81,7 +69,7 @@ def fig8_claims(fig8: dict, paper_sizes: dict) -> list:
     small = [r for r in regions if r not in large]
     holds = (all(fig8[r]["deconv"] > 0 for r in large)
              and all(fig8[r]["deconv"] <= 0 for r in small)) if small and large else None
-    out.append(_verdict(
+    out.append(_row(
         "Fig. 8, deconvolution - sensitivity l2 per region size",
         CLAIMS["Fig. 8, deconvolution only at large regions"],
         "; ".join(f"{r} px: {vs(fig8[r]['deconv'])}" for r in regions), holds))
@@ -96,14 +84,14 @@ def fig5_claims(cx: dict) -> list:
     for fmt, claim in (("png", "Fig. 5, PNG"), ("jpeg", "Fig. 5, JPEG")):
         for other in FIG5_OTHERS:
             share = float(np.mean(np.asarray(lrp[fmt]) < np.asarray(cx[other][fmt])))
-            out.append(_verdict(f"Fig. 5, share of images with smaller LRP {fmt.upper()} than "
-                                f"{LABELS[other]}", CLAIMS[claim].format(other=LABELS[other]),
-                                share, share >= ALMOST_ALL))
+            out.append(_row(f"Fig. 5, share of images with smaller LRP {fmt.upper()} than "
+                            f"{LABELS[other]}", CLAIMS[claim].format(other=LABELS[other]),
+                            share, share >= ALMOST_ALL))
     for other in FIG5_OTHERS:
         mine, theirs = np.median(lrp["entropy"]), np.median(cx[other]["entropy"])
-        out.append(_verdict(f"Fig. 5, median entropy LRP vs {LABELS[other]}",
-                            CLAIMS["Fig. 5, entropy"].format(other=LABELS[other]),
-                            f"{mine:.3f} vs {theirs:.3f}", mine < theirs))
+        out.append(_row(f"Fig. 5, median entropy LRP vs {LABELS[other]}",
+                        CLAIMS["Fig. 5, entropy"].format(other=LABELS[other]),
+                        f"{mine:.3f} vs {theirs:.3f}", mine < theirs))
     return out
 
 
@@ -112,5 +100,5 @@ def fig7_claims(accuracy, aopc) -> list:
     and undecided when either does not vary)."""
     acc, a = np.asarray(accuracy, np.float64), np.asarray(aopc, np.float64)
     r = float(np.corrcoef(acc, a)[0, 1]) if acc.std() > 0 and a.std() > 0 else float("nan")
-    return [_verdict("Fig. 7, Pearson r of AOPC and accuracy over epochs",
-                     CLAIMS["Fig. 7, AOPC follows accuracy"], r, None if np.isnan(r) else r > 0)]
+    return [_row("Fig. 7, Pearson r of AOPC and accuracy over epochs",
+                 CLAIMS["Fig. 7, AOPC follows accuracy"], r, None if np.isnan(r) else r > 0)]

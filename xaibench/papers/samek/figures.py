@@ -1,17 +1,13 @@
 """Figs. 4, 5, 7 and 8 and the heatmap grid (as Fig. 6) drawn from the numbers, and the
 Markdown tables of the same numbers.
 
-Each ``fig*`` function returns a Matplotlib figure; :func:`draw` keeps it as a PNG under
-``<out>/figures`` through :func:`~xaibench.papers.cache.cached`, drawn again only when a
-file it depends on (the runs' results) is newer.
+Each ``fig*`` function returns a Matplotlib figure, kept as a PNG at :data:`DPI` by
+:meth:`~xaibench.papers.comparison.Reproduction.figure`.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from xaibench.papers.cache import cached
 from xaibench.papers.comparison import markdown_table
 from xaibench.papers.samek.claims import sizes_text
 from xaibench.papers.samek.paper import FIG5_LRP, FIG5_OTHERS, FIG8, LABELS, LRP, METHODS
@@ -22,15 +18,6 @@ DPI = 110
 FIG5_BOXES = ("lrp_a2b1", "lrp_eps1", "lrp_eps100", "deconv", "sens_l2")
 #: the methods of the heatmap grid, one column each
 GRID = ("sens_l2", "deconv", "lrp_eps1", "lrp_eps100", "lrp_a2b1")
-
-
-def draw(result, name: str, filename: str, make, depends=()) -> str:
-    """The figure ``make()`` kept as ``<out>/figures/<filename>`` and listed on ``result``
-    under ``name``."""
-    path = cached(os.path.join(result.out, "figures", filename), make, depends=depends,
-                  dpi=DPI)
-    result.figures[name] = path
-    return path
 
 
 def _legend_right(ax):

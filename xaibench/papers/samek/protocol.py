@@ -246,12 +246,6 @@ def add_protocol(result, p: Perturbation, images: int):
         result.add(item, paper=value, ours=ours[item])
 
 
-def add_verdicts(result, verdicts):
-    """The claim rows of :mod:`.claims`' verdicts."""
-    for v in verdicts:
-        result.add(v.item, ours=v.ours, claim=v.claim, holds=v.holds)
-
-
 def add_fig4(result, main: MainRuns, title: str):
     """Fig. 4: AOPC(L) relative to the random baseline at the Fig. 4 region."""
     r, L = main.perturbation.region, main.perturbation.steps_at(main.perturbation.region)
@@ -262,12 +256,12 @@ def add_fig4(result, main: MainRuns, title: str):
     result.add("Fig. 4, AOPC of the random baseline at L", ours=random)
     for key in METHODS:
         result.add(f"Fig. 4, AOPC - random at L, {LABELS[key]}", ours=final[key])
-    add_verdicts(result, claims.fig4_claims(final))
+    result.rows.extend(claims.fig4_claims(final))
     result.add("Fig. 4, ordering on this data (AOPC - random)",
                ours=comparison.order_text(sorted(METHODS, key=lambda k: -final[k]), LABELS))
-    figures.draw(result, "Fig. 4: AOPC relative to the random baseline",
-                 "fig4_aopc_relative_to_random.png",
-                 lambda: figures.fig4(rel, r, L, title), main.files)
+    result.figure("Fig. 4: AOPC relative to the random baseline",
+                  "fig4_aopc_relative_to_random.png", lambda: figures.fig4(rel, r, L, title),
+                  main.files, dpi=figures.DPI)
     result.tables["Fig. 4: AOPC at L relative to the random baseline"] = figures.fig4_table(
         {k: float(c[-1]) for k, c in curves.items()}, final, random, L)
 
@@ -283,9 +277,10 @@ def add_fig8(result, main: MainRuns):
         for key in FIG8[1:]:
             result.add(f"Fig. 8, region {r} px (paper {claims.sizes_text(sizes[r])}), AOPC - "
                        f"sensitivity l2, {LABELS[key]}", ours=table[r][key])
-    add_verdicts(result, claims.fig8_claims(table, sizes))
-    figures.draw(result, "Fig. 8: AOPC relative to sensitivity l2 by region size",
-                 "fig8_region_sizes.png", lambda: figures.fig8(table, sizes), main.files)
+    result.rows.extend(claims.fig8_claims(table, sizes))
+    result.figure("Fig. 8: AOPC relative to sensitivity l2 by region size",
+                  "fig8_region_sizes.png", lambda: figures.fig8(table, sizes), main.files,
+                  dpi=figures.DPI)
     result.tables["Fig. 8: AOPC at L relative to sensitivity l2"] = figures.fig8_table(
         table, sizes, {r: main.perturbation.steps_at(r) for r in sizes})
 
@@ -293,9 +288,9 @@ def add_fig8(result, main: MainRuns):
 def add_fig5(result, main: MainRuns):
     """Fig. 5: complexity of the heatmaps (sensitivity once, l2-pooled)."""
     cx = {key: main.complexity(key) for key in METHODS if key != "sens_linf"}
-    add_verdicts(result, claims.fig5_claims(cx))
-    figures.draw(result, "Fig. 5: heatmap complexity (PNG size, entropy)",
-                 "fig5_complexity.png", lambda: figures.fig5(cx), main.files)
+    result.rows.extend(claims.fig5_claims(cx))
+    result.figure("Fig. 5: heatmap complexity (PNG size, entropy)",
+                  "fig5_complexity.png", lambda: figures.fig5(cx), main.files, dpi=figures.DPI)
     result.tables["Fig. 5: median heatmap complexity"] = figures.fig5_table(cx)
 
 
@@ -311,8 +306,8 @@ def add_heatmaps(result, main: MainRuns, n: int = 6):
             maps[key] = reduce_channels(R[:n], m.pooling)
         with np.load(main.data["path"]) as f:
             return figures.heatmap_grid(f["x"][:n], maps)
-    figures.draw(result, "Heatmaps of the first images (as Fig. 6)", "heatmaps.png", make,
-                 main.files)
+    result.figure("Heatmaps of the first images (as Fig. 6)", "heatmaps.png", make,
+                  main.files, dpi=figures.DPI)
 
 
 # ---------------------------------------------------------------------------- Fig. 7
@@ -462,11 +457,11 @@ def add_fig7(result, checkpoints: list, dataset: str):
     for c in checkpoints:
         result.add(f"Fig. 7, epoch {c.epoch}: test accuracy / AOPC ({label})",
                    ours=f"{c.accuracy:.3f} / {c.aopc:.4g}")
-    add_verdicts(result, claims.fig7_claims([c.accuracy for c in checkpoints],
-                                            [c.aopc for c in checkpoints]))
+    result.rows.extend(claims.fig7_claims([c.accuracy for c in checkpoints],
+                                           [c.aopc for c in checkpoints]))
     depends = [os.path.join(f, RESULTS) for k, f in result.runs.items() if k.startswith("fig7")]
-    figures.draw(result, "Fig. 7: AOPC and accuracy over training", "fig7_aopc_accuracy.png",
-                 lambda: figures.fig7(checkpoints, dataset, label), depends)
+    result.figure("Fig. 7: AOPC and accuracy over training", "fig7_aopc_accuracy.png",
+                  lambda: figures.fig7(checkpoints, dataset, label), depends, dpi=figures.DPI)
     result.tables["Fig. 7: AOPC and accuracy per epoch"] = figures.fig7_table(checkpoints, label)
 
 

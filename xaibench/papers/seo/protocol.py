@@ -96,16 +96,6 @@ def settings(quick: bool, data: dict, **options) -> Settings:
     return Settings(**s)
 
 
-def check_vgg16_weights() -> None:
-    """VOC / ImageNet need VGG-16's ImageNet weights in the Keras cache (no network)."""
-    from xaibench.zoo import VGG16_WEIGHTS_FILE
-
-    path = os.path.join(os.path.expanduser("~"), ".keras", "models", VGG16_WEIGHTS_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"VGG-16 ImageNet weights are not in the Keras cache ({path}); "
-                                f"download {VGG16_WEIGHTS_FILE} there (no network is used)")
-
-
 # --------------------------------------------------------------------------- data and model
 
 @dataclass
@@ -289,10 +279,6 @@ def write_tables(result: Reproduction, num: Numbers, s: Settings, size: tuple) -
             figures.cost_table(num.cost, s, paper_pd, size)})
 
 
-def _claim(result: Reproduction, v: claims.Verdict) -> None:
-    result.add(v.item, paper=v.paper, ours=v.ours, claim=v.claim, holds=v.holds)
-
-
 def _numbers(result: Reproduction, pairs) -> None:
     for item, ours in pairs:
         result.add(item, paper=paper.PAPER.get(item), ours=ours)
@@ -303,24 +289,23 @@ def add_rows(result: Reproduction, num: Numbers, s: Settings, n: int) -> None:
     c, e, pr = num.cost, num.effect, num.pr
     _numbers(result, [("Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)",
                        c.rmpd_passes - 1)])
-    _claim(result, claims.rmpd_passes(c.rmpd_passes, s.scales))
+    result.rows.append(claims.rmpd_passes(c.rmpd_passes, s.scales))
     _numbers(result, [
         ("Sec. 3.2: forward passes per image, PD (paper: r n^2, n = 256, r = 10)", c.pd_passes),
         ("Sec. 4: seconds per image, RMPD (paper: GoogLeNet on a GPU)", c.rmpd_seconds),
         ("Sec. 3.2: seconds per image, PD (paper: VGG on a GPU, 256 px)", c.pd_seconds),
         ("Sec. 4: speed-up of RMPD over PD (paper: two orders of magnitude)", c.speedup)])
-    _claim(result, claims.two_orders_faster(c.speedup, s.pd_text))
+    result.rows.append(claims.two_orders_faster(c.speedup, s.pd_text))
     _numbers(result, [("Fig. 2: class probability, image intact", e.p),
                       ("Fig. 2: class probability, object region erased", e.p_object)])
     result.add("Fig. 2: class probability, background region erased", paper="little change",
                ours=e.p_background)
-    _claim(result, claims.regions(e.p, e.p_object, e.p_background, e.images))
+    result.rows.append(claims.regions(e.p, e.p_object, e.p_background, e.images))
     _numbers(result, [("Fig. 5: images", n)] + [
         (f"Fig. 5: mean F-measure (thresholds 0..1), {m}", pr[m]["mean_f"])
         for m in F_ROWS if m in pr])
-    for v in claims.fig5(pr, num.thresholds) + [
-            claims.fusion_beats_scales(num.fused_f, num.scale_f)]:
-        _claim(result, v)
+    result.rows.extend(claims.fig5(pr, num.thresholds)
+                       + [claims.fusion_beats_scales(num.fused_f, num.scale_f)])
 
 
 def run(out, quick=False, data=None, progress=True, seed=0, images=None,
@@ -338,7 +323,9 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None,
                  pd_outer=pd_outer, pd_samples=pd_samples, pd_stride=pd_stride,
                  timing_images=timing_images, seed=seed)
     if spec["name"] != "clutter":
-        check_vgg16_weights()
+        from xaibench.zoo import vgg16_weights_file
+
+        vgg16_weights_file()
     result = Reproduction("seo", paper.TITLE, str(out), bool(quick), data or "clutter")
     exp = experiment(result.out, spec, s.images)
     steps = method_steps(s)
