@@ -40,6 +40,26 @@ def test_issue_example_in_an_eager_session(mnist):
     R = an.analyze(x, neuron_selection=y)
     assert isinstance(R, np.ndarray) and R.shape == x.shape and R.dtype == np.float32
     assert np.abs(R).max() > 0
+    # the numbers, against references computed here: the logit y_c by the user's layers up
+    # to "flatten" and the Dense layer by hand without its softmax
+    features = tf.keras.Model(model.inputs, model.get_layer("flatten").output)
+    kernel, bias = model.get_layer("predictions").get_weights()
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        yc = tf.gather(tf.matmul(features(xt), kernel) + bias, y, axis=1, batch_dims=1)
+    grad = tape.gradient(yc, xt).numpy()
+    yc = yc.numpy().astype(np.float64)
+    # gradient: d y_c / d x
+    np.testing.assert_allclose(xb.create_analyzer("gradient", model).analyze(x, y), grad,
+                               rtol=1e-5, atol=1e-6 * np.abs(grad).max())
+    # preset A flat: flat on conv1, alpha1-beta0 on conv2/conv3 conserve the relevance
+    # exactly here (an untrained zoo model: every bias, batch-norm shift and mean 0), and
+    # epsilon = 0.1 on the Dense layer keeps sum_i R_i = y_c * y_c / (y_c + 0.1 sign(y_c))
+    shifts = [w for w in model.weights if any(k in w.name for k in ("bias", "beta", "moving_mean"))]
+    assert len(shifts) == 3 * 3 + 1 and not any(np.any(w.numpy()) for w in shifts)
+    total = R.reshape(len(x), -1).sum(1, dtype=np.float64)
+    np.testing.assert_allclose(total, yc * yc / (yc + 0.1 * np.sign(yc)), rtol=2e-5)
     # the user's model, eager execution and tf.function code are untouched
     assert tf.executing_eagerly()
     np.testing.assert_array_equal(model.predict(x, verbose=0), before)

@@ -37,24 +37,64 @@ def test_render_is_red_positive_blue_negative_white_zero():
     assert img[0, 0] == img[1, 2] and img[0, 2] == img[1, 0]
 
 
+def bwr_by_hand(h):
+    """The images complexity() is specified to measure, made without xaibench: each map
+    (N, H, W) scaled symmetrically to [-1, 1] by its max |h| (0 -> 0.5, white), coloured by
+    matplotlib's 'bwr' map directly, alpha dropped."""
+    import matplotlib
+
+    m = np.abs(h).max(axis=(1, 2), keepdims=True)
+    t = 0.5 + 0.5 * h / np.where(m > 0, m, 1.0)
+    return matplotlib.colormaps["bwr"](t, bytes=True)[..., :3]
+
+
+def encoded_by_hand(image, fmt, **options):
+    """Bytes of the (H, W, 3) uint8 array encoded by Pillow from its raw bytes."""
+    buf = io.BytesIO()
+    Image.frombytes("RGB", image.shape[1::-1], image.tobytes()).save(buf, format=fmt, **options)
+    return len(buf.getvalue())
+
+
+def entropy_by_hand(image):
+    """-sum p log2 p of the 256-bin histogram of all pixel values (channels pooled)."""
+    counts, _ = np.histogram(image.ravel(), bins=256, range=(0, 256))
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
 def test_entropy_and_sizes():
     # half +1, half -1: pixel values {255, 0, 0} and {0, 0, 255} -> p(255) = 1/3, p(0) = 2/3
     R = np.ones((1, 8, 8))
     R[0, :, 4:] = -1
     out = xb.evaluate.complexity(R)
-    assert out["entropy"][0] == pytest.approx(-(1 / 3) * np.log2(1 / 3) - (2 / 3) * np.log2(2 / 3))
+    assert out["entropy"][0] == pytest.approx(-(1 / 3) * np.log2(1 / 3) - (2 / 3) * np.log2(2 / 3),
+                                              rel=1e-12)
+    # the two-colour image encoded by the test: 8 rows of 4 red then 4 blue pixels
+    two = np.zeros((8, 8, 3), np.uint8)
+    two[:, :4, 0] = 255
+    two[:, 4:, 2] = 255
+    assert out["png"][0] == encoded_by_hand(two, "PNG")
+    assert out["jpeg"][0] == encoded_by_hand(two, "JPEG", quality=75)
     rng = np.random.default_rng(0)
     smooth = np.tile(np.linspace(-1, 1, 32), (32, 1))[None]
     noisy = rng.normal(size=(1, 32, 32))
     both = np.concatenate([smooth, noisy])
     out = xb.evaluate.complexity(both)
-    images = heatmaps.render(both)
+    coarse = xb.evaluate.complexity(both, jpeg_quality=20, formats=("jpeg",))
+    # a (N, H, W, C) heatmap pooled over channels ("sum") measures like its pooled map
+    split = np.stack([0.25 * both, 0.75 * both], axis=-1)
+    pooled = xb.evaluate.complexity(split)
+    images = bwr_by_hand(both)
     for i in range(2):
-        assert out["entropy"][i] == pytest.approx(shannon_entropy(images[i], base=2))
-        buf = io.BytesIO()
-        Image.fromarray(images[i]).save(buf, format="PNG")
-        assert out["png"][i] == len(buf.getvalue())
-        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(buf.getvalue()))), images[i])
+        assert out["entropy"][i] == pytest.approx(entropy_by_hand(images[i]), rel=1e-12)
+        assert out["entropy"][i] == pytest.approx(shannon_entropy(images[i], base=2), rel=1e-12)
+        png = encoded_by_hand(images[i], "PNG")
+        assert out["png"][i] == png
+        assert out["jpeg"][i] == encoded_by_hand(images[i], "JPEG", quality=75)
+        assert coarse["jpeg"][i] == encoded_by_hand(images[i], "JPEG", quality=20)
+        assert set(coarse) == {"jpeg", "entropy"}
+        for key in ("png", "jpeg", "entropy"):
+            assert pooled[key][i] == pytest.approx(out[key][i], rel=1e-12)
     assert out["png"][1] > out["png"][0] and out["jpeg"][1] > out["jpeg"][0]
     assert out["entropy"][1] > out["entropy"][0]
 

@@ -133,8 +133,32 @@ def test_gradcam_at_any_layer_of_the_users_model(model):
 
 def test_gradcam_layer_choice_and_errors(model):
     x = np.random.RandomState(2).normal(0, 1, (2, 8, 8, 2)).astype(np.float32)
-    pool = xb.create_analyzer("grad_cam", model, layer="pool")
-    assert pool.analyze(x).shape == x.shape
+    # eq. 1-2 at the pooled maps A (N, 4, 4, 4) by hand: the user's layers after "pool"
+    # called directly (batch norm in inference mode), the last one without its softmax,
+    # d y_c / d A by a GradientTape; then bilinear upsampling (np.interp) to 8 x 8
+    xs = np.random.RandomState(5).normal(0, 1, (8, 8, 8, 2)).astype(np.float32)
+    A = tf.constant(tf.keras.Model(model.inputs, model.get_layer("pool").output)(xs))
+    kernel, bias = model.get_layer("out").get_weights()
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        h = model.get_layer("relu2")(model.get_layer("bn")(model.get_layer("conv2")(A),
+                                                             training=False))
+        logits = tf.matmul(model.get_layer("fc")(model.get_layer("flat")(h)), kernel) + bias
+        c = tf.argmax(logits, axis=1)
+        yc = tf.gather(logits, c, axis=1, batch_dims=1)
+    grads = tape.gradient(yc, A).numpy().astype(np.float64)
+    np.testing.assert_array_equal(c.numpy(), model.predict(xs, verbose=0).argmax(1))
+    alpha = grads.mean(axis=(1, 2))                                          # eq. 1
+    signed = np.einsum("nk,nuvk->nuv", alpha, A.numpy().astype(np.float64))  # eq. 2, no ReLU
+    assert (signed > 0).any() and (signed < 0).any()                         # the ReLU matters
+    for relu, cam in ((True, np.maximum(signed, 0)), (False, signed)):
+        R = xb.create_analyzer("grad_cam", model, layer="pool", relu=relu).analyze(xs)
+        assert R.shape == xs.shape
+        np.testing.assert_array_equal(R[..., 0], R[..., 1])
+        ref = upsample_bilinear(cam, 8, 8)
+        scale = np.abs(ref).max()
+        assert scale > 1e-3
+        np.testing.assert_allclose(R[..., 0], ref, rtol=1e-4, atol=1e-5 * scale)
     with pytest.raises(ValueError, match="not a layer of model"):
         xb.create_analyzer("grad_cam", model, layer="nope")
     with pytest.raises(ValueError, match="feature maps"):

@@ -246,15 +246,112 @@ def test_save_and_load_patterns(cnn, data, fitted, tmp_path):
         xb.create_analyzer("pattern.net", cnn, pattern_type="linear", patterns=path)
 
 
+def folded_mnist_cnn(model):
+    """The zoo mnist_cnn's weights with each batch norm folded into its convolution by
+    hand (W s, (b - mean) s + beta, s = gamma / sqrt(var + eps)), and its Dense layer."""
+    blocks = []
+    for b in (1, 2, 3):
+        k, bias = (np.asarray(v, np.float64) for v in model.get_layer(f"conv{b}").get_weights())
+        bn = model.get_layer(f"bn{b}")
+        gamma, beta, mean, var = (np.asarray(v, np.float64) for v in bn.get_weights())
+        s = gamma / np.sqrt(var + bn.epsilon)
+        blocks.append((k * s, (bias - mean) * s + beta))
+    dense = tuple(np.asarray(v, np.float64) for v in model.get_layer("predictions").get_weights())
+    return blocks, dense
+
+
+def chain_forward(blocks, dense, x):
+    """[conv3x3 same, relu, maxpool 2 (floor)] per block, flatten, dense (no softmax)."""
+    h, steps = x, []
+    for k, b in blocks:
+        p = im2col(h, 3, pad=True)
+        z = p @ k.reshape(-1, k.shape[-1]) + b
+        a = np.maximum(z, 0)
+        n, hh, ww, c = a.shape
+        ho, wo = hh // 2, ww // 2
+        win = a[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c).transpose(0, 1, 3, 5, 2, 4)
+        win = win.reshape(n, ho, wo, c, 4)
+        steps.append(dict(p=p, z=z, arg=win.argmax(-1)))
+        h = win.max(-1)
+    f = h.reshape(len(x), -1)
+    return steps, f, f @ dense[0] + dense[1]
+
+
+def chain_patterns(blocks, dense, x):
+    """The "relu" patterns of every kernel layer from the sample matrices, as numpy_patterns."""
+    steps, f, logits = chain_forward(blocks, dense, x)
+    layers = [(k.reshape(-1, k.shape[-1]), st["p"].reshape(-1, st["p"].shape[-1]),
+               st["z"].reshape(-1, k.shape[-1])) for (k, _), st in zip(blocks, steps)]
+    layers.append((dense[0], f, logits))
+    result = []
+    for W, X, Z in layers:
+        Y = X @ W
+        A = np.zeros_like(W)
+        for k in range(W.shape[1]):
+            sel = Z[:, k] > 0
+            if sel.any():
+                xs, ys = X[sel], Y[sel, k]
+                cov = ((xs - xs.mean(0)) * (ys - ys.mean())[:, None]).mean(0)
+                A[:, k] = cov / (W[:, k] @ cov)
+        result.append(A)
+    return result
+
+
+def chain_backward(blocks, dense, kernels, x, selection):
+    """r^L = y_c; r^{l-1} = P^T (relu'(z^l) r^l), max-pool switches (numpy_backward)."""
+    steps, f, logits = chain_forward(blocks, dense, x)
+    n = len(x)
+    r = np.zeros_like(logits)
+    r[np.arange(n), selection] = logits[np.arange(n), selection]
+    r = r @ kernels[-1].T
+    for st, P in zip(steps[::-1], kernels[-2::-1]):
+        ho, wo, c = st["arg"].shape[1:]
+        r = r.reshape(n, ho, wo, c)
+        up = np.zeros(st["z"].shape)
+        for q in range(4):
+            di, dj = divmod(q, 2)
+            up[:, di:2 * ho:2, dj:2 * wo:2, :] = np.where(st["arg"] == q, r, 0.0)
+        up *= st["z"] > 0
+        hh, ww = up.shape[1:3]
+        rin = np.zeros((n, hh + 2, ww + 2, P.shape[2]))
+        for i in range(3):
+            for j in range(3):
+                rin[:, i:i + hh, j:j + ww, :] += np.einsum("nhwk,ck->nhwc", up, P[i, j])
+        r = rin[:, 1:-1, 1:-1, :]
+    return r
+
+
 def test_zoo_mnist_cnn_with_batch_norm():
+    tf.keras.utils.set_random_seed(0)
     model = xb.zoo.mnist_cnn()
+    rng = np.random.RandomState(2)                  # batch norms that are not identities
+    for b in (1, 2, 3):
+        bn = model.get_layer(f"bn{b}")
+        c = bn.get_weights()[0].shape
+        bn.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.3, c),
+                        rng.uniform(0.5, 1.5, c)])
     x = np.random.RandomState(0).rand(24, 28, 28, 1).astype(np.float32)
     before = model.predict(x, verbose=0)
     an = xb.create_analyzer("pattern.attribution", model).fit(x, batch_size=8)
-    assert [p.shape for p in an.get_patterns()] == [
-        (3, 3, 1, 8), (3, 3, 8, 16), (3, 3, 16, 32), (288, 10)]
-    R = an.analyze(x[:3], neuron_selection=4)
-    assert R.shape == x[:3].shape and np.all(np.isfinite(R)) and np.abs(R).max() > 0
+    got = an.get_patterns()
+    assert [p.shape for p in got] == [(3, 3, 1, 8), (3, 3, 8, 16), (3, 3, 16, 32), (288, 10)]
+    # the patterns and the heatmap against numpy on the batch norms folded by hand
+    blocks, dense = folded_mnist_cnn(model)
+    want = chain_patterns(blocks, dense, x.astype(np.float64))
+    for g, e in zip(got, want):
+        g = g.reshape(e.shape)
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
+    kernels = [k for k, _ in blocks] + [dense[0]]
+    kernels = [w * np.asarray(p, np.float64).reshape(w.shape) for w, p in zip(kernels, got)]
+    logits = chain_forward(blocks, dense, x[:3].astype(np.float64))[2]
+    # (the "relu" pattern of a logit that is never positive on x is 0: pick ones that are)
+    for selection in (None, np.array([3, 5, 9])):
+        R = an.analyze(x[:3], neuron_selection=selection)
+        assert R.shape == x[:3].shape and R.dtype == np.float32
+        sel = logits.argmax(1) if selection is None else selection
+        ref = chain_backward(blocks, dense, kernels, x[:3].astype(np.float64), sel)
+        assert np.abs(ref).max() > 1e-3
+        np.testing.assert_allclose(R, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     # the user's session stays eager and the user's model is untouched
     assert tf.executing_eagerly()
     np.testing.assert_array_equal(model.predict(x, verbose=0), before)

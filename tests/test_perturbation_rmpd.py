@@ -115,13 +115,25 @@ def test_scales_have_exact_counts_and_nesting(nested):
     model, _, _ = linear_model(img.shape, 3, activation="softmax")
     an = xb.create_analyzer("rmpd", model, scales=5, nested=nested, input_range=(0, 255))
     segs = an.segment_scales(img)
-    assert [int(s.max()) + 1 for s in segs] == [2, 4, 8, 16, 32]
-    for coarse, fine in zip(segs[:-1], segs[1:]):
-        # nested: each fine region lies in exactly one coarse region
-        parents = [len(np.unique(coarse[fine == k])) for k in range(int(fine.max()) + 1)]
-        assert (max(parents) == 1) == nested or not nested
+    assert segs.shape == (5,) + img.shape[:2]
+    for j, s in enumerate(segs, start=1):          # labels 0 .. 2^j - 1, each one used
+        np.testing.assert_array_equal(np.unique(s), np.arange(2 ** j))
+    # per pair of scales: the fine regions that overlap more than one coarse region
+    crossing = [sum(len(np.unique(coarse[fine == k])) > 1 for k in range(int(fine.max()) + 1))
+                for coarse, fine in zip(segs[:-1], segs[1:])]
     if nested:
+        # each fine region lies in exactly one coarse region, at every scale; the finest
+        # scale is the image's own 32-region segmentation, the coarser ones merged from it
+        assert crossing == [0, 0, 0, 0]
         np.testing.assert_array_equal(segs[-1], segment(img, 32))
+        for coarse in segs[:-1]:
+            assert all(len(np.unique(coarse[segs[-1] == k])) == 1 for k in range(32))
+    else:
+        # an independent segmentation per scale: exactly segment(img, 2^j), and these do
+        # not nest (SLIC's regions at one count cut across those at the next)
+        for j, s in enumerate(segs, start=1):
+            np.testing.assert_array_equal(s, segment(img, 2 ** j))
+        assert max(crossing) > 0
     with pytest.raises(TypeError, match="nested"):
         xb.create_analyzer("rmpd", model, nested="yes")
 

@@ -22,10 +22,24 @@ def randomise_bn(model, seed=0):
 
 
 def reference_logits(model, x):
-    """Logits computed independently: run the original model up to its softmax input."""
-    out = model(x, training=False).numpy()
-    assert np.allclose(out.sum(1), 1, atol=1e-4)        # a softmax output
-    return logits_model(model)(x, training=False).numpy()
+    """Logits computed independently of xaibench: the original model's own layer graph
+    (Keras, batch norms and dropouts as they are) up to the input of its last layer, then
+    that layer by hand in numpy with its softmax left out (a Dense layer: ``h W + b``; a
+    Softmax / Activation("softmax") layer: its input is the logit)."""
+    last = model.layers[-1]
+    h = tf.keras.Model(model.inputs, last.input)(x, training=False).numpy().astype(np.float64)
+    if isinstance(last, L.Dense):
+        assert last.get_config()["activation"] == "softmax"
+        kernel, bias = (np.asarray(w, np.float64) for w in last.get_weights())
+        logits = h @ kernel + bias
+    else:
+        assert isinstance(last, (L.Softmax, L.Activation))
+        logits = h
+    # these are the softmax inputs: their softmax (numpy) is the model's output
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(e / e.sum(1, keepdims=True), model(x, training=False).numpy(),
+                               atol=1e-5)
+    return logits
 
 
 def assert_same_logits(model, x):
@@ -33,6 +47,9 @@ def assert_same_logits(model, x):
     got = prepared(x).numpy()
     want = reference_logits(model, x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    # the model sharing the user's layers that outputs the pre-softmax scores, too
+    np.testing.assert_allclose(logits_model(model)(x, training=False).numpy(), want, rtol=1e-5,
+                               atol=1e-5 * np.abs(want).max())
     # and the softmax of the prepared logits is the original output
     np.testing.assert_allclose(tf.nn.softmax(got).numpy(), model(x).numpy(), atol=1e-5)
     return prepared
