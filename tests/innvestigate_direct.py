@@ -1,13 +1,16 @@
 """Run iNNvestigate 2.1.2 directly, the way its README shows, in graph mode: the
 reference side of ``test_innvestigate_differential.py``. Run as a script:
 
-    python innvestigate_direct.py IN.npz OUT.npz
+    python innvestigate_direct.py IN.npz OUT.npz [IN2.npz OUT2.npz ...]
 
 IN.npz holds ``model_json``, ``weights_<i>``, ``x``, ``y`` and ``cases`` (a JSON
 list of [analyzer name, params]; ``params["inputs"] = "k"`` analyzes ``x_k``, ``y_k``
 instead); OUT.npz gets one heatmap array per case, or the
-error text as ``error_<i>``.
+error text as ``error_<i>``. Several pairs are done one after another in one process (one
+TensorFlow import); each OUT appears complete (written aside, then renamed), so a test can
+wait for it while the later pairs are computed.
 """
+import os
 import json
 import sys
 
@@ -50,8 +53,14 @@ def main(src, dst):
             out[f"case_{i}"] = an.analyze(xs, neuron_selection=ys)
         except Exception as err:  # reported to the test
             out[f"error_{i}"] = np.array(f"{type(err).__name__}: {err}")
-    np.savez(dst, **out)
+    part = dst + ".part"
+    with open(part, "wb") as f:
+        np.savez(f, **out)
+    os.replace(part, dst)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    pairs = sys.argv[1:]
+    assert pairs and len(pairs) % 2 == 0, "give IN.npz OUT.npz pairs"
+    for src, dst in zip(pairs[::2], pairs[1::2]):
+        main(src, dst)

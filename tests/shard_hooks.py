@@ -1,7 +1,12 @@
-"""Fault injection for the distributed runner's tests, run on Dask workers through
+"""Fault injection for the runner's tests, run on Dask workers through
 ``XAIBENCH_SHARD_HOOK=shard_hooks:NAME``. State lives in files of the folder named by
-``XAIBENCH_TEST_HOOK_DIR``, so the test and the worker processes see the same state."""
+``XAIBENCH_TEST_HOOK_DIR``, so the test and the worker processes see the same state.
+
+The single-process runner (``xaibench/runner/engine.py``) does not call the hook; run the
+CLI as ``python -c "import shard_hooks; shard_hooks.cli()" evaluate ...`` to have it
+called there too, before each shard is computed."""
 import os
+import sys
 import time
 
 
@@ -52,3 +57,24 @@ def fail(shard):
     with open(os.path.join(_dir(), "attempts"), "a") as f:
         f.write(f"{os.getpid()}\n")
     raise OSError(f"cannot decode images {shard.start}..{shard.stop} (injected)")
+
+
+def cli():
+    """``xaibench`` (its ``main``) with the hook of ``XAIBENCH_SHARD_HOOK`` called before
+    each shard the single-process runner computes, as the distributed runner does."""
+    import importlib
+
+    from xaibench.cli import main
+    from xaibench.runner.distributed import HOOK_VARIABLE
+    from xaibench.runner.engine import ShardComputer
+
+    module, _, name = os.environ[HOOK_VARIABLE].partition(":")
+    hook = getattr(importlib.import_module(module), name)
+    compute = ShardComputer.compute
+
+    def hooked(self, shard):
+        hook(shard)
+        return compute(self, shard)
+
+    ShardComputer.compute = hooked
+    sys.exit(main(sys.argv[1:]))

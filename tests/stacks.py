@@ -19,3 +19,13 @@ INNVESTIGATE_UNAVAILABLE = _innvestigate_unavailable()
 needs_innvestigate = pytest.mark.skipif(
     INNVESTIGATE_UNAVAILABLE is not None,
     reason=f"needs iNNvestigate: {INNVESTIGATE_UNAVAILABLE}")
+
+#: a comparison with iNNvestigate's stored heatmaps that the legacy stack makes directly:
+#: there test_innvestigate_differential.py runs iNNvestigate itself on models with the same
+#: layers (small_cnn, mnist_cnn: conv, batch norm, stand-alone ReLU, max / average pooling,
+#: Dense; caffenet: Dropout)
+compared_directly_where_innvestigate_runs = pytest.mark.skipif(
+    INNVESTIGATE_UNAVAILABLE is None,
+    reason="iNNvestigate is here: test_innvestigate_differential.py compares with it "
+           "directly on models with these layers; the stored heatmaps are checked on the "
+           "stacks without it")

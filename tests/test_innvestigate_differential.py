@@ -15,6 +15,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -109,17 +110,71 @@ MODELS = {
 }
 
 
-def run_direct(model, arrays: dict, cases, tmp_path):
+def write_direct_input(model, arrays: dict, cases, path) -> None:
+    """The input file of ``innvestigate_direct.py``: the prepared model, its weights, the
+    arrays and the cases."""
     prepared = xb.prepare(model)
-    src, dst = tmp_path / "in.npz", tmp_path / "out.npz"
     weights = {f"weights_{i}": w for i, w in enumerate(prepared.get_weights())}
-    np.savez(src, model_json=prepared.to_json(), cases=json.dumps(cases), **arrays, **weights)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "innvestigate_direct.py"),
-                           str(src), str(dst)], capture_output=True, text=True, env=env,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return np.load(dst)
+    np.savez(path, model_json=prepared.to_json(), cases=json.dumps(cases), **arrays, **weights)
+
+
+class DirectRuns:
+    """iNNvestigate's heatmaps for every model, computed by one ``innvestigate_direct.py``
+    process (one TensorFlow import) in the background, model after model in the order the
+    tests use them, while this process runs the native analyzers of the models before."""
+
+    def __init__(self, labels):
+        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="xb-diff-"))
+        self.out, pairs = {}, []
+        for label in labels:
+            model, x, y = inputs(label)
+            x_noisy, y_noisy = _smoothgrad_inputs(model, x, y)
+            runs = list(MODELS[label][4]) + [("gradient", {"inputs": "noisy"})]
+            src, dst = self.folder / f"{label}-in.npz", self.folder / f"{label}-out.npz"
+            write_direct_input(model, {"x": x, "y": y, "x_noisy": x_noisy, "y_noisy": y_noisy},
+                               runs, src)
+            self.out[label] = dst
+            pairs += [str(src), str(dst)]
+        self.stderr = open(self.folder / "stderr.txt", "w+")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "innvestigate_direct.py")]
+                                     + pairs, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env=env)
+
+    def result(self, label):
+        """The heatmaps of ``label``, once the background process has written them."""
+        dst = self.out[label]
+        deadline = time.monotonic() + 1800     # a hung process fails the test, not the suite
+        while not dst.exists():
+            code = self.proc.poll()
+            if code is not None and not dst.exists():
+                self.stderr.seek(0)
+                raise AssertionError(f"innvestigate_direct.py ended ({code}) before {label}: "
+                                     + self.stderr.read()[-3000:])
+            assert time.monotonic() < deadline, f"innvestigate_direct.py gave no {label}"
+            time.sleep(0.05)
+        return np.load(dst)
+
+
+_direct_runs = []
+
+
+def direct_runs(labels=None) -> DirectRuns:
+    """The background run, started on first use: for ``labels`` (conftest.py passes the
+    models of the selected tests, right after collection) or every model."""
+    if not _direct_runs:
+        _direct_runs.append(DirectRuns([m for m in MODELS if labels is None or m in labels]))
+    return _direct_runs[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_direct_runs():
+    yield
+    for runs in _direct_runs:
+        if runs.proc.poll() is None:          # only when a test failed before the last model
+            runs.proc.kill()
+        runs.proc.wait()
+        runs.stderr.close()
 
 
 def _smoothgrad_inputs(model, x, y):
@@ -146,14 +201,10 @@ def inputs(label):
 
 @functools.lru_cache(maxsize=None)
 def setting(label):
-    """Model, images, labels and iNNvestigate's heatmaps for one model (computed once)."""
+    """Model, images, labels and iNNvestigate's heatmaps for one model (computed once, all
+    models' in one background process started by the first test that needs one)."""
     model, x, y = inputs(label)
-    cases = MODELS[label][4]
-    x_noisy, y_noisy = _smoothgrad_inputs(model, x, y)
-    runs = list(cases) + [("gradient", {"inputs": "noisy"})]
-    direct = run_direct(model, {"x": x, "y": y, "x_noisy": x_noisy, "y_noisy": y_noisy}, runs,
-                        pathlib.Path(tempfile.mkdtemp(prefix=f"xb-diff-{label}-")))
-    return model, x, y, direct
+    return model, x, y, direct_runs().result(label)
 
 
 def _close(R, expected):

@@ -48,11 +48,6 @@ def shards_done(folder):
         return 0
 
 
-def evaluate_cmd(cfg_path, out):
-    return [sys.executable, "-m", "xaibench", "evaluate", "--config", str(cfg_path),
-            "--out", str(out), "--quiet"]
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs") / "full"
@@ -60,28 +55,43 @@ def uninterrupted(tmp_path_factory):
     return folder
 
 
-def test_sigkill_then_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path, uninterrupted):
+def test_sigkill_then_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path, uninterrupted,
+                                                                   capsys):
+    """The run is killed while it holds its fourth shard (``shard_hooks.hold``, called by
+    the hooked CLI before each shard), so exactly the three before are finished."""
     cfg = tmp_path / "run.json"
     cfg.write_text(json.dumps(CONFIG))
     out = tmp_path / "killed"
-    total = len(plan_shards(48, from_mapping(CONFIG)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen(evaluate_cmd(cfg, out), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while shards_done(out) < 3 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
+    shards = plan_shards(48, from_mapping(CONFIG))
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "hold").write_text(shards[3].id)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", XAIBENCH_SHARD_HOOK="shard_hooks:hold",
+               XAIBENCH_TEST_HOOK_DIR=str(hooks),
+               PYTHONPATH=os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
+    cmd = [sys.executable, "-c", "import shard_hooks; shard_hooks.cli()", "evaluate",
+           "--config", str(cfg), "--out", str(out), "--quiet"]
+    err = open(tmp_path / "stderr.txt", "w+")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.time() + 600      # the synchronisation's limit, not a timing check
+    while not (hooks / "held").exists() or not (hooks / "held").read_text():
+        assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()[-2000:]
+        assert time.time() < deadline, f"the run never reached {shards[3].id}"
+        time.sleep(0.05)
+    assert int((hooks / "held").read_text()) == proc.pid
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_at_kill = shards_done(out)
-    assert 3 <= done_at_kill < total, "the run was not killed in the middle"
-    resumed = subprocess.run(evaluate_cmd(cfg, out), env=env, capture_output=True, text=True,
-                             timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    err.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert shards_done(out) == 3, "the three shards before the held one are kept"
+    # resumed in this process, without the hook
+    assert cli(["evaluate", "--config", str(cfg), "--out", str(out), "--quiet"]) == 0, \
+        capsys.readouterr().err[-2000:]
     rows = table(out)
     assert len(rows) == len(set(r[:5] for r in rows))          # none twice
     assert sorted(rows) == sorted(table(uninterrupted))         # exactly the same rows
-    assert shards_done(out) == total
+    assert shards_done(out) == len(shards)
 
 
 def test_changed_config_in_the_same_folder_is_refused(uninterrupted):
@@ -162,7 +172,8 @@ def test_cli_happy_paths(tmp_path, capsys):
 
 
 def test_cli_demo_on_a_few_images(tmp_path, capsys):
-    assert cli(["demo", "--images", "4", "--out", str(tmp_path / "demo")]) == 0
+    """The demo's whole config (every analyzer and metric) on two images."""
+    assert cli(["demo", "--images", "2", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "lrp.cmp_alpha1_flat" in out and "report:" in out
     assert (tmp_path / "demo" / "report.md").exists()
@@ -232,6 +243,17 @@ def test_heatmap_file_names_hold_any_analyzer_label():
     assert "/" not in a and a != b and a.endswith("[0:4].npz")
 
 
+def rows_of(folder: str) -> list:
+    """Every result row (image, analyzer, metric, setting, step, value) of a run folder,
+    read with sqlite3 (not with xaibench's reader)."""
+    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
+    try:
+        return con.execute("SELECT image, analyzer, metric, setting, step, value "
+                           "FROM results").fetchall()
+    finally:
+        con.close()
+
+
 def test_target_predicted_explains_the_models_class(tmp_path):
     """kept_score's "whole" is the probability of the explained class: with target
     predicted it is each image's largest probability, computed here by the model (an
@@ -239,7 +261,6 @@ def test_target_predicted_explains_the_models_class(tmp_path):
     import tensorflow as tf
 
     import xaibench as xb
-    from xaibench.papers._common import rows_of
     from xaibench.runner import from_mapping, run
     from xaibench.runner.datasets import load
 
@@ -288,7 +309,6 @@ def test_folder_data_is_decoded_one_shard_at_a_time(tmp_path, monkeypatch):
     import xaibench as xb
     import xaibench.data._imagenet as imagenet
     from fake_folders import make_imagenet
-    from xaibench.papers._common import rows_of
     from xaibench.runner.datasets import save_npz
 
     root = tmp_path / "imagenet"
