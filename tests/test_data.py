@@ -399,8 +399,9 @@ def test_dataset_subset_registry_and_validation():
     assert len(sub) == 3 and sub.boxes == ds.boxes[1:4] and sub.ids == ds.ids[1:4]
     np.testing.assert_array_equal(sub.meta["paste"], ds.meta["paste"][1:4])
     np.testing.assert_array_equal(ds[[5, 0]].y, ds.y[[5, 0]])
-    assert set(xb.data.list_datasets()) == {"digits", "clutter", "skimage_samples", "mnist",
-                                            "cifar10", "imagenet_val", "voc2007"}
+    assert set(xb.data.list_datasets()) == {"digits", "mnist_sample", "clutter",
+                                            "skimage_samples", "mnist", "cifar10",
+                                            "imagenet_val", "voc2007"}
     with pytest.raises(ValueError, match="unknown data set 'imagenet'"):
         xb.data.load("imagenet")
     with pytest.raises(ValueError, match="3 labels"):

@@ -208,7 +208,9 @@ def test_ctrl_c_prints_one_line_exits_130_and_the_printed_command_resumes(
     assert main(shlex.split(m.group(4))[1:] + ["--quiet"]) == 0       # the printed command
     printed = capsys.readouterr().out.splitlines()
     assert _shards_done(db) == total
-    assert printed[0].split() == ["analyzer", "metric", "setting", "mean", "95", "%", "interval"]
+    assert printed[0].split() == ["analyzer", "metric", "setting", "n", "missing", "mean", "95",
+                                  "%", "interval"]
+    assert [line.split()[3:5] for line in printed[1:4]] == [["60", "0"]] * 3   # n, missing
     assert [line.split()[:3] for line in printed[1:4]] == [
         ["gradient", "complexity", "entropy"], ["gradient", "complexity", "jpeg"],
         ["gradient", "complexity", "png"]]

@@ -162,11 +162,13 @@ def _evaluate(args) -> int:
     if failed:
         print(f"xaibench evaluate: {len(failed)} shards failed (errors in run.log and the "
               "report); run the same command again to retry them", file=sys.stderr)
-    from xaibench.report import summary
+    from xaibench.runner.results import RunResults
 
-    print(f"{'analyzer':<24} {'metric':<36} {'setting':<10} {'mean':>10}  95 % interval")
-    for analyzer, metric, setting, n, mean, low, high in summary(args.out):
-        print(f"{analyzer:<24} {metric:<36} {setting:<10} {mean:10.4g}  [{low:.4g}, {high:.4g}]")
+    print(f"{'analyzer':<24} {'metric':<36} {'setting':<10} {'n':>5} {'missing':>7} "
+          f"{'mean':>10}  95 % interval")
+    for s in RunResults(args.out).summary():
+        print(f"{s.analyzer:<24} {s.metric:<36} {s.setting:<10} {s.n:>5} {s.missing:>7} "
+              f"{s.mean:10.4g}  [{s.low:.4g}, {s.high:.4g}]")
     print(f"run folder: {os.path.abspath(args.out)} (`xaibench report {shlex.quote(args.out)}` "
           "writes report.md)")
     return 0

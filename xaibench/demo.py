@@ -65,15 +65,17 @@ def demo_config(n_images: int = 64):
 
 def run(out: str = "out/demo", n_images: int = 64) -> str:
     """Run the demo into ``out`` (resumable) and return the report's path."""
-    from xaibench.report import SANITY_THRESHOLD, report, summary
+    from xaibench.report import SANITY_THRESHOLD, report
     from xaibench.runner import run as run_config
+    from xaibench.runner.results import RunResults
 
     start = time.perf_counter()
     run_config(demo_config(n_images), out).close()
     path = report(out)
+    res = RunResults(out)
     scores: dict = {}
-    for analyzer, metric, setting, n, mean, low, high in summary(out):
-        scores.setdefault(analyzer, {})[(metric.split("(")[0], setting)] = mean
+    for s in res.summary():
+        scores.setdefault(s.analyzer, {})[(res.metric_step(s.metric).name, s.setting)] = s.mean
     random = scores.get("baseline", {}).get(("aopc", "random"), 0.0)
     nan = float("nan")
     print(f"\n{'analyzer':<24}{'AOPC-random':>12}{'mu':>7}{'mu_w':>7}{'pointing':>9}"
@@ -101,6 +103,10 @@ def run(out: str = "out/demo", n_images: int = 64) -> str:
               f">= {SANITY_THRESHOLD:g} fails): "
               + (f"{', '.join(fails)} fail{'s' if len(fails) == 1 else ''}"
                  if fails else "every analyzer passes") + f"; most similar: {worst}.")
+    for gap in res.missing():
+        print(f"missing: {gap['analyzer']} has no {gap['metric']} "
+              f"({', '.join(gap['settings'])}) for {gap['images']} of {n_images} images "
+              "(left out of its means; see the report)")
     print(f"\n{n_images} images x {len(DEMO_ANALYZERS)} analyzers in "
           f"{time.perf_counter() - start:.0f} s; report: {os.path.abspath(path)}")
     return path
