@@ -19,7 +19,8 @@ warm     seconds per warm ``analyze`` call for ANALYZERS on ``zoo.mnist_cnn()`` 
          Targets: native <= 0.8 x iNNvestigate, native <= 3.5 x predict. Also the
          first call (create + first analyze) of each side in its warm process, and on
          mnist the native engine with ``batch_size=len(x)`` (iNNvestigate takes the
-         whole array in one ``predict_on_batch``).
+         whole array in one ``predict_on_batch``; the default ``batch_size=None`` does
+         the same where the activations fit ``ACTIVATION_BUDGET``).
 jit      the same native analyzers with ``jit_compile=True`` against ``False`` (warm
          time, and the first call that pays the XLA compile), with a recommendation.
 first    fresh processes: import -> first lrp.epsilon heatmap on mnist_cnn x 256 against
@@ -300,8 +301,8 @@ def ratio(row, a, b):
 
 
 def print_warm(rows):
-    print("\n== Warm: seconds per analyze call (median), native = default backend, "
-          "batch_size 32 ==")
+    print("\n== Warm: seconds per analyze call (median), native = default backend and "
+          "batch_size (None: as many images per call as fit 1 GiB of activations) ==")
     print(f"{'model':<16}{'analyzer':<30}{'native':>9}{'iNNvest.':>10}{'predict':>9}"
           f"{'nat/inn':>9}  {'<=' + str(TARGET_VS_INN):<9}{'nat/pred':>9}  "
           f"{'<=' + str(TARGET_VS_PREDICT):<9}{'1st nat':>9}{'1st inn':>9}")
@@ -321,7 +322,7 @@ def print_warm(rows):
     big = [r for r in rows if "native_bsN" in r["warm"]]
     if big:
         print("\n  native with batch_size=len(x) (iNNvestigate analyzes the whole array at once):")
-        print(f"  {'model':<16}{'analyzer':<30}{'bs=N':>9}{'bs=32':>9}{'bsN/inn':>9}"
+        print(f"  {'model':<16}{'analyzer':<30}{'bs=N':>9}{'default':>9}{'bsN/inn':>9}"
               f"{'bsN/pred':>9}")
         for r in big:
             print(f"  {r['model']:<16}{r['analyzer']:<30}{r['warm']['native_bsN']:9.4f}"

@@ -96,6 +96,7 @@ def build(model_key: str, n: int):
 def measure(model_key: str, names, images: int, min_available_gb: float) -> dict:
     readings = {"start": rss_mib()}
     import numpy as np
+    import tensorflow as tf
 
     import xaibench as xb
 
@@ -106,7 +107,8 @@ def measure(model_key: str, names, images: int, min_available_gb: float) -> dict
     model.predict(x, verbose=0)
     gc.collect()
     base = readings["baseline"] = rss_mib()
-    weights_mib = sum(int(np.prod(w.shape)) * w.dtype.size for w in model.weights) / MIB
+    weights_mib = sum(int(np.prod(w.shape)) * tf.as_dtype(w.dtype).size
+                      for w in model.weights) / MIB
 
     alive, rows, stopped = [], [], None
     for name in names:

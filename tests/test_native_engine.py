@@ -246,3 +246,64 @@ def test_input_layer_rule_reaches_the_first_conv_behind_padding():
     # the flat rule spreads each conv output's relevance evenly over its 3x3 window
     ref = xb.create_analyzer("lrp", model, rule="Flat").analyze(x, [0, 1])
     assert ref.shape == flat.shape and np.isfinite(flat).all()
+
+
+def _walk_net():
+    tf.keras.utils.set_random_seed(11)
+    return tf.keras.Sequential([
+        L.Input((9, 9, 2)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(3, 2, activation="relu"), L.Flatten(), L.Dense(5, activation="relu"),
+        L.Dense(3)])
+
+
+def test_known_nonnegative_inputs_are_the_ones_behind_relus():
+    """The first conv reads the raw input; every later kernel layer reads ReLU outputs
+    (through max pooling and Flatten), so its alpha-beta rule may drop the x- terms."""
+    from xaibench.analyzers.native import composites as C
+    from xaibench.analyzers.native.graph import trace
+
+    graph = trace(_walk_net())
+    kernels = [i for i, c in enumerate(graph.calls) if C.has_kernel(c.layer)]
+    assert [i in C.nonnegative_calls(graph) for i in kernels] == [False, True, True, True]
+
+
+@pytest.mark.parametrize("rule", ["Alpha2Beta1", "Alpha1Beta0IgnoreBias", "Epsilon", "Z"])
+def test_forward_shortcuts_change_no_number(rule):
+    """The x- terms dropped where x >= 0, and z taken from the forward pass, give the
+    same numbers as the rules computed in full (bit for bit)."""
+    from xaibench.analyzers.native import rules as R
+    from xaibench.analyzers.native.linear import linear_of
+
+    model = _walk_net()
+    rng = np.random.default_rng(3)
+    for layer, shape in ((model.layers[2], (2, 4, 4, 4)), (model.layers[4], (2, 12))):
+        op, r = linear_of(layer), R.rule_from(rule)
+        x = tf.nn.relu(tf.constant(rng.normal(size=shape), tf.float32))
+        z = op.apply(layer, x, op.kernels(layer), op.bias(layer))
+        rel = tf.constant(rng.normal(size=z.shape), tf.float32)
+        full = r(op, layer, x, rel).numpy()
+        short = r(op, layer, x, rel, z=z if r.uses_forward_z else None, nonnegative=True)
+        np.testing.assert_array_equal(short.numpy(), full)
+        y = layer(x)
+        np.testing.assert_array_equal(layer.activation(z).numpy(), y.numpy())
+
+
+def test_default_batch_size_follows_the_activations():
+    """batch_size=None: the whole input in one call for a small model, a few images for
+    VGG-sized activations, 32 where the activations cannot be read; the heatmaps do not
+    depend on it."""
+    from xaibench.analyzers.native.analyzers import ACTIVATION_BUDGET, auto_batch_size
+
+    model = xb.zoo.mnist_cnn()
+    assert auto_batch_size(model) > 1000
+    assert auto_batch_size(Subclassed()) == 32
+    big = tf.keras.Sequential([L.Input((224, 224, 3)), L.Conv2D(64, 3, padding="same"),
+                               L.Conv2D(64, 3, padding="same")])
+    conv_outputs = 4 * 2 * 224 * 224 * 64            # bytes per image (and maybe the input's)
+    assert auto_batch_size(big) in (ACTIVATION_BUDGET // (conv_outputs + 4 * 224 * 224 * 3),
+                                    ACTIVATION_BUDGET // conv_outputs)
+    x = np.random.default_rng(5).uniform(0, 1, (5, 28, 28, 1)).astype("float32")
+    for name in ("lrp.alpha_2_beta_1", "guided_backprop"):
+        whole = xb.create_analyzer(name, model).analyze(x, [0, 1, 2, 3, 4])
+        ones = xb.create_analyzer(name, model, batch_size=2).analyze(x, [0, 1, 2, 3, 4])
+        np.testing.assert_allclose(whole, ones, rtol=1e-6, atol=1e-7 * np.abs(ones).max())

@@ -7,14 +7,21 @@ compares them with iNNvestigate run directly), in the user's eager session:
   ``integrated_gradients``) differentiates the user's own model with a
   ``GradientTape`` (softmax stripped, nothing else changed): any differentiable
   Keras model, subclassed ones included;
-* ``deconvnet`` and ``guided_backprop`` walk the user's functional model backwards,
-  changing the backward pass at every ReLU-like layer;
+* ``deconvnet`` and ``guided_backprop`` differentiate the same way, with the backward
+  pass of every ReLU-like activation swapped while the tape is traced
+  (:mod:`~xaibench.analyzers.native.relu_backward`; the same numbers as the layer walk
+  and one pass instead of a forward plus a walk);
 * the LRP family and Deep Taylor walk the canonized model
   (:func:`xaibench.prepare`: softmax removed, batch norm folded, activations
   merged) with the composite's rule per layer.
 
 ``jit_compile=True`` compiles the walk with XLA (measured in
 ``benchmarks/analyzer_overhead.py``; off by default on CPU).
+
+``batch_size=None`` (the default) analyzes as many images per traced call as keep the
+model's forward activations within ``ACTIVATION_BUDGET`` bytes (the whole input for
+small models: each call costs a few ms of dispatch, which dominated on ``mnist_cnn``);
+32 where the activations' size cannot be read (subclassed models).
 """
 from __future__ import annotations
 
@@ -29,13 +36,42 @@ from xaibench._keras import is_graph_model
 from xaibench.analyzers.base import Analyzer
 from xaibench.analyzers.innvestigate_names import SPECS, check_layer_count, validate
 from xaibench.analyzers.native import composites as C
-from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.engine import ReverseWalk, select
 from xaibench.analyzers.native.graph import trace
 from xaibench.analyzers.native.relu_backward import modified_relus
 
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 32            # where the activations' size is unknown
+#: bytes of forward activations per traced call when ``batch_size=None`` (the walk keeps
+#: them all, and about as much again for the backward signal)
+ACTIVATION_BUDGET = 1 << 30
+
+
+def activation_floats(model) -> int | None:
+    """Floats per image in the outputs of every layer of a functional or Sequential
+    model (nested models included), or None when they cannot be read."""
+    total = 0
+    try:
+        for layer in model._flatten_layers(include_self=False):
+            if isinstance(layer, tf.keras.Model):
+                inner = activation_floats(layer)
+                if inner is None:
+                    return None
+                total += inner
+                continue
+            for t in tf.nest.flatten(layer.output):
+                total += int(np.prod([d for d in tuple(t.shape)[1:] if d is not None]))
+    except (AttributeError, ValueError, RuntimeError, TypeError):
+        return None
+    return total or None
+
+
+def auto_batch_size(model) -> int:
+    """Images per call that keep the forward activations within ``ACTIVATION_BUDGET``."""
+    floats = activation_floats(model)
+    if floats is None:
+        return DEFAULT_BATCH_SIZE
+    return max(1, ACTIVATION_BUDGET // (4 * floats))
 
 #: iNNvestigate's fixed-rule LRP classes: name -> (rule, bn_layer_rule)
 _FIXED = {
@@ -108,10 +144,11 @@ def _warn_non_relu(graph) -> None:
 class NativeAnalyzer(Analyzer):
     """An iNNvestigate analyzer name computed by xaibench's eager engine."""
 
-    def __init__(self, model, name: str, batch_size: int = DEFAULT_BATCH_SIZE,
+    def __init__(self, model, name: str, batch_size: int | None = None,
                  jit_compile: bool = False, **params):
         spec = SPECS[name]
-        self.batch_size = int(check_in_range("batch_size", batch_size, 1, integer=True))
+        self.batch_size = auto_batch_size(model) if batch_size is None else \
+            int(check_in_range("batch_size", batch_size, 1, integer=True))
         if not isinstance(jit_compile, (bool, np.bool_)):
             raise TypeError(f"jit_compile must be True or False, got {jit_compile!r}.")
         self.jit_compile = bool(jit_compile)
@@ -136,10 +173,6 @@ class NativeAnalyzer(Analyzer):
                 bounds = (p["low"], p["high"]) if self.recipe == "deep_taylor.bounded" else None
                 self._walk = ReverseWalk(graph, C.deep_taylor_mappings(graph, bounds),
                                          positive_output=True)
-        elif self.recipe in ("deconvnet", "guided_backprop") and is_graph_model(model):
-            graph = trace(explained_net(model))
-            relu = M.Deconvnet() if self.recipe == "deconvnet" else M.GuidedBackprop()
-            self._walk = ReverseWalk(graph, C.backward_signal_mappings(graph, relu))
 
     # ------------------------------------------------------------------ analysis
 
@@ -161,7 +194,7 @@ class NativeAnalyzer(Analyzer):
         if self._walk is not None:
             fn = self._walk.function(st is not None, self.jit_compile)
             return (fn(xt) if st is None else fn(xt, st)).numpy()
-        if recipe in ("deconvnet", "guided_backprop"):      # a subclassed model
+        if recipe in ("deconvnet", "guided_backprop"):
             return self._gradient(xt, st, head="value", relus=recipe).numpy()
         if recipe in ("gradient", "gradient.baseline"):
             return self._post(self._gradient(xt, st)).numpy()

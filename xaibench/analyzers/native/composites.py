@@ -78,8 +78,8 @@ def has_activation(layer) -> bool:
 
 
 def is_relu_like(layer) -> bool:
-    """The layer ends in a ReLU (also ReLU6 / ``max_value``): where DeConvNet and guided
-    backprop change the backward pass."""
+    """The layer ends in a ReLU (also ReLU6 / ``max_value``): its output is >= 0, and
+    Deep Taylor passes the plain gradient through it."""
     if isinstance(layer, L.ReLU):
         return not layer.negative_slope and not layer.threshold
     return hasattr(layer, "activation") and activation_name(layer) in ("relu", "relu6")
@@ -120,6 +120,27 @@ def input_calls(graph) -> set:
     return {i for i, call in enumerate(graph.calls) if all(from_input(k) for k in call.inputs)}
 
 
+#: layers whose output is >= 0 when every input is (they move, select, pad with 0 or
+#: average values)
+KEEPS_SIGN = MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES + (
+    L.Add, L.Average, L.Maximum, NestedOutput)
+
+
+def nonnegative_calls(graph) -> set:
+    """Indices of the calls whose every input is known to be >= 0: it comes from a
+    ReLU-like layer (a ReLU, ReLU6 or a kernel layer with one, as ``prepare`` merges
+    them), through layers that keep the sign (max / average pooling, reshapes, padding,
+    ``Add``, ...). The alpha-beta rules drop their x- terms there (x- = 0)."""
+    nonnegative = set()
+    for call in graph.calls:
+        layer = call.layer
+        if is_relu_like(layer) or (isinstance(layer, KEEPS_SIGN)
+                                   and all(k in nonnegative for k in call.inputs)):
+            nonnegative.update(call.outputs)
+    return {i for i, call in enumerate(graph.calls)
+            if call.inputs and all(k in nonnegative for k in call.inputs)}
+
+
 @dataclass
 class LRPComposite:
     """iNNvestigate's ``LRP(rule=..., input_layer_rule=..., until_layer_idx=...,
@@ -146,6 +167,7 @@ class LRPComposite:
             until = {id(model.layers[i]) for i in range(self.until[0] + 1)}
         kernel_layers = [c.layer for c in graph.calls if has_kernel(c.layer)]
         first = [({id(lay) for lay in select(kernel_layers)}, rule) for select, rule in self.first]
+        nonnegative = nonnegative_calls(graph)
         out = []
         for i, call in enumerate(graph.calls):
             layer = call.layer
@@ -161,7 +183,7 @@ class LRPComposite:
                     raise unsupported(layer, "LRP", "the composite's conditions match no rule",
                                       "LRP names with one rule for every kernel layer (lrp.z, "
                                       "lrp.epsilon, ...), Deep Taylor")
-                out.append(M.KernelRule(R.rule_from(rule), layer))
+                out.append(M.KernelRule(R.rule_from(rule), layer, i in nonnegative))
             else:
                 out.append(self._weight_free(layer))
         return out
@@ -202,7 +224,7 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
     Beyond iNNvestigate: ``Average`` split by the z rule, ``Multiply`` gating to the
     signal path, ``Rescaling`` / ``Normalization`` passed unchanged; non-ReLU
     activations are refused, as iNNvestigate does."""
-    inputs = input_calls(graph)
+    inputs, nonnegative = input_calls(graph), nonnegative_calls(graph)
     out = []
     for i, call in enumerate(graph.calls):
         layer = call.layer
@@ -218,7 +240,7 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
                 rule = R.Bounded(*bounds)
             else:
                 rule = R.Alpha1Beta0IgnoreBias() if hasattr(layer, "activation") else R.WSquare()
-            out.append(M.KernelRule(rule, layer))
+            out.append(M.KernelRule(rule, layer, i in nonnegative))
         elif isinstance(layer, L.BatchNormalization):
             out.append(M.AffineRule(R.WSquare()))
         elif isinstance(layer, MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES
@@ -240,12 +262,6 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
                               "batch norm, pooling, Add, Average, Concatenate, Multiply gating, "
                               "Rescaling, Normalization and reshaping layers")
     return out
-
-
-def backward_signal_mappings(graph, relu_mapping) -> list:
-    """Gradient everywhere except at ReLU-like layers, which get ``relu_mapping``
-    (DeConvNet, guided backprop)."""
-    return [relu_mapping if is_relu_like(c.layer) else M.Gradient() for c in graph.calls]
 
 
 # --------------------------------------------------------------------------- registered

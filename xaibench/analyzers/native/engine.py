@@ -1,5 +1,8 @@
 """The backward walk: one forward pass that keeps every tensor, then each layer call's
 mapping in reverse order, summing what reaches a tensor from several consumers.
+A mapping with a ``forward`` step runs its call in the forward pass and gets what it
+kept there as ``kept=`` (a kernel layer's pre-activation z, so that the epsilon and
+z rules do not compute W x + b a second time).
 
 It runs in the user's eager session as a ``tf.function`` (traced once per input
 shape and selection mode), reading the model's own variables: no graph mode, no
@@ -9,14 +12,14 @@ The explained neuron, as in iNNvestigate: ``neuron_selection=None`` takes each
 image's largest output (``reduce_max``, whose gradient splits ties evenly), an
 index array gathers one output per image. The walk starts from 1 at the
 selected output (``head="ones"``: the gradient family) or from its value
-(``head="value"``: LRP, DeConvNet, guided backprop); ``positive_output``
+(``head="value"``: LRP, Deep Taylor); ``positive_output``
 explains max(0, output) (Deep Taylor).
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from xaibench.analyzers.native.graph import forward
+from xaibench.analyzers.native.graph import forward_keeping
 
 
 def select(logits, selection):
@@ -45,7 +48,7 @@ class ReverseWalk:
 
     def walk(self, x, selection=None):
         graph = self.graph
-        values = forward(graph, x)
+        values, kept = forward_keeping(graph, x, self.mappings)
         out = values[graph.output]
         logits = tf.reshape(out, [tf.shape(out)[0], -1])
         if self.positive_output:
@@ -57,13 +60,15 @@ class ReverseWalk:
         else:
             R = start(logits, selection, self.head)
         relevance = {graph.output: tf.reshape(R, tf.shape(out))}
-        for call, mapping in zip(reversed(graph.calls), reversed(self.mappings)):
+        for i in reversed(range(len(graph.calls))):
+            call, mapping = graph.calls[i], self.mappings[i]
             if not all(k in relevance for k in call.outputs):
                 continue
             Rs = [relevance.pop(k) for k in call.outputs]
             xs = [values[k] for k in call.inputs]
             ys = [values[k] for k in call.outputs]
-            for k, r in zip(call.inputs, mapping(call, xs, ys, Rs)):
+            extra = {"kept": kept[i]} if i in kept else {}
+            for k, r in zip(call.inputs, mapping(call, xs, ys, Rs, **extra)):
                 relevance[k] = relevance[k] + r if k in relevance else r
         return relevance.get(graph.input, tf.zeros_like(x))
 

@@ -7,6 +7,8 @@ found by its position in the walk, never by its name.
 
 ``forward(graph, x)`` runs the calls eagerly or inside a ``tf.function`` and
 returns every tensor by key; the engine then walks the calls in reverse.
+``forward_keeping(graph, x, mappings)`` lets a call's mapping run the call itself
+and keep what its backward step needs (a kernel layer's pre-activation).
 """
 from __future__ import annotations
 
@@ -35,9 +37,22 @@ def trace(model) -> Graph:
 
 def forward(graph: Graph, x) -> dict:
     """Every tensor of the model for input ``x``, by key (inference mode)."""
-    values = {graph.input: x}
-    for call in graph.calls:
-        out = call.layer(call.arguments(values), training=False, **call.kwargs)
-        for k, t in zip(call.outputs, tf.nest.flatten(out)):
+    return forward_keeping(graph, x, [None] * len(graph.calls))[0]
+
+
+def forward_keeping(graph: Graph, x, mappings) -> tuple[dict, dict]:
+    """``(values, kept)``: every tensor by key, and by call index what a mapping's
+    ``forward(call, xs) -> (outputs, kept)`` kept for its backward step (a mapping
+    whose ``forward`` returns None, or that has none, leaves the call to the layer)."""
+    values, kept = {graph.input: x}, {}
+    for i, (call, mapping) in enumerate(zip(graph.calls, mappings)):
+        own = getattr(mapping, "forward", None)
+        done = own(call, [values[k] for k in call.inputs]) if own is not None else None
+        if done is None:
+            out = tf.nest.flatten(call.layer(call.arguments(values), training=False,
+                                             **call.kwargs))
+        else:
+            out, kept[i] = done
+        for k, t in zip(call.outputs, out):
             values[k] = t
-    return values
+    return values, kept

@@ -26,6 +26,16 @@ class LinearLayer:
     def apply(self, layer, x, kernels: list, bias=None):
         raise NotImplementedError
 
+    def add_bias(self, layer, z, bias):
+        """``z + b`` per output channel (the op the Keras layer uses)."""
+        return tf.nn.bias_add(z, bias, data_format="NHWC")
+
+    def exact_forward(self, layer, x) -> bool:
+        """Whether ``apply`` with the layer's own kernels and bias is the very op sequence
+        of the Keras layer's call (then the forward pass may take its pre-activation
+        from ``apply``)."""
+        return False
+
 
 class _Dense(LinearLayer):
     def kernels(self, layer):
@@ -34,7 +44,13 @@ class _Dense(LinearLayer):
     def apply(self, layer, x, kernels, bias=None):
         (w,) = kernels
         z = tf.matmul(x, w) if x.shape.rank == 2 else tf.tensordot(x, w, [[x.shape.rank - 1], [0]])
-        return z if bias is None else tf.nn.bias_add(z, bias)
+        return z if bias is None else self.add_bias(layer, z, bias)
+
+    def add_bias(self, layer, z, bias):
+        return tf.nn.bias_add(z, bias)
+
+    def exact_forward(self, layer, x):
+        return x.shape.rank == 2          # Keras 2 and 3 both call matmul, then add the bias
 
 
 class _Conv(LinearLayer):
@@ -44,8 +60,14 @@ class _Conv(LinearLayer):
     def apply(self, layer, x, kernels, bias=None):
         (w,) = kernels
         z = layer.convolution_op(x, w)
+        return z if bias is None else self.add_bias(layer, z, bias)
+
+    def add_bias(self, layer, z, bias):
         fmt = "N...C" if _channels_last(layer) else "NC..."
-        return z if bias is None else tf.nn.bias_add(z, bias, data_format=fmt)
+        return tf.nn.bias_add(z, bias, data_format=fmt)
+
+    def exact_forward(self, layer, x):
+        return _channels_last(layer)      # the layer's convolution_op, then the bias
 
 
 class _Depthwise(LinearLayer):
@@ -57,7 +79,7 @@ class _Depthwise(LinearLayer):
         z = tf.nn.depthwise_conv2d(x, w, strides=(1,) + tuple(layer.strides) + (1,),
                                    padding=layer.padding.upper(),
                                    dilations=tuple(layer.dilation_rate), data_format="NHWC")
-        return z if bias is None else tf.nn.bias_add(z, bias, data_format="NHWC")
+        return z if bias is None else self.add_bias(layer, z, bias)
 
 
 class _Separable(LinearLayer):
@@ -69,7 +91,7 @@ class _Separable(LinearLayer):
         z = tf.nn.separable_conv2d(x, depthwise, pointwise, strides=(1,) + layer.strides + (1,),
                                    padding=layer.padding.upper(), dilations=layer.dilation_rate,
                                    data_format="NHWC")
-        return z if bias is None else tf.nn.bias_add(z, bias, data_format="NHWC")
+        return z if bias is None else self.add_bias(layer, z, bias)
 
 
 def _channels_last(layer) -> bool:

@@ -61,13 +61,25 @@ class ZSum:
 
 
 class KernelRule:
-    """An LRP rule on a kernel layer (the activation is skipped: relevance passes it)."""
+    """An LRP rule on a kernel layer (the activation is skipped: relevance passes it).
 
-    def __init__(self, rule, layer):
-        self.rule, self.op = rule, linear_of(layer)
+    ``nonnegative``: the layer's input is known to be >= 0 (the rule may skip x- terms).
+    For rules whose z is the layer's pre-activation, the forward pass computes the
+    layer as ``activation(W x + b)`` with the layer's own ops and keeps z."""
 
-    def __call__(self, call, xs, ys, Rs):
-        return [self.rule(self.op, call.layer, xs[0], Rs[0])]
+    def __init__(self, rule, layer, nonnegative: bool = False):
+        self.rule, self.op, self.nonnegative = rule, linear_of(layer), nonnegative
+
+    def forward(self, call, xs):
+        layer, x = call.layer, xs[0]
+        if not self.rule.uses_forward_z or call.kwargs or not self.op.exact_forward(layer, x):
+            return None
+        z = self.op.apply(layer, x, self.op.kernels(layer), self.op.bias(layer))
+        return [layer.activation(z)], z
+
+    def __call__(self, call, xs, ys, Rs, kept=None):
+        return [self.rule(self.op, call.layer, xs[0], Rs[0], z=kept,
+                          nonnegative=self.nonnegative)]
 
 
 class _Affine:
@@ -89,7 +101,13 @@ class _Affine:
 
     def apply(self, layer, x, kernels, bias=None):
         z = x * kernels[0]
-        return z if bias is None else z + bias
+        return z if bias is None else self.add_bias(layer, z, bias)
+
+    def add_bias(self, layer, z, bias):
+        return z + bias
+
+    def exact_forward(self, layer, x):
+        return False
 
 
 class AffineRule:
@@ -113,28 +131,6 @@ class BatchNormDefault:
         d = (x - bn.moving_mean) * y
         d = d + (tf.cast(d >= 0, d.dtype) * 2 - 1) * K.epsilon()
         return [safe_divide(x * y_minus_beta * R, d)]
-
-
-class Deconvnet:
-    """DeConvNet (Zeiler and Fergus 2014) at a ReLU layer: ReLU of the backward signal,
-    then the gradient of the layer without its ReLU."""
-
-    def __call__(self, call, xs, ys, Rs):
-        Rs = [tf.nn.relu(r) for r in Rs]
-        op = linear_of(call.layer)
-        if op is None:                     # a stand-alone ReLU: without it, the identity
-            return Rs
-        layer = call.layer
-        return _gradient_of(lambda t: [op.apply(layer, t[0], op.kernels(layer), op.bias(layer))],
-                            xs, Rs)
-
-
-class GuidedBackprop:
-    """Guided backprop (Springenberg et al. 2015) at a ReLU layer: ReLU of the backward
-    signal, then the layer's gradient (masked by the forward ReLU)."""
-
-    def __call__(self, call, xs, ys, Rs):
-        return _gradient_of(lambda t: _call(call, t), xs, [tf.nn.relu(r) for r in Rs])
 
 
 class GatedSignal:

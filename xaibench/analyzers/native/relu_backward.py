@@ -1,14 +1,15 @@
-"""DeConvNet and guided backprop on models without a layer graph (subclassed models):
-the ReLU-like activations of the model's Keras layers are swapped, while the
-analysis is traced, for ReLUs with a modified gradient.
+"""DeConvNet and guided backprop as one gradient of the user's model: the ReLU-like
+activations of the model's Keras layers are swapped, while the analysis is traced,
+for ReLUs with a modified gradient (any Keras model: functional, nested, subclassed).
 
 * DeConvNet (Zeiler and Fergus 2014): the backward signal g becomes ReLU(g);
 * guided backprop (Springenberg et al. 2015): ReLU(g) masked by the forward ReLU.
 
 Only activations held by Keras layers (``activation="relu"``, ``ReLU`` layers,
 ``Activation("relu")``) are found; a bare ``tf.nn.relu`` inside ``call`` keeps its
-plain gradient. Functional and Sequential models take the graph walk of
-:mod:`~xaibench.analyzers.native.engine` instead (the same numbers as iNNvestigate).
+plain gradient. On the models iNNvestigate analyzes the numbers equal its own
+(``tests/test_innvestigate_differential.py``): the same as walking the layers
+backwards with ReLU(signal) at each ReLU, in one forward and one backward pass.
 """
 from __future__ import annotations
 

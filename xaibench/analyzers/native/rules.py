@@ -13,8 +13,18 @@ is how iNNvestigate 2.1.2 builds them; the same algebra runs here eagerly with
 * w^2 and flat return the gradient (they do not multiply by x) and divide by
   the layer applied to ones.
 
-A rule is called as ``rule(op, layer, x, R)`` with ``op`` the layer's
-:class:`~xaibench.analyzers.native.linear.LinearLayer`.
+A rule is called as ``rule(op, layer, x, R, z=None, nonnegative=False)`` with
+``op`` the layer's :class:`~xaibench.analyzers.native.linear.LinearLayer`. What the
+engine knows from the forward pass spares work without changing a number:
+
+* ``z``: the layer's pre-activation ``W x + b`` from the forward pass, given to
+  rules whose ``uses_forward_z`` is true (z and epsilon with the bias). The rule
+  still differentiates ``op.apply`` on a tape, but only the gradient (the
+  transposed op, which reads x and W, not z) is used, so inside the traced walk
+  the recomputed forward op is dead and pruned;
+* ``nonnegative``: the input is known to be >= 0 (it comes from a ReLU, max pooling
+  of one, ...), so x- = 0 and the alpha-beta family drops its x- terms:
+  ``op(x-; W, b) = b`` exactly and ``x- * gradient = 0``.
 """
 from __future__ import annotations
 
@@ -28,11 +38,12 @@ def safe_divide(a, b):
 
 
 def _positive(t):
-    return t * tf.cast(t > 0, t.dtype)
+    """t+ (one op; no mask tensor next to a large kernel's copy)."""
+    return tf.nn.relu(t)
 
 
 def _negative(t):
-    return t * tf.cast(t < 0, t.dtype)
+    return tf.minimum(t, 0.0)
 
 
 def _forward(f, x):
@@ -48,8 +59,10 @@ class Rule:
     """Base of every rule; ``name`` is iNNvestigate's rule name."""
 
     name = ""
+    #: the rule's z is the layer's own pre-activation (the forward pass may give it)
+    uses_forward_z = False
 
-    def __call__(self, op, layer, x, R):
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         raise NotImplementedError
 
     def __repr__(self):
@@ -66,10 +79,15 @@ class Z(Rule):
     def __init__(self, bias: bool = True):
         self.bias = bias
 
-    def __call__(self, op, layer, x, R):
+    @property
+    def uses_forward_z(self):
+        return self.bias
+
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         b = op.bias(layer) if self.bias else None
-        z, tape = _forward(lambda t: op.apply(layer, t, op.kernels(layer), b), x)
-        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))
+        y, tape = _forward(lambda t: op.apply(layer, t, op.kernels(layer), b), x)
+        z = y if z is None else z
+        return x * tape.gradient(y, x, output_gradients=safe_divide(R, z))
 
 
 class Epsilon(Rule):
@@ -80,11 +98,16 @@ class Epsilon(Rule):
     def __init__(self, epsilon: float = 1e-7, bias: bool = True):
         self.epsilon, self.bias = epsilon, bias
 
-    def __call__(self, op, layer, x, R):
+    @property
+    def uses_forward_z(self):
+        return self.bias
+
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         b = op.bias(layer) if self.bias else None
-        z, tape = _forward(lambda t: op.apply(layer, t, op.kernels(layer), b), x)
+        y, tape = _forward(lambda t: op.apply(layer, t, op.kernels(layer), b), x)
+        z = y if z is None else z
         sign = tf.cast(z >= 0, z.dtype) * 2 - 1
-        return x * tape.gradient(z, x, output_gradients=R / (z + sign * self.epsilon))
+        return x * tape.gradient(y, x, output_gradients=R / (z + sign * self.epsilon))
 
 
 class WSquare(Rule):
@@ -95,7 +118,7 @@ class WSquare(Rule):
     def weights(self, kernels):
         return [w ** 2 for w in kernels]
 
-    def __call__(self, op, layer, x, R):
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         kernels = self.weights(op.kernels(layer))
         y, tape = _forward(lambda t: op.apply(layer, t, kernels), x)
         z = op.apply(layer, tf.ones_like(x), kernels)
@@ -111,17 +134,27 @@ class Flat(WSquare):
         return [tf.ones_like(w) for w in kernels]
 
 
-def _two_sided(op, layer, R, k1, b1, k2, b2, x1, x2):
-    """x1 * d/dx1 + x2 * d/dx2 of z1 + z2 with z1 = op(x1; k1, b1), z2 = op(x2; k2, b2),
-    R divided by z1 + z2 (one term of the alpha-beta rule)."""
+def _two_sided(op, layer, R, w1, b1, w2, b2, x, nonnegative):
+    """One term of the alpha-beta rule: x+ * d/dx+ + x- * d/dx- of z1 + z2, with
+    z1 = op(x+; w1(W), b1) and z2 = op(x-; w2(W), b2), R divided by z1 + z2.
+
+    With x known >= 0, x- = 0: z2 = b2 exactly and the x- term is 0, so only z1 is
+    computed (half the work, and w2(W) is never made)."""
+    kernels = op.kernels(layer)
+    xp = _positive(x)
+    if nonnegative:
+        z1, tape = _forward(lambda t: op.apply(layer, t, [w1(w) for w in kernels], b1), xp)
+        z = z1 if b2 is None else op.add_bias(layer, z1, b2)
+        return xp * tape.gradient(z1, xp, output_gradients=safe_divide(R, z))
+    xn = _negative(x)
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x1, x2])
-        z1 = op.apply(layer, x1, k1, b1)
-        z2 = op.apply(layer, x2, k2, b2)
+        tape.watch([xp, xn])
+        z1 = op.apply(layer, xp, [w1(w) for w in kernels], b1)
+        z2 = op.apply(layer, xn, [w2(w) for w in kernels], b2)
     s = safe_divide(R, z1 + z2)
-    g1 = tape.gradient(z1, x1, output_gradients=s)
-    g2 = tape.gradient(z2, x2, output_gradients=s)
-    return x1 * g1 + x2 * g2
+    g1 = tape.gradient(z1, xp, output_gradients=s)
+    g2 = tape.gradient(z2, xn, output_gradients=s)
+    return xp * g1 + xn * g2
 
 
 class AlphaBeta(Rule):
@@ -139,16 +172,16 @@ class AlphaBeta(Rule):
             beta = alpha - 1
         self.alpha, self.beta, self.bias = alpha, beta, bias
 
-    def __call__(self, op, layer, x, R):
-        kernels = op.kernels(layer)
-        kp, kn = [_positive(w) for w in kernels], [_negative(w) for w in kernels]
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         b = op.bias(layer) if self.bias else None
         bp, bn = (None, None) if b is None else (_positive(b), _negative(b))
-        xp, xn = _positive(x), _negative(x)
-        active = _two_sided(op, layer, R, kp, bp, kn, bn, xp, xn)
+        active = _two_sided(op, layer, R, _positive, bp, _negative, bn, x, nonnegative)
         if not self.beta:
             return active
-        inhibit = _two_sided(op, layer, R, kn, bn, kp, bp, xp, xn)
+        # the inhibitor term starts once the activator's is done, so that W+ and W- are
+        # never alive together (VGG-16's fc1: 392 MiB each)
+        with tf.control_dependencies([active]):
+            inhibit = _two_sided(op, layer, R, _negative, bn, _positive, bp, x, nonnegative)
         return active * self.alpha - inhibit * self.beta
 
 
@@ -198,7 +231,7 @@ class ZPlusFast(Rule):
 
     name = "ZPlusFast"
 
-    def __call__(self, op, layer, x, R):
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         kernels = [_positive(w) for w in op.kernels(layer)]
         z, tape = _forward(lambda t: op.apply(layer, t, kernels), x)
         return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))
@@ -213,7 +246,7 @@ class Bounded(Rule):
     def __init__(self, low: float = -1.0, high: float = 1.0):
         self.low, self.high = low, high
 
-    def __call__(self, op, layer, x, R):
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         kernels = op.kernels(layer)
         kp, kn = [_positive(w) for w in kernels], [_negative(w) for w in kernels]
         low = x * 0 + self.low
@@ -239,7 +272,7 @@ class AlphaBetaX(Rule):
     def __init__(self, alpha=(0.5, 0.5), beta=(0.5, 0.5), bias: bool = True):
         self.alpha, self.beta, self.bias = tuple(alpha), tuple(beta), bias
 
-    def __call__(self, op, layer, x, R):
+    def __call__(self, op, layer, x, R, z=None, nonnegative=False):
         kernels = op.kernels(layer)
         kp, kn = [_positive(w) for w in kernels], [_negative(w) for w in kernels]
         b = op.bias(layer) if self.bias else None
