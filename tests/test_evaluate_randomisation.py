@@ -160,3 +160,76 @@ def test_bad_input_is_refused_before_any_model_call():
     with pytest.raises(TypeError, match="unknown parameter"):
         xb.evaluate.randomisation(model, x, "lrp.epsilon", analyzer_params={"epsilom": 1})
     assert CountCalls.calls == 0
+
+
+def _shuffle(weights, layer, seed):
+    """A randomisation that depends on the layer's name only (reproducible by the reference
+    below): every array's values shuffled (BN variances stay positive)."""
+    import zlib
+
+    rng = np.random.default_rng(zlib.crc32(layer.name.encode()))
+    return [rng.permutation(np.asarray(w).ravel()).reshape(np.shape(w)) for w in weights]
+
+
+def _reference_mprt(model, x, y, analyzer, order, layers=None):
+    """A plain loop: a fresh ``clone_model`` with the step's randomised weights and a fresh
+    ``xb.create_analyzer`` on it at every step; Spearman by scipy."""
+    from scipy.stats import spearmanr
+
+    from xaibench.evaluate.randomisation import weighted_layers
+
+    def heat(m):
+        R = xb.create_analyzer(analyzer, m).analyze(x, neuron_selection=y)
+        return np.abs(R.sum(-1)).reshape(len(x), -1)
+
+    h0 = heat(model)
+    names = weighted_layers(model) if layers is None else layers
+    work = tf.keras.models.clone_model(model)
+    work.set_weights(model.get_weights())
+    cols = []
+    for name in names[::-1]:
+        if order == "independent":
+            work.set_weights(model.get_weights())
+        layer = work.get_layer(name)
+        layer.set_weights(_shuffle(layer.get_weights(), layer, None))
+        fresh = tf.keras.models.clone_model(work)
+        fresh.set_weights(work.get_weights())
+        h1 = heat(fresh)
+        cols.append([spearmanr(a, b)[0] for a, b in zip(h0, h1)])
+    return np.array(cols).T
+
+
+@pytest.mark.parametrize("analyzer,order", [("gradient", "cascading"),
+                                            ("lrp.epsilon", "cascading"),
+                                            ("lrp.epsilon", "independent"),
+                                            ("guided_backprop", "cascading")])
+def test_reused_analyzer_equals_a_fresh_analyzer_per_step(digits, analyzer, order):
+    """One analyzer traced once on the kept copy, the randomised weights assigned into its
+    variables (and into the batch-norm-folded canonized copies for LRP): the same
+    similarities as a fresh clone and a fresh analyzer at every step; the user's weights
+    untouched; a second call (the kept copy and analyzer reused) and a call after the user's
+    weights changed give the reference's numbers too."""
+    import importlib
+
+    mod = importlib.import_module("xaibench.evaluate.randomisation")
+    model, x, y = digits
+    model = tf.keras.models.clone_model(model)            # weights changed below: a private one
+    model.set_weights(xb.zoo.shipped("digits").get_weights())
+    before = [w.copy() for w in model.get_weights()]
+    kw = dict(y=y, order=order, similarity="spearman", randomise=_shuffle, abs=True,
+              normalise=False)
+    ref = _reference_mprt(model, x, y, analyzer, order)
+    for _ in range(2):
+        ours = xb.evaluate.randomisation(model, x, analyzer, **kw)
+        np.testing.assert_allclose(ours["spearman"], ref, atol=1e-6)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    kept = mod._COPIES[model]["analyzers"]
+    assert len(kept) == 1 and isinstance(next(iter(kept.values())), mod._Reused)
+    # the user trains on: the next call explains the new weights
+    model.get_layer("conv2").set_weights([w * 1.5 for w in model.get_layer("conv2").get_weights()])
+    model.get_layer("bn1").set_weights([w[::-1].copy() for w in model.get_layer("bn1").get_weights()])
+    ref2 = _reference_mprt(model, x, y, analyzer, order)
+    assert not np.allclose(ref, ref2, atol=1e-3)
+    ours = xb.evaluate.randomisation(model, x, analyzer, **kw)
+    np.testing.assert_allclose(ours["spearman"], ref2, atol=1e-6)

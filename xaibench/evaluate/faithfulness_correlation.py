@@ -11,8 +11,9 @@ xbar. With a linear model f(x) = sum(w x), R = w x and a zero baseline it is exa
 Execution: a batch of (image, subset) pairs goes through ONE traced ``tf.function``: the
 subsets (drawn on the device from stateless Philox numbers keyed by (seed, image id, run):
 the |S| largest of H*W uniform keys, i.e. a uniform random subset without replacement -- or
-given by the caller), the masks, the baseline, the relevance sums and one model call. At most
-``batch_size`` perturbed images exist at a time.
+given by the caller), the masks, the baseline, the relevance sums and one model call; the
+kernel takes any batch size, so the last batch is not padded. At most ``batch_size``
+perturbed images exist at a time.
 """
 from __future__ import annotations
 
@@ -28,9 +29,13 @@ from xaibench.evaluate.faithfulness import (_CACHE, _check_common, _gaussian_blu
 _MAX_KERNELS = 16
 
 
-def _build_kernel(fmodel, softmax, image_shape, baseline, blur_sigma, channel_reduce, size,
-                  given):
+def _build_kernel(fmodel, softmax, image_shape, r_shape, baseline, blur_sigma, channel_reduce,
+                  size, given):
     h, w, c = image_shape
+    signature = [tf.TensorSpec((None, h, w, c), tf.float32),
+                 tf.TensorSpec((None,) + tuple(r_shape), tf.float32),
+                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None, size), tf.int32),
+                 tf.TensorSpec((None, 2), tf.int64)]
     fill = None if isinstance(baseline, str) else tf.constant(
         np.broadcast_to(baseline, image_shape).astype(np.float32))
 
@@ -61,7 +66,7 @@ def _build_kernel(fmodel, softmax, image_shape, baseline, blur_sigma, channel_re
             f = tf.nn.softmax(f, axis=-1)
         return rel, tf.gather(f, y, axis=1, batch_dims=1)
 
-    return tf.function(kernel)
+    return tf.function(kernel, input_signature=signature)
 
 
 def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: int = 224,
@@ -113,32 +118,31 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
     n_pairs = n * runs
     pairs = min(budget, n_pairs)
     given = subsets is not None
-    key = ("faithfulness_correlation", (h, w, c), pairs, baseline if isinstance(baseline, str)
+    key = ("faithfulness_correlation", (h, w, c), baseline if isinstance(baseline, str)
            else (baseline.shape, baseline.tobytes()), float(blur_sigma), channel_reduce,
-           int(subset_size), given, output, R.shape[3:])
+           int(subset_size), given, output, R.shape[1:])
     store = _CACHE.setdefault(model, {})
     if key not in store:
         old = [k for k in store if k[0] == "faithfulness_correlation"]
         if len(old) >= _MAX_KERNELS:
             del store[old[0]]
-        store[key] = _build_kernel(fmodel, softmax, (h, w, c), baseline, float(blur_sigma),
-                                   channel_reduce, int(subset_size), given)
+        store[key] = _build_kernel(fmodel, softmax, (h, w, c), R.shape[1:], baseline,
+                                   float(blur_sigma), channel_reduce, int(subset_size), given)
     kernel = store[key]
     img = np.repeat(np.arange(n), runs)
     run = np.tile(np.arange(runs), n)
     seeds = np.stack([np.full(n_pairs, seed, np.int64), ids[img] * runs + run], 1)
     rel = np.empty(n_pairs, np.float64)
     val = np.empty(n_pairs, np.float64)
-    dummy = tf.zeros((pairs, int(subset_size)), tf.int32)
-    for start in range(0, n_pairs, pairs):
-        idx = np.minimum(np.arange(start, start + pairs), n_pairs - 1)
+    for start in range(0, n_pairs, pairs):                # the last batch is not padded
+        idx = np.arange(start, min(start + pairs, n_pairs))
         ii = img[idx]
-        s = tf.constant(sub[ii, run[idx]]) if given else dummy
+        s = (tf.constant(sub[ii, run[idx]]) if given
+             else tf.zeros((len(idx), int(subset_size)), tf.int32))
         r, v = kernel(tf.constant(x[ii]), tf.constant(R[ii]), tf.constant(y[ii]), s,
                       tf.constant(seeds[idx]))
-        m = min(pairs, n_pairs - start)
-        rel[start:start + m] = r.numpy()[:m]
-        val[start:start + m] = v.numpy()[:m]
+        rel[idx] = r.numpy()
+        val[idx] = v.numpy()
     rel = rel.reshape(n, runs)
     drop = f0[:, None] - val.reshape(n, runs)
     return {"correlation": pearson_rows(rel, drop), "relevance": rel, "drop": drop,

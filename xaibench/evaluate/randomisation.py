@@ -25,9 +25,24 @@ from its layer's own initializer, seeded per layer -- Adebayo et al.'s re-initia
 "permute" (each weight array permuted along its first axis, as Quantus 0.6.0 does), or a
 callable ``fn(weights, layer, seed) -> new weights`` (lists of numpy arrays).
 Heatmaps come from ``xb.create_analyzer(analyzer, model_copy, **analyzer_params)`` -- any
-analyzer name, either backend -- created afresh on each randomised copy.
+analyzer name, either backend.
+
+Execution: one copy per user model is kept (weakly keyed by the model, so it goes with it),
+with the analyzers built on it. Each call first assigns the user's current weights into the
+copy's variables, explains the original model on it, then assigns each step's randomised
+weights into the same variables: the native engine's analyzers (and Grad-CAM) read the
+variables inside their traced ``tf.function``, so one trace serves every step and every later
+call -- no clone and no retracing per step (Quantus clones and re-creates the explainer per
+layer). The LRP / Deep Taylor analyzers walk the canonized model (``xb.prepare``), whose
+batch-norm-folded or activation-merged layers hold copies of the weights: after each
+randomisation those copies are re-derived from the randomised weights (``prepare`` of the
+copy, assigned into the analyzer's canonized variables). Other analyzers (the iNNvestigate
+backend, PatternNet, the perturbation methods) are created afresh on each randomised copy.
+``tests/test_evaluate_randomisation.py`` checks the reuse against a fresh analyzer per step.
 """
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -207,7 +222,117 @@ def _explain(analyzer, model, params, x, y):
     return create_analyzer(analyzer, model, **params).analyze(x, neuron_selection=y)
 
 
-def _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce):
+_COPIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MAX_ANALYZERS = 8
+
+
+def _freeze(v):
+    """A hashable stand-in for an analyzer parameter (arrays by content)."""
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.shape, v.dtype.str, v.tobytes())
+    if isinstance(v, (list, tuple)):
+        return (type(v).__name__,) + tuple(_freeze(e) for e in v)
+    if isinstance(v, dict):
+        return ("dict",) + tuple(sorted((k, _freeze(e)) for k, e in v.items()))
+    hash(v)
+    return v
+
+
+def _params_key(analyzer, params):
+    try:
+        key = (analyzer, tuple(sorted((k, _freeze(v)) for k, v in params.items())))
+        hash(key)
+        return key
+    except TypeError:                                     # unhashable: not cached
+        return None
+
+
+def _reads_variables(an) -> bool:
+    """Analyzers whose traced functions read the model's variables at call time, so new
+    weights assigned into them need no new analyzer (module docstring)."""
+    from xaibench.analyzers.gradcam import GradCAM
+    from xaibench.analyzers.native.analyzers import NativeAnalyzer
+
+    return isinstance(an, (NativeAnalyzer, GradCAM))
+
+
+class _Reused:
+    """One analyzer on the kept copy, with what keeps its canonized weights current."""
+
+    def __init__(self, an, copy):
+        self.an, self.copy = an, copy
+        pm = getattr(an, "prepared_model", None)
+        self.prepared = None if pm is None or pm is copy else pm
+        self.stale = []
+        if self.prepared is not None:                     # the canonized model's own copies
+            own = {id(v) for v in copy.weights}
+            self.stale = [i for i, v in enumerate(self.prepared.weights) if id(v) not in own]
+
+    def refresh(self):
+        """Re-derive the canonized (batch-norm-folded, activation-merged) weights from the
+        copy's current weights."""
+        if not self.stale:
+            return
+        from xaibench.prepare import prepare
+
+        fresh = prepare(self.copy).weights
+        mine = self.prepared.weights
+        if len(fresh) != len(mine):  # pragma: no cover - prepare is deterministic
+            raise RuntimeError("the canonized copy changed structure between randomisation "
+                               "steps")
+        for i in self.stale:
+            mine[i].assign(np.asarray(fresh[i].numpy()))
+
+    def analyze(self, x, y):
+        self.refresh()
+        return self.an.analyze(x, neuron_selection=y)
+
+
+class _Fresh:
+    """An analyzer created afresh on the copy at every step (analyzers that may hold their
+    own copy of the weights, e.g. the iNNvestigate backend's worker)."""
+
+    def __init__(self, analyzer, params, copy):
+        self.analyzer, self.params, self.copy = analyzer, params, copy
+
+    def analyze(self, x, y):
+        return _explain(self.analyzer, self.copy, self.params, x, y)
+
+
+def _kept_copy(model, analyzer, params):
+    """The copy of ``model`` kept for randomisation, holding the user's current weights, and
+    the analyzer ``analyzer`` on it (built once, module docstring)."""
+    from xaibench.analyzers.registry import create_analyzer
+
+    entry = _COPIES.get(model)
+    if entry is None:
+        entry = {"copy": _copy(model), "analyzers": {}}
+        _COPIES[model] = entry
+    copy = entry["copy"]
+    copy.set_weights(model.get_weights())
+    key = _params_key(analyzer, params)
+    store = entry["analyzers"]
+    if key is not None and key in store:
+        return copy, store[key]
+    an = create_analyzer(analyzer, copy, **params)
+    runner = _Reused(an, copy) if _reads_variables(an) else _Fresh(analyzer, params, copy)
+    if key is not None:
+        if len(store) >= _MAX_ANALYZERS:
+            del store[next(iter(store))]
+        store[key] = runner
+    return copy, runner
+
+
+def clear_cache(model=None) -> None:
+    """Drop the model copies (and their analyzers) kept for randomisation: of ``model``, or
+    all of them."""
+    if model is None:
+        _COPIES.clear()
+    else:
+        _COPIES.pop(model, None)
+
+
+def _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce, kept=False):
     from xaibench._keras import check_keras_model
 
     check_keras_model(model)
@@ -218,7 +343,13 @@ def _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce):
     heatmaps._check_how(channel_reduce)
     from xaibench.analyzers.registry import create_analyzer
 
-    # created before any model call: the analyzer refuses its own bad parameters
+    # created before any model call: the analyzer refuses its own bad parameters (cheap: an
+    # analyzer traces nothing until its first call); ``kept``: not when the kept copy has
+    # this analyzer already (it was accepted on the same model)
+    entry = _COPIES.get(model) if kept else None
+    key = _params_key(analyzer, params) if entry is not None else None
+    if key is not None and key in entry["analyzers"]:
+        return x, params, y, None
     return x, params, y, create_analyzer(analyzer, model, **params)
 
 
@@ -258,32 +389,32 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
         if unknown or not evaluate_at:
             raise ValueError(f"evaluate_at {', '.join(map(repr, unknown)) or '(none)'}: not "
                              f"among the layers randomised ({', '.join(names)}).")
-    x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
+    x, params, y, _ = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce,
+                              kept=True)
+    if heatmaps is not None:
+        R0 = np.asarray(heatmaps)
+        if R0.ndim < 3 or R0.shape[:3] != x.shape[:3]:
+            raise ValueError(f"heatmaps have shape {R0.shape}; the images are {x.shape}.")
     index = {n: i for i, n in enumerate(weighted_layers(model))}
 
     if y is None:
         y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+    copy, explainer = _kept_copy(model, analyzer, params)   # holds the user's weights now
     if heatmaps is None:
-        R0 = an0.analyze(x, neuron_selection=y)
-    else:
-        R0 = np.asarray(heatmaps)
-        if R0.ndim < 3 or R0.shape[:3] != x.shape[:3]:
-            raise ValueError(f"heatmaps have shape {R0.shape}; the images are {x.shape}.")
+        R0 = explainer.analyze(x, y)
     h0 = _prepare(R0, channel_reduce, abs, normalise)
-    copy = _copy(model)
-    original = {n: copy.get_layer(n).get_weights() for n in names}
     steps = names[::-1]                                   # top down
     scores = {s: [] for s in sims}
     previous = None
     for name in steps:
         layer = copy.get_layer(name)
         if order == "independent" and previous is not None:
-            copy.get_layer(previous).set_weights(original[previous])
+            copy.get_layer(previous).set_weights(model.get_layer(previous).get_weights())
         layer.set_weights(_randomised_weights(layer, randomise, _layer_seed(seed, index[name])))
         previous = name
         if evaluate_at is not None and name not in evaluate_at:
             continue
-        h1 = _prepare(_explain(analyzer, copy, params, x, y), channel_reduce, abs, normalise)
+        h1 = _prepare(explainer.analyze(x, y), channel_reduce, abs, normalise)
         for s, v in _similarities(h0, h1, sims).items():
             scores[s].append(v)
     if evaluate_at is not None:
@@ -315,16 +446,17 @@ def efficient_randomisation(model, x, analyzer: str = "gradient", y=None, layers
     names = _check_layers(model, layers)
     randomise = _check_randomise(randomise)
     check_in_range("n_bins", n_bins, 2, integer=True)
-    x, params, y, an0 = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce)
+    x, params, y, _ = _common(model, x, analyzer, analyzer_params, y, seed, channel_reduce,
+                              kept=True)
     index = {n: i for i, n in enumerate(weighted_layers(model))}
     if y is None:
         y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
-    R0 = an0.analyze(x, neuron_selection=y)
-    copy = _copy(model)
+    copy, explainer = _kept_copy(model, analyzer, params)   # holds the user's weights now
+    R0 = explainer.analyze(x, y)
     for name in names:
         layer = copy.get_layer(name)
         layer.set_weights(_randomised_weights(layer, randomise, _layer_seed(seed, index[name])))
-    R1 = _explain(analyzer, copy, params, x, y)
+    R1 = explainer.analyze(x, y)
     if abs:
         R0, R1 = np.abs(R0), np.abs(R1)
     c0 = discrete_entropy(R0, n_bins, channel_reduce)

@@ -15,9 +15,16 @@ explained output (and the accuracy) after removing the ``fraction`` most (MoRF) 
 Execution: one traced ``tf.function`` per setting takes a batch of (image, fraction) pairs:
 channel pooling, the ranking (argsort), the removal masks, the imputation -- a batched
 preconditioned conjugate-gradient solve of the system on the device, in float64, with the
-stencil applied as 8 shifted adds -- the seeded noise (stateless Philox keyed by (seed,
-image id, fraction)) and ONE model call on all pairs. At most ``batch_size`` imputed images
-exist at a time, so peak memory does not grow with N. The solve matches
+stencil applied as 8 shifted adds, compiled with XLA on TF >= 2.16 (the solve's elementwise
+work fused: 2-3x faster on a CPU than op by op with TF 2.21; TF 2.14's XLA is slower, so op
+by op there) -- the seeded noise (stateless Philox keyed by (seed,
+image id, fraction)) and ONE model call on all pairs. A batch runs the solver until its
+hardest system converges, and the removed fraction sets how hard it is (on 224x224 about 11
+iterations at 10 %, 58 at 90 %): on large images (H*W > 4096) a batch holds pairs of one
+fraction only, so each fraction costs its own iterations; on small ones the pairs fill the
+batches in fraction order (the solve is cheap there, the model calls' overhead is not). The
+last batch is not padded (the kernel takes any batch size). At most ``batch_size`` imputed
+images exist at a time, so peak memory does not grow with N. The solve matches
 ``scipy.sparse.linalg.spsolve`` on the same system to 1e-4 (``tests/test_evaluate_road.py``;
 relative residual ``tol`` = 1e-7 by default).
 
@@ -125,6 +132,13 @@ def _removal_mask(R, k, sign, channel_reduce, tie_keys):
 
 
 _impute_fn = tf.function(_impute, reduce_retracing=True)
+#: the solve inside ROAD's kernel, compiled with XLA where that is faster (module docstring:
+#: on 2x224x224x3, 90 % removed, measured 2.9x faster with TF 2.21 and 2x SLOWER with TF
+#: 2.14's XLA CPU backend, so op by op there)
+_XLA = tuple(int(v) for v in tf.__version__.split(".")[:2]) >= (2, 16)
+_impute_xla = tf.function(_impute, jit_compile=_XLA, reduce_retracing=True)
+#: images up to this many pixels share batches across fractions (module docstring)
+_SMALL_IMAGE = 4096
 
 
 def _default_max_iter(h, w):
@@ -159,16 +173,20 @@ def linear_imputation(x, removed, noise: float = 0.0, seed: int = 0, tol: float 
 # --------------------------------------------------------------------------------------------
 # the traced kernel
 
-def _build_kernel(fmodel, softmax, image_shape, pairs, order, channel_reduce, noise, tol,
+def _build_kernel(fmodel, softmax, image_shape, r_shape, order, channel_reduce, noise, tol,
                   max_iter):
     h, w, c = image_shape
     sign = -1.0 if order == "morf" else 1.0
+    signature = [tf.TensorSpec((None, h, w, c), tf.float32),
+                 tf.TensorSpec((None,) + tuple(r_shape), tf.float32),
+                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32),
+                 tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None, 2), tf.int64)]
 
     def kernel(x, R, k, y, noise_seeds, tie_seeds):
         tie_keys = tf.map_fn(lambda s: tf.random.stateless_uniform((h * w,), s, alg="philox"),
                              tie_seeds, fn_output_signature=tf.float32)
         m = _removal_mask(R, k, sign, channel_reduce, tie_keys)
-        xi, it = _impute(x, m, tol, max_iter)
+        xi, it = _impute_xla(x, m, tol, max_iter)
         xi = tf.cast(xi, tf.float32)
         if noise > 0:
             eps = tf.map_fn(lambda s: tf.random.stateless_normal((h, w, c), s, alg="philox"),
@@ -180,7 +198,7 @@ def _build_kernel(fmodel, softmax, image_shape, pairs, order, channel_reduce, no
         pred = tf.argmax(f, axis=-1, output_type=tf.int32)
         return tf.gather(f, y, axis=1, batch_dims=1), pred, it
 
-    return tf.function(kernel)
+    return tf.function(kernel, input_signature=signature)
 
 
 def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: float = 0.01,
@@ -235,14 +253,14 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     F = len(fr)
     n_pairs = n * F
     pairs = min(budget, n_pairs)
-    key = ("road", (h, w, c), pairs, order, channel_reduce, float(noise), float(tol),
-           int(max_iter), output, R.shape[3:])
+    key = ("road", (h, w, c), order, channel_reduce, float(noise), float(tol),
+           int(max_iter), output, R.shape[1:])
     store = _CACHE.setdefault(model, {})
     if key not in store:
         if len(store) >= _MAX_KERNELS:
             del store[next(iter(store))]
-        store[key] = _build_kernel(fmodel, softmax, (h, w, c), pairs, order, channel_reduce,
-                                   float(noise), float(tol), int(max_iter))
+        store[key] = _build_kernel(fmodel, softmax, (h, w, c), R.shape[1:], order,
+                                   channel_reduce, float(noise), float(tol), int(max_iter))
     kernel = store[key]
     img = np.repeat(np.arange(n), F)
     fi = np.tile(np.arange(F), n)
@@ -251,21 +269,26 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     values = np.empty(n_pairs, np.float32)
     pred = np.empty(n_pairs, np.int64)
     iters = 0
-    chunks = range(0, n_pairs, pairs)
+    # pairs in fraction order (by pixels removed); on large images a batch never mixes
+    # fractions: the solve runs to the hardest system of its batch (module docstring)
+    order_idx = np.lexsort((img, pixels[fi]))
+    if h * w > _SMALL_IMAGE:
+        groups = [order_idx[pixels[fi[order_idx]] == p] for p in np.unique(pixels)]
+    else:
+        groups = [order_idx]
+    chunks = [g[i:i + pairs] for g in groups for i in range(0, len(g), pairs)]
     if progress is None:
         progress = n_pairs > 2000 and inner_enabled()
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc="ROAD", unit="chunk")
-    for start in chunks:
-        idx = np.minimum(np.arange(start, start + pairs), n_pairs - 1)
+    for idx in chunks:
         ii = img[idx]
         v, p, it = kernel(tf.constant(x[ii]), tf.constant(R[ii]),
                           tf.constant(pixels[fi[idx]].astype(np.int32)), tf.constant(y[ii]),
                           tf.constant(noise_seeds[idx]), tf.constant(tie_seeds[idx]))
-        m = min(pairs, n_pairs - start)
-        values[start:start + m] = v.numpy()[:m]
-        pred[start:start + m] = p.numpy()[:m]
+        values[idx] = v.numpy()
+        pred[idx] = p.numpy()
         iters = max(iters, int(it))
     if iters >= max_iter:
         import warnings
