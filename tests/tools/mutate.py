@@ -200,8 +200,8 @@ MUTATIONS = (
     )),
     # --- one per LRP rule ---
     Mutation("rule-z-no-x", RULES,
-             "        return x * tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
-             "        return tape.gradient(z, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
+             "        return x * tape.gradient(y, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
+             "        return tape.gradient(y, x, output_gradients=safe_divide(R, z))\n\n\nclass Epsilon",
              LRP_TESTS),
     Mutation("rule-w-square-abs", RULES, "return [w ** 2 for w in kernels]",
              "return [tf.abs(w) for w in kernels]", LRP_TESTS),
