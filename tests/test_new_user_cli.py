@@ -185,7 +185,10 @@ def test_ctrl_c_prints_one_line_exits_130_and_the_printed_command_resumes(
     proc = subprocess.Popen(
         [sys.executable, "-c", "import shard_hooks; shard_hooks.cli()", "evaluate",
          "--config", str(cfg), "--out", str(out), "--restart"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as in a terminal, also when this suite runs as a background job (which
+        # starts with SIGINT ignored, and Python then never raises KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = str(out / "results.sqlite")
     deadline = time.time() + 600        # the synchronisation's limit, not a timing check
     while not ((hooks / "held").exists() and (hooks / "held").read_text()):
