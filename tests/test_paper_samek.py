@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from notebooks import outputs_text, read_comparison, run_notebook
+from raw_results import rows as raw_rows
 from work_counter import count_work
 from xaibench import cli
 from xaibench.papers import samek
@@ -27,18 +28,6 @@ def _row(comparison, item):
     rows = [r for r in comparison["rows"] if r["item"] == item]
     assert len(rows) == 1, item
     return rows[0]
-
-
-def _raw(folder):
-    """Every result row of a run folder, read with sqlite3 (not with xaibench's reader)."""
-    import sqlite3
-
-    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
-    try:
-        return con.execute("SELECT image, analyzer, metric, setting, step, value "
-                           "FROM results").fetchall()
-    finally:
-        con.close()
 
 
 def _aopc_label(region, steps, repeats, reduce):
@@ -104,7 +93,7 @@ def test_paper_numbers_are_the_transcribed_constants(done):
 def test_fig4_recomputed_from_raw_rows(done):
     """AOPC - random at L: the mean over images of the MoRF and random-order scalars."""
     out, nb, comparison = done
-    raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
+    raw = {k: raw_rows(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
     final = {}
     for key, method in samek.METHODS.items():
         run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
@@ -135,7 +124,7 @@ def test_fig4_recomputed_from_raw_rows(done):
 
 def test_fig8_recomputed_relative_to_sensitivity(done):
     out, nb, comparison = done
-    raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
+    raw = {k: raw_rows(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
     analyzers = {"sens_l2": "gradient", "deconv": "deconvnet",
                  "lrp_a2b1": "lrp.alpha_2_beta_1", "lrp_eps1": "lrp.epsilon(epsilon=1)",
                  "lrp_eps100": "lrp.epsilon(epsilon=100)"}
@@ -158,7 +147,7 @@ def test_fig8_recomputed_relative_to_sensitivity(done):
 def _claims_recomputed(out):
     """Every claim of the comparison, decided by the test from the runs' raw rows, the
     checkpoints' accuracy files and the Fig. 7 runs."""
-    raw = {k: _raw(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
+    raw = {k: raw_rows(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
 
     def mean_morf(key, region):
         run = raw["fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"]
@@ -212,7 +201,7 @@ def _claims_recomputed(out):
     for epoch in range(5):
         with open(os.path.join(out, "models", f"fig7_epoch_{epoch:02d}.json")) as fh:
             acc.append(json.load(fh)["test_accuracy"])
-        rows = _raw(os.path.join(out, "runs", f"fig7_epoch_{epoch:02d}"))
+        rows = raw_rows(os.path.join(out, "runs", f"fig7_epoch_{epoch:02d}"))
         aopc.append(np.mean([v for i, a, m, s, k, v in rows
                              if a == "lrp.epsilon(epsilon=1)" and k == -1]))
     acc, aopc = np.array(acc), np.array(aopc)
@@ -237,7 +226,7 @@ def test_fig5_recomputed_from_rows_and_heatmaps(done):
 
     out, nb, comparison = done
     g, l = (os.path.join(out, "runs", k) for k in ("fig4_gradient_deconv", "fig4_lrp"))
-    raw_g, raw_l = _raw(g), _raw(l)
+    raw_g, raw_l = raw_rows(g), raw_rows(l)
     lrp_png = _per_image(raw_l, "lrp.alpha_2_beta_1", "complexity(channel_reduce=sum)",
                          "png")
     dec_png = _per_image(raw_g, "deconvnet", "complexity(channel_reduce=l2)", "png")
@@ -298,7 +287,7 @@ def test_fig7_accuracy_and_correlation_recomputed(done):
         with open(path[:-len(".keras")] + ".json") as fh:
             info = json.load(fh)
         acc.append(info["test_accuracy"])
-        raw = _raw(os.path.join(out, "runs", f"fig7_epoch_{epoch:02d}"))
+        raw = raw_rows(os.path.join(out, "runs", f"fig7_epoch_{epoch:02d}"))
         aopc.append(np.mean([v for i, a, m, s, k, v in raw
                              if a == "lrp.epsilon(epsilon=1)" and k == -1]))
         ours = _row(comparison, f"Fig. 7, epoch {epoch}: test accuracy / AOPC (LRP eps=1)")["ours"]

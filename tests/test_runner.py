@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from scipy import stats
+from raw_results import rows as raw_rows
 
 from xaibench.cli import main as cli
 from xaibench.report import report, summary
@@ -243,17 +244,6 @@ def test_heatmap_file_names_hold_any_analyzer_label():
     assert "/" not in a and a != b and a.endswith("[0:4].npz")
 
 
-def rows_of(folder: str) -> list:
-    """Every result row (image, analyzer, metric, setting, step, value) of a run folder,
-    read with sqlite3 (not with xaibench's reader)."""
-    con = sqlite3.connect(os.path.join(folder, "results.sqlite"))
-    try:
-        return con.execute("SELECT image, analyzer, metric, setting, step, value "
-                           "FROM results").fetchall()
-    finally:
-        con.close()
-
-
 def test_target_predicted_explains_the_models_class(tmp_path):
     """kept_score's "whole" is the probability of the explained class: with target
     predicted it is each image's largest probability, computed here by the model (an
@@ -278,7 +268,7 @@ def test_target_predicted_explains_the_models_class(tmp_path):
     for name, config, expected in [("l", label, p[np.arange(12), data.y]),
                                    ("p", predicted, p.max(axis=1))]:
         run(config, str(tmp_path / name), progress=False).close()
-        whole = {i: v for i, _, m, s, _, v in rows_of(str(tmp_path / name)) if s == "whole"}
+        whole = {i: v for i, _, m, s, _, v in raw_rows(str(tmp_path / name)) if s == "whole"}
         np.testing.assert_allclose([whole[i] for i in range(12)], expected, rtol=1e-4)
 
 
@@ -340,7 +330,7 @@ def test_folder_data_is_decoded_one_shard_at_a_time(tmp_path, monkeypatch):
     assert selections == [[0], [1]]      # baseline + 2 analyzers per range, one decode each
     run(from_mapping(dict(mapping, data={"name": "npz", "path": npz})), str(tmp_path / "npz"),
         progress=False).close()
-    lazy_rows, npz_rows = (sorted(rows_of(str(tmp_path / name)), key=lambda r: r[:5])
+    lazy_rows, npz_rows = (sorted(raw_rows(str(tmp_path / name)), key=lambda r: r[:5])
                            for name in ("lazy", "npz"))
     assert [r[:5] for r in lazy_rows] == [r[:5] for r in npz_rows] and len(lazy_rows) > 10
     values = np.array([[np.nan if r[5] is None else r[5] for r in rows]
