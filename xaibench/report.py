@@ -10,9 +10,8 @@ import os
 
 import numpy as np
 
-from xaibench.runner.config import Step
 from xaibench.runner.engine import BASELINE
-from xaibench.runner.results import RunResults, t_interval
+from xaibench.runner.results import RunResults, step_of, t_interval
 from xaibench.tables import markdown_table
 
 # (metric name, analyzer setting) -> the baseline setting it is compared with, or None:
@@ -29,8 +28,7 @@ def config_order(manifest: dict) -> tuple:
     """``(analyzer labels, metric labels)`` in the order of the run's config; the
     baseline comes first among the analyzers."""
     config = manifest.get("config", {})
-    steps = [[Step(s, {}) if isinstance(s, str) else Step(s["name"], dict(s.get("params") or {}))
-              for s in config.get(kind, [])] for kind in ("analyzers", "metrics")]
+    steps = [[step_of(s) for s in config.get(kind, [])] for kind in ("analyzers", "metrics")]
     analyzers = [a.label for a in steps[0]]
     return [BASELINE] + [a for a in analyzers if a != BASELINE], [m.label for m in steps[1]]
 

@@ -73,7 +73,8 @@ def label_of(step) -> str:
     return Step(name, dict(params or {})).label
 
 
-def _step_of(item) -> Step:
+def step_of(item) -> Step:
+    """The :class:`Step` of a config entry: a bare name or ``{"name", "params"}``."""
     if isinstance(item, str):
         return Step(item, {})
     return Step(item["name"], dict(item.get("params") or {}))
@@ -97,11 +98,13 @@ class RunResults:
             raise FileNotFoundError(f"{folder} is not a run folder (no {RESULTS}); run "
                                     "`xaibench evaluate --config ... --out DIR` first")
         self.folder = folder
+        #: the results file (what a figure drawn from these numbers depends on)
+        self.path = path
         with open(os.path.join(folder, "manifest.json")) as fh:
             self.manifest = json.load(fh)
         config = self.manifest.get("config", {})
-        self.analyzers = tuple(_step_of(a) for a in config.get("analyzers", []))
-        self.metrics = tuple(_step_of(m) for m in config.get("metrics", []))
+        self.analyzers = tuple(step_of(a) for a in config.get("analyzers", []))
+        self.metrics = tuple(step_of(m) for m in config.get("metrics", []))
         db = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, timeout=60)
         try:
             rows = db.execute("SELECT image, analyzer, metric, setting, step, value "

@@ -26,7 +26,6 @@ from xaibench.papers.comparison import Reproduction
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.engine import BASELINE
 from xaibench.runner.results import RunResults
-from xaibench.runner.store import RESULTS
 
 #: settings of the two modes (N images in the batch runs, LIME samples, AOPC repeats of the
 #: random baseline, MNIST training epochs / images)
@@ -412,10 +411,6 @@ def misclassified_example(e: Experiment, i: int, classes: dict) -> dict:
 
 # ---------------------------------------------------------------------------- figures
 
-def _results_file(res: RunResults) -> str:
-    return os.path.join(res.folder, RESULTS)
-
-
 def fig3(result, e: Experiment):
     """Fig. 3: the score of the kept high-CI regions against the whole image's."""
     st, res = e.steps, e.batch.explain
@@ -435,7 +430,7 @@ def fig3(result, e: Experiment):
              "pred": e.test.pred[idx], "whole": whole[idx], "kept": kept[idx]}
     result.figures["Fig. 3: kept high-CI regions"] = figures.fig3(
         e.path("figures", "fig3_kept_regions.png"), shown, st.segments, e.opts.threshold,
-        depends=[_results_file(res)])
+        depends=[res.path])
     result.tables["Fig. 3: prediction score of the kept high-CI regions"] = \
         figures.fig3_table(idx, e.test.pred, whole, kept, held.shown)
 
@@ -467,7 +462,7 @@ def fig4(result, e: Experiment):
     idx = e.shown
     result.figures["Fig. 4: masking, LIME and CI"] = figures.fig4(
         e.path("figures", "fig4_comparison.png"), x[idx, ..., 0],
-        {k: maps[k][idx] for k in keys}, e.opts.threshold, depends=[_results_file(res)])
+        {k: maps[k][idx] for k in keys}, e.opts.threshold, depends=[res.path])
 
 
 def fig56(result, e: Experiment):

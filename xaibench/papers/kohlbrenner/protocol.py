@@ -270,9 +270,8 @@ def _draw(result: Reproduction, s: Setup, m: claims.Measured, heatmaps: dict,
           runs: tuple) -> None:
     """Figs. 1-3 (drawn again only when the ``runs`` or heatmaps they show are newer) and
     the tables of Table 1 and Fig. 1."""
-    from xaibench.runner.store import RESULTS
 
-    runs = [os.path.join(r.folder, RESULTS) for r in runs]
+    runs = [r.path for r in runs]
     result.tables["Table 1: relevance inside the box (eq. 2), true class"] = \
         figures.table1_markdown(claims.table1_columns(m.ratios))
     result.figure("Fig. 3: mu against box size", f"fig3_mu_by_box_size_{s.bins}_bins.png",

@@ -188,7 +188,7 @@ class MainRuns:
     @property
     def files(self) -> tuple:
         """The results the figures are drawn from."""
-        return tuple(os.path.join(r.folder, RESULTS) for r in (self.grad, self.lrp))
+        return tuple(r.path for r in (self.grad, self.lrp))
 
     def _aopc(self, key, region):
         return self.perturbation.aopc(region, METHODS[key].pooling)

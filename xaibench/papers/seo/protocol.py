@@ -22,7 +22,6 @@ from xaibench.papers.comparison import Reproduction
 from xaibench.papers.seo import claims, figures, measures, paper
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.results import RunResults
-from xaibench.runner.store import RESULTS
 
 ALLOWED_DATA = ("clutter", "voc2007", "imagenet_val")
 #: the model of the 224 px data sets (ImageNet weights from the Keras cache)
@@ -237,7 +236,7 @@ def draw_figures(result: Reproduction, exp: Experiment, num: Numbers, res: RunRe
     """Figs. 2-5 into ``<out>/figures`` (drawn again only when their inputs are newer)."""
     folder, sc = os.path.join(result.out, "figures"), num.scales
     arrays = [os.path.join(result.out, "scales.npz")]
-    run = [os.path.join(res.folder, RESULTS)]
+    run = [res.path]
     e = num.effect
     if e.pick is not None:
         (i, obj, bg), j = e.pick, e.scale
