@@ -110,6 +110,10 @@ def test_specs_are_the_registry_and_refuse_unknown_parameters():
                       "metrics": [{"name": "aopc", "params": {"colour": 1}}]})
     with pytest.raises(ValueError, match="metric kept_score does not take region"):
         METRICS["kept_score"].compute(_context(), None, {"region": 3})
+    with pytest.raises(ConfigError, match=r"metric aopc does not take repeat \(did you mean "
+                                          r"repeats\?\); its parameters are region"):
+        from_mapping({"analyzers": ["gradient"],
+                      "metrics": [{"name": "aopc", "params": {"repeat": 3}}]})
 
 
 def test_baseline_pairs_are_declared_by_the_specs():

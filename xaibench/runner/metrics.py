@@ -82,7 +82,12 @@ class MetricSpec:
         allowed = tuple(self.params) + tuple(self.options)
         unknown = sorted(set(params) - set(allowed))
         if unknown:
-            raise ValueError(f"metric {self.name} does not take {', '.join(unknown)}; its "
+            import difflib
+
+            close = sorted({m for u in unknown
+                            for m in difflib.get_close_matches(str(u), allowed, n=2)})
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"metric {self.name} does not take {', '.join(unknown)}{hint}; its "
                              f"parameters are {', '.join(allowed) or 'none'}")
         return dict(params)
 
