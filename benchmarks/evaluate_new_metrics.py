@@ -55,7 +55,8 @@ def run(name, model, x, args, quantus):
     bs = args.batch_size if h < 100 else 8
     # ---- ROAD ----
     pct = [10, 30, 50, 70, 90] if not args.quick else [10, 50, 90]
-    big = np.resize(x, (n * len(pct),) + x.shape[1:])
+    # ROAD's model inputs: the N originals (its "original" scores) and N per fraction
+    big = np.resize(x, (n * (len(pct) + 1),) + x.shape[1:])
     fns = {"xaibench": lambda: xb.evaluate.road(model, x, R, fractions=np.array(pct) / 100,
                                                   noise=0.01, y=y, batch_size=bs),
            "predict": lambda: model.predict(big, batch_size=bs, verbose=0)}
