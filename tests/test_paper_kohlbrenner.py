@@ -484,10 +484,8 @@ def test_imagenet_patterns_are_fitted_streaming_from_the_folder(tmp_path, monkey
                                  tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
     path = str(tmp_path / "tiny.keras")
     model.save(path)
-    s = kb.Setup(source={"name": "imagenet_val", "root": str(root)}, model=path, images=40,
-                 bins=20, pattern_images=40, seed=0, quick=True, out=str(tmp_path))
-    train = kb.TrainingImages(s)
-    patterns, fill = kb.fit_patterns(s, train), kb.training_mean(s, train)
+    patterns, fill = kb.training_statistics({"name": "imagenet_val", "root": str(root)}, path,
+                                            40, str(tmp_path / "models"))
     assert fill == 0.0 and decoded == [32, 8]
     assert patterns == str(tmp_path / "models" / "patterns.npz")
     eager = xb.create_analyzer("pattern.attribution", model, pattern_type="relu")

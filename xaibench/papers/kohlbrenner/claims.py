@@ -1,14 +1,7 @@
-"""The paper's claims decided on numbers, and the rows of the comparison they fill.
-
-Pure functions (no files, no model): :class:`Measured` holds what the runs gave, each
-``*_rows`` function turns one table / figure's numbers into comparison
-:class:`~xaibench.papers.comparison.Row` objects -- the paper's and our numbers, and each
-qualitative claim with its verdict (True / False / None = undecided here) and the numbers it
-was decided on. :func:`rows` is all of them in the comparison's order.
-"""
-from __future__ import annotations
-
-from dataclasses import dataclass
+"""The paper's claims decided on numbers (pure: no files, no model) and the comparison rows
+they fill: the paper's and our numbers, each claim with its verdict (None: undecided) and
+the numbers it was decided on."""
+from collections import namedtuple
 
 import numpy as np
 
@@ -17,23 +10,12 @@ from xaibench.papers.kohlbrenner.paper import (
     BASELINE_KEY, CMP, COLUMNS, LABELS, LARGE_BOX, METHODS, PAPER, REFERENCE, SMALL_BOX,
     UNIFORM_LRP)
 
+#: the numbers of one reproduction. ``ratios``: per method key (and "baseline") per-image
+#: arrays "mu", "mu_w" (eq. 2; NaN without positive relevance) and "size" (S_in / S_tot);
+#: ``occlusion``: per-image "f", "object", "context" (the true-class logit change, Fig. 2)
+#: and "size"; ``correlation``: Fig. 1 column title -> mean class correlation, (a)-(d) first
+Measured = namedtuple("Measured", "ratios occlusion correlation")
 
-@dataclass(frozen=True)
-class Measured:
-    """The numbers of one reproduction.
-
-    ``ratios``: per method key (:data:`~.paper.METHODS` and ``"baseline"``) the per-image
-    arrays ``"mu"``, ``"mu_w"`` (eq. 2, NaN without positive relevance) and ``"size"``
-    (S_in / S_tot); ``occlusion``: per-image arrays ``"f"``, ``"object"``, ``"context"``
-    (the true-class logit change, Fig. 2) and ``"size"``; ``correlation``: Fig. 1 column
-    title -> mean correlation of the true- and runner-up-class heatmaps, (a)-(d) first."""
-
-    ratios: dict
-    occlusion: dict
-    correlation: dict
-
-
-# --------------------------------------------------------------------------- Table 1
 
 def table1_columns(ratios: dict) -> dict:
     """Per method key: Table 1's columns (NaNs skipped) and ``n``, the images with a mu."""
@@ -43,131 +25,99 @@ def table1_columns(ratios: dict) -> dict:
             for k, a in ratios.items()}
 
 
-def table1_claims(mu_w: dict, mu25: dict) -> list:
-    """The qualitative statements of Sec. 4.2 on Table 1, as ``(claim, holds)``; ``mu_w`` /
-    ``mu25`` map method keys (and "baseline") to mu_w / mu<=0.25. Used on xaibench's
-    numbers and, in the tests, on the paper's own."""
+def _table1(mu_w: dict, mu25: dict) -> list:
+    """Sec. 4.2's statements on Table 1 as ``(what is shown, claim, holds, shown)``."""
     methods = [k for k in mu_w if k != BASELINE_KEY]
     cmp = [k for k in CMP if k in mu_w]
     others = [k for k in methods if k not in CMP]
     uniform = [k for k in UNIFORM_LRP if k in mu_w]
+    gain = np.mean([mu_w[k] for k in cmp]) - np.mean([mu_w[k] for k in uniform])
+    spread = max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)
     out = [
-        ("every method attributes more to the object than the uniform baseline (mu_w > 1)",
-         all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods)),
-        ("LRP_CMP:alpha2+b has the highest mu_w of all methods",
-         max(methods, key=lambda k: mu_w[k]) == "cmp_a2b"),
-        ("every LRP_CMP variant has a higher mu_w than every other method",
-         min(mu_w[k] for k in cmp) > max(mu_w[k] for k in others)),
-        ("every LRP_CMP variant has a higher mu<=0.25 than every other method (small boxes)",
-         min(mu25[k] for k in cmp) > max(mu25[k] for k in others)),
-        ("the composite strategy matters more than its parameters: mean mu_w of LRP_CMP minus "
+        ("mu_w: worst method vs baseline", "every method attributes more to the object than "
+         "the uniform baseline (mu_w > 1)", all(mu_w[k] > mu_w[BASELINE_KEY] for k in methods),
+         vs(min(mu_w[k] for k in methods), mu_w[BASELINE_KEY], digits=4)),
+        ("mu_w: CMP:alpha2+b vs best other", "LRP_CMP:alpha2+b has the highest mu_w of all "
+         "methods", max(methods, key=lambda k: mu_w[k]) == "cmp_a2b",
+         vs(mu_w["cmp_a2b"], max(mu_w[k] for k in methods if k != "cmp_a2b"), digits=4)),
+        ("mu_w: worst CMP vs best other", "every LRP_CMP variant has a higher mu_w than every "
+         "other method", min(mu_w[k] for k in cmp) > max(mu_w[k] for k in others),
+         vs(min(mu_w[k] for k in cmp), max(mu_w[k] for k in others), digits=4)),
+        ("mu<=0.25: worst CMP vs best other",
+         "every LRP_CMP variant has a higher mu<=0.25 than every other method (small boxes)",
+         min(mu25[k] for k in cmp) > max(mu25[k] for k in others),
+         vs(min(mu25[k] for k in cmp), max(mu25[k] for k in others), digits=4)),
+        ("mu_w: CMP - uniform LRP vs CMP spread",
+         "the composite strategy matters more than its parameters: mean mu_w of LRP_CMP minus "
          "that of uniform LRP (alpha2, alpha1, z) exceeds the spread among LRP_CMP variants",
-         np.mean([mu_w[k] for k in cmp]) - np.mean([mu_w[k] for k in uniform])
-         > max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)),
-        ("LRP_z has the lowest mu_w of all methods (ImageNet: gradient shattering in the deep "
+         gain > spread, vs(gain, spread, digits=4)),
+        ("mu_w: LRP_z vs lowest other",
+         "LRP_z has the lowest mu_w of all methods (ImageNet: gradient shattering in the deep "
          "VGG-16; on the shallower CaffeNet it did not)",
-         min(methods, key=lambda k: mu_w[k]) == "lrp_z"),
-    ]
+         min(methods, key=lambda k: mu_w[k]) == "lrp_z",
+         vs(mu_w["lrp_z"], min(mu_w[k] for k in methods if k != "lrp_z"), digits=4))]
     if "pa" in mu_w:
         near = min((k for k in methods if k != "pa"), key=lambda k: abs(mu_w[k] - mu_w["pa"]))
-        out.append(("PA and LRP_alpha1 give close measurements: LRP_alpha1 is PA's nearest "
-                    "method in mu_w", near == "lrp_a1"))
+        out.append(("mu_w: PA's nearest method", "PA and LRP_alpha1 give close measurements: "
+                    "LRP_alpha1 is PA's nearest method in mu_w", near == "lrp_a1", LABELS[near]))
     return out
+
+
+def table1_claims(mu_w: dict, mu25: dict) -> list:
+    """Sec. 4.2's statements on Table 1 as ``(claim, holds)``; ``mu_w`` / ``mu25`` map method
+    keys (and "baseline") to mu_w / mu<=0.25. Used on ours and, in the tests, the paper's."""
+    return [(claim, holds) for _, claim, holds, _ in _table1(mu_w, mu25)]
 
 
 def table1_evidence(mu_w: dict, mu25: dict) -> list:
-    """The numbers each claim of :func:`table1_claims` compares (same order), as short
-    texts for the comparison's paper / xaibench cells."""
-    methods = [k for k in mu_w if k != BASELINE_KEY]
-    cmp = [k for k in CMP if k in mu_w]
-    others = [k for k in methods if k not in CMP]
-    uniform = [k for k in UNIFORM_LRP if k in mu_w]
-    best_other = max((k for k in methods if k != "cmp_a2b"), key=lambda k: mu_w[k])
-    spread = max(mu_w[k] for k in cmp) - min(mu_w[k] for k in cmp)
-    out = [vs(min(mu_w[k] for k in methods), mu_w[BASELINE_KEY], digits=4),
-           vs(mu_w["cmp_a2b"], mu_w[best_other], digits=4),
-           vs(min(mu_w[k] for k in cmp), max(mu_w[k] for k in others), digits=4),
-           vs(min(mu25[k] for k in cmp), max(mu25[k] for k in others), digits=4),
-           vs(np.mean([mu_w[k] for k in cmp]) - np.mean([mu_w[k] for k in uniform]), spread,
-              digits=4),
-           vs(mu_w["lrp_z"], min(mu_w[k] for k in methods if k != "lrp_z"), digits=4)]
-    if "pa" in mu_w:
-        near = min((k for k in methods if k != "pa"), key=lambda k: abs(mu_w[k] - mu_w["pa"]))
-        out.append(LABELS[near])
-    return out
-
-
-#: what :func:`table1_evidence` shows for each claim of :func:`table1_claims`
-TABLE1_EVIDENCE = ("mu_w: worst method vs baseline", "mu_w: CMP:alpha2+b vs best other",
-                   "mu_w: worst CMP vs best other", "mu<=0.25: worst CMP vs best other",
-                   "mu_w: CMP - uniform LRP vs CMP spread", "mu_w: LRP_z vs lowest other",
-                   "mu_w: PA's nearest method")
+    """The numbers each claim of :func:`table1_claims` compares (same order), as short texts."""
+    return [shown for *_, shown in _table1(mu_w, mu25)]
 
 
 def kendall_tau(a: dict, b: dict) -> float:
     """Kendall's tau between two method -> score maps on their common methods (baseline
-    left out): how well the two rank the methods alike."""
+    left out): how alike the two rank the methods."""
     from scipy.stats import kendalltau
 
     keys = sorted(set(a) & set(b) - {BASELINE_KEY})
     return float(kendalltau([a[k] for k in keys], [b[k] for k in keys])[0])
 
 
-def _column(table: dict, column: str) -> dict:
-    """method key -> one column of a Table 1 (ours: dicts, the paper's: tuples)."""
-    return {k: t[column] if isinstance(t, dict) else t[COLUMNS.index(column)]
-            for k, t in table.items()}
-
-
 def table1_rows(table: dict, paper: dict = PAPER[REFERENCE]) -> list:
     """Table 1: mu_w and mu per method against ``paper``'s, the rank agreement of mu_w, and
-    the claims of :func:`table1_claims` with the numbers of :func:`table1_evidence`."""
-    out = [Row(f"Table 1, {column}, {LABELS[key]}", paper[key][COLUMNS.index(column)],
-               table[key][column])
-           for column in ("mu_w", "mu") for key in list(METHODS) + [BASELINE_KEY]]
-    ours = [_column(table, c) for c in ("mu_w", "mu<=0.25")]
-    theirs = [_column(paper, c) for c in ("mu_w", "mu<=0.25")]
+    each claim with the numbers it compares on ours and on the paper's."""
+    out = [Row(f"Table 1, {c}, {LABELS[k]}", paper[k][COLUMNS.index(c)], table[k][c])
+           for c in ("mu_w", "mu") for k in LABELS]
+    ours = [{k: t[c] for k, t in table.items()} for c in ("mu_w", "mu<=0.25")]
+    theirs = [{k: t[COLUMNS.index(c)] for k, t in paper.items()} for c in ("mu_w", "mu<=0.25")]
     out.append(Row("Table 1, rank agreement of mu_w with the paper (Kendall tau)",
                    ours=kendall_tau(ours[0], theirs[0])))
-    for (claim, holds), what, p, o in zip(table1_claims(*ours), TABLE1_EVIDENCE,
-                                          table1_evidence(*theirs), table1_evidence(*ours)):
-        out.append(claim_row(f"Table 1, {what}", claim, Verdict(holds, o), paper=p))
-    return out
+    return out + [claim_row(f"Table 1, {what}", claim, Verdict(holds, shown), paper=p[3])
+                  for (what, claim, holds, shown), p in zip(_table1(*ours), _table1(*theirs))]
 
-
-# --------------------------------------------------------------------------- Fig. 3
 
 def spearman_rho(ratios: dict) -> dict:
-    """Per method of :data:`~.paper.METHODS`: Spearman's rho between box size and mu over
-    the images with a mu (Fig. 3's trend)."""
+    """Per method: Spearman's rho between box size and mu over the images with a mu
+    (Fig. 3's trend)."""
     from scipy.stats import spearmanr
 
-    out = {}
-    for key in METHODS:
-        a = ratios[key]
-        ok = np.isfinite(a["mu"])
-        out[key] = float(spearmanr(a["size"][ok], a["mu"][ok])[0])
-    return out
+    ok = {k: np.isfinite(ratios[k]["mu"]) for k in METHODS}
+    return {k: float(spearmanr(ratios[k]["size"][m], ratios[k]["mu"][m])[0])
+            for k, m in ok.items()}
 
 
-def _mean_mu(ratios: dict, where) -> dict:
-    """Per method with any such image: mean mu over the images whose box size passes
-    ``where``."""
-    out = {}
-    for key in METHODS:
-        a = ratios[key]
-        pick = np.isfinite(a["mu"]) & where(a["size"])
-        if np.any(pick):
-            out[key] = float(np.mean(a["mu"][pick]))
-    return out
+def _mean_mu(ratios: dict, low: float, high: float) -> dict:
+    """Per method with such images: mean mu over the images with box size in (low, high]."""
+    picked = {k: a["mu"][np.isfinite(a["mu"]) & (a["size"] > low) & (a["size"] <= high)]
+              for k, a in ratios.items() if k in METHODS}
+    return {k: float(np.mean(v)) for k, v in picked.items() if v.size}
 
 
 def fig3_rows(ratios: dict) -> list:
     """Fig. 3 / Sec. 4.2: mu grows with the box size, and the methods converge for boxes
     over 50 % of the image (undecided unless every method has boxes on both sides)."""
     rho = spearman_rho(ratios)
-    small = _mean_mu(ratios, lambda s: s <= SMALL_BOX)
-    large = _mean_mu(ratios, lambda s: s > LARGE_BOX)
+    small, large = _mean_mu(ratios, -np.inf, SMALL_BOX), _mean_mu(ratios, LARGE_BOX, np.inf)
     decided = len(small) == len(large) == len(METHODS)
     spread = [max(v.values()) - min(v.values()) for v in (large, small)] if decided else None
     return [
@@ -179,8 +129,6 @@ def fig3_rows(ratios: dict) -> list:
                   "between methods is smaller there than for boxes <= 25 %",
                   Verdict(spread[0] < spread[1], vs(*spread)) if decided else UNDECIDED)]
 
-
-# --------------------------------------------------------------------------- Fig. 2
 
 def fig2_rows(occ: dict) -> list:
     """Fig. 2 / Sec. 3.1: occluding the object (replaced by the training mean) lowers the
@@ -203,8 +151,6 @@ def fig2_rows(occ: dict) -> list:
                   Verdict(lower.mean() > upper.mean(),
                           vs(float(lower.mean()), float(upper.mean()))) if split else UNDECIDED)]
 
-
-# --------------------------------------------------------------------------- Fig. 1
 
 def class_correlation(R: np.ndarray) -> float:
     """Mean over image pairs of the Pearson correlation between the channel-summed heatmaps

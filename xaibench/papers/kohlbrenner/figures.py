@@ -1,13 +1,12 @@
-"""Figs. 1-3 as Matplotlib figures (kept by :func:`~xaibench.papers.cache.cached` in
-:mod:`.protocol`) and the reproduction's Markdown tables."""
-from __future__ import annotations
-
+"""Figs. 1-3 as Matplotlib figures and the Markdown tables of Table 1 and Fig. 1, put on the
+:class:`~xaibench.papers.comparison.Reproduction` by :func:`draw`."""
 import numpy as np
 
-from xaibench.papers.comparison import markdown_table
+from xaibench.papers.kohlbrenner.claims import table1_columns
 from xaibench.papers.kohlbrenner.paper import (
     BASELINE_KEY, COLUMNS, LABELS, LARGE_BOX, METHODS, PAPER, PVOC, REFERENCE, SMALL_BOX)
-from xaibench.plots import new_figure
+from xaibench.plots import heatmap_figure, line_styles, new_figure
+from xaibench.tables import markdown_table
 
 #: intervals of the occluded area in Fig. 2
 OCCLUSION_BINS = 20
@@ -20,29 +19,22 @@ def _bin_means(x, y, bins: int) -> tuple:
     idx = np.clip(np.digitize(x, edges[1:-1], right=True), 0, bins - 1)
     count = np.bincount(idx, minlength=bins)
     mean = np.bincount(idx, weights=y, minlength=bins) / np.maximum(count, 1)
-    ok = count > 0
-    return ((edges[:-1] + edges[1:]) / 2)[ok], mean[ok]
+    return ((edges[:-1] + edges[1:]) / 2)[count > 0], mean[count > 0]
 
 
 def fig3(ratios: dict, bins: int):
     """Fig. 3: mean mu per box-size interval (``bins`` equal intervals of [0, 1]) per
     method and for the uniform baseline, with the 25 % / 50 % lines."""
-    from xaibench.plots import line_styles
-
     fig, ax = new_figure(figsize=(6.4, 4.0))
-    styles = dict(zip(METHODS, line_styles(len(METHODS))))
-    styles[BASELINE_KEY] = dict(color="k", linestyle="--", marker=".")
-    for key in list(METHODS) + [BASELINE_KEY]:
-        a = ratios[key]
-        ok = np.isfinite(a["mu"])
-        centre, mean = _bin_means(a["size"][ok], a["mu"][ok], bins)
-        ax.plot(centre, mean, linewidth=1, markersize=4, label=LABELS[key], **styles[key])
+    baseline = dict(color="k", linestyle="--", marker=".")
+    for key, style in zip(LABELS, line_styles(len(METHODS)) + [baseline]):     # METHODS first
+        ok = np.isfinite(ratios[key]["mu"])
+        ax.plot(*_bin_means(ratios[key]["size"][ok], ratios[key]["mu"][ok], bins), linewidth=1,
+                markersize=4, label=LABELS[key], **style)
     for t in (SMALL_BOX, LARGE_BOX):
         ax.axvline(t, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("bounding box size / image size")
-    ax.set_ylabel("mean mu = R_in / R_tot (eq. 2)")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="bounding box size / image size",
+           ylabel="mean mu = R_in / R_tot (eq. 2)")
     ax.set_title(f"mu against box size ({bins} intervals)", fontsize=9)
     ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
@@ -59,9 +51,8 @@ def fig2(occ: dict, bins: int = OCCLUSION_BINS):
         ax.plot(*_bin_means(area, occ[what], bins), marker="o", color=colour,
                 label=f"occluding the {what} (mean per interval)")
     ax.axhline(0, color="k", linewidth=0.6)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("occluded area / image size")
-    ax.set_ylabel("change of the true-class logit")
+    ax.set(xlim=(0, 1), xlabel="occluded area / image size",
+           ylabel="change of the true-class logit")
     ax.set_title("occlusion with the training mean: object vs. context", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -71,32 +62,36 @@ def fig2(occ: dict, bins: int = OCCLUSION_BINS):
 def fig1(heatmaps: dict):
     """Fig. 1 style grid: a row per (image, class) of :func:`.protocol.fig1_heatmaps`'s
     arrays, the image then one heatmap per column (a)-(g), overlaid."""
-    from xaibench.plots import heatmap_figure
-
-    titles = [str(t) for t in heatmaps["titles"]]
+    columns = {str(t): heatmaps[f"R{k}"] for k, t in enumerate(heatmaps["titles"])}
     rows = [f"img {i}: class {c} ({v:.1f})" for i, c, v in
             zip(heatmaps["rows"], heatmaps["classes"], heatmaps["logits"])]
-    return heatmap_figure(heatmaps["images"], {t: heatmaps[f"R{k}"] for k, t in
-                                               enumerate(titles)}, titles=rows, overlay=True)
+    return heatmap_figure(heatmaps["images"], columns, titles=rows, overlay=True)
 
 
 def _cells(values) -> str:
     return " / ".join("-" if v is None else f"{v:.3f}" for v in values)
 
 
-def table1_markdown(table: dict) -> str:
-    """Table 1: ours (rows by our mu_w, as the paper orders by its own) next to the
-    paper's ImageNet and PVOC cells."""
+def draw(result, m, heatmaps: dict, bins: int, runs: list, heatmaps_file: str) -> None:
+    """Figs. 1-3 of the numbers ``m`` (:class:`.claims.Measured`) and ``heatmaps``, drawn
+    again only when the ``runs`` / ``heatmaps_file`` they show are newer; Table 1, ours (rows
+    by our mu_w, as the paper orders by its own) next to the paper's ImageNet and PVOC cells;
+    Fig. 1's mean class correlation per column."""
+    table = table1_columns(m.ratios)
     order = sorted((k for k in table if k != BASELINE_KEY), key=lambda k: -table[k]["mu_w"])
-    head = ("analyzer",) + COLUMNS + ("n", "paper ImageNet (VGG-16)", "paper PVOC (CaffeNet)")
     rows = [(LABELS[k], *(float(table[k][c]) for c in COLUMNS), table[k]["n"],
              *(_cells(PAPER[t].get(k, [None] * 4)) for t in (REFERENCE, PVOC)))
             for k in order + [BASELINE_KEY]]
-    return ("Row order by xaibench's mu_w (as the paper's). Paper cells: mu_w / mu<=0.25 / "
-            "mu<=0.5 / mu.\n\n" + markdown_table(head, rows))
-
-
-def fig1_markdown(correlation: dict) -> str:
-    """Fig. 1: the mean correlation of the two classes' heatmaps per column."""
-    return markdown_table(("column", "mean correlation (true vs. runner-up class)"),
-                          list(correlation.items()), digits=3)
+    head = ("analyzer",) + COLUMNS + ("n", "paper ImageNet (VGG-16)", "paper PVOC (CaffeNet)")
+    result.tables["Table 1: relevance inside the box (eq. 2), true class"] = (
+        "Row order by xaibench's mu_w (as the paper's). Paper cells: mu_w / mu<=0.25 / "
+        "mu<=0.5 / mu.\n\n" + markdown_table(head, rows))
+    result.figure("Fig. 3: mu against box size", f"fig3_mu_by_box_size_{bins}_bins.png",
+                  lambda: fig3(m.ratios, bins), runs, dpi=120)
+    result.figure("Fig. 2: occluding object vs. context", "fig2_occlusion.png",
+                  lambda: fig2(m.occlusion), runs, dpi=120)
+    result.figure("Fig. 1: two classes, uniform rules (a)-(d) vs. LRP_CMP (e)-(g)",
+                  "fig1_heatmaps.png", lambda: fig1(heatmaps), [heatmaps_file], dpi=110)
+    result.tables["Fig. 1: correlation between the two classes' heatmaps"] = markdown_table(
+        ("column", "mean correlation (true vs. runner-up class)"),
+        list(m.correlation.items()), digits=3)

@@ -1,13 +1,11 @@
-"""What Kohlbrenner et al. (2020) report and prescribe, transcribed once
-(/work/shared/papers/001_2d849346cf7e9cea.txt): the methods and numbers of Table 1 and the
-settings of Sec. 3 / 4 and Figs. 1-3. Keys name the methods throughout the package."""
+"""What Kohlbrenner et al. (2020) report and prescribe: Table 1's methods and numbers, the
+settings of Sec. 3-4 and Figs. 1-3. Keys name the methods throughout the package."""
 
 TITLE = ("Kohlbrenner et al. (2020): Towards best practice in explaining neural network "
          "decisions with LRP")
 
 #: Table 1 / Sec. 3.3 methods: key -> (xaibench analyzer, label as in the paper). LRP_CMP:
-#: LRP_eps on dense layers, LRP_alpha-beta on conv layers; "+b": LRP_b (flat) on the input
-#: layer (Sec. 2.2)
+#: LRP_eps on dense, LRP_alpha-beta on conv layers; "+b": LRP_b (flat) on the input layer
 METHODS = {
     "cmp_a2b": ("lrp.cmp_alpha2_flat", "LRP_CMP:alpha2+b"),
     "cmp_a1": ("lrp.cmp_alpha1", "LRP_CMP:alpha1"),
@@ -28,9 +26,12 @@ UNIFORM_LRP = ("lrp_a2", "lrp_a1", "lrp_z")
 #: Table 1's columns: mu_w, mu for boxes <= 25 % and <= 50 % of the image, mu (eq. 2)
 COLUMNS = ("mu_w", "mu<=0.25", "mu<=0.5", "mu")
 
+#: the table this reproduction is set against (single-label data), and the multi-label
+#: half, shown for reference only (its CaffeNet, trained on PVOC 2012, is not available)
+REFERENCE, PVOC = "Table 1, ImageNet (VGG-16)", "Table 1, PVOC 2007 (CaffeNet)"
 #: Table 1: (mu_w, mu<=0.25, mu<=0.5, mu) per method and data set
 PAPER = {
-    "Table 1, ImageNet (VGG-16)": {
+    REFERENCE: {
         "cmp_a2b": (1.902, 0.397, 0.534, 0.714),
         "cmp_a2": (1.797, 0.368, 0.505, 0.693),
         "cmp_a1": (1.7044, 0.3467, 0.4887, 0.6898),
@@ -42,7 +43,7 @@ PAPER = {
         "lrp_z": (1.347, 0.236, 0.389, 0.632),
         "baseline": (1.000, 0.128, 0.260, 0.547),
     },
-    "Table 1, PVOC 2007 (CaffeNet)": {
+    PVOC: {
         "cmp_a2b": (2.716, 0.307, 0.421, 0.532),
         "cmp_a1": (2.664, 0.306, 0.426, 0.539),
         "cmp_a1b": (2.598, 0.301, 0.421, 0.535),
@@ -54,10 +55,6 @@ PAPER = {
         "baseline": (1.000, 0.100, 0.186, 0.322),
     },
 }
-#: the paper's table the numbers of this reproduction are set against (single-label data)
-REFERENCE = "Table 1, ImageNet (VGG-16)"
-#: the multi-label half of Table 1, shown for reference only (its CaffeNet is not available)
-PVOC = "Table 1, PVOC 2007 (CaffeNet)"
 
 #: Fig. 3 / Sec. 4.2: mu against box size in 100 equally spaced intervals of [0, 1]
 FIG3_BINS = 100
