@@ -50,10 +50,8 @@ def test_claims_figures_and_paper_numbers(out):
     claims = [r for r in saved["rows"] if r["claim"] is not None]
     assert len(claims) >= 8
     assert all(r["holds"] in (True, False, None) for r in claims)
-    for item, value in seo.PAPER.items():
+    for item, value in seo.PAPER.items():                # each row shows the paper's number
         assert _row(saved, item)["paper"] == value
-    assert seo.PAPER["Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)"] == \
-        sum(2 ** j for j in range(1, 6))
     assert len(saved["figures"]) == 4
     for path in saved["figures"].values():
         assert os.path.isfile(path)
@@ -109,10 +107,15 @@ def test_mean_f_recomputed_from_sqlite_and_heatmaps(out):
 
 
 def test_per_scale_maps_fuse_to_the_runner_heatmap(out):
-    """Alg. 3 line 13: the mean of the per-scale maps is the rmpd analyzer's map."""
+    """Alg. 3 recomputed with numpy and the Keras model for two images, from the stored
+    segments of each scale (line 4), the prior's mu, sigma (line 2) and the seeded noise
+    fields Z_j: region i erased by mu + sigma Z_j (line 6), p(y|x_\\i) by model.predict
+    (line 7), s^j = max(0, p(y|x) - p(y|x_\\i)) on region i (line 9); their mean over the
+    scales (line 13) is the runner's rmpd heatmap, up to its float16 storage."""
     import tensorflow as tf
 
     from xaibench.demo import load_shipped_model
+    from xaibench.prepare import ends_with_softmax
     from xaibench.runner.datasets import load
 
     sc = np.load(os.path.join(out, "scales.npz"))
@@ -122,15 +125,32 @@ def test_per_scale_maps_fuse_to_the_runner_heatmap(out):
     assert sc["maps"].shape == (N_QUICK, 5, 48, 48)
     np.testing.assert_allclose(sc["maps"].mean(axis=1), R, atol=2e-3, rtol=2e-3)
     assert [len(np.unique(s)) for s in sc["segments"][0]] == [2, 4, 8, 16, 32]
-    # p(y|x) straight from the Keras model (the Fig. 2 "clean" probability)
-    from xaibench.prepare import ends_with_softmax
-
     d = load({"name": "clutter", "n": N_QUICK})
     model = load_shipped_model("demo")
-    p = model.predict(d.x, verbose=0)
-    if not ends_with_softmax(model):
-        p = tf.nn.softmax(p).numpy()
+
+    def prob(x):                    # p(y | x) of every class, straight from the Keras model
+        p = model.predict(x, verbose=0)
+        return p if ends_with_softmax(model) else tf.nn.softmax(p).numpy()
+
+    p = prob(d.x)                                   # the Fig. 2 "clean" probability
     np.testing.assert_allclose(sc["p"], p[np.arange(N_QUICK), d.y], atol=1e-4)
+    for i in (0, 1):
+        x, seg, mu, sigma = d.x[i], sc["segments"][i], sc["mu"][i], sc["sigma"][i]
+        # Sec. 3.3: "the variance sigma^2 is fixed at 10.0", on the 0-255 scale of the image
+        assert sigma == pytest.approx(np.sqrt(10.0) * (x.max() - x.min()) / 255.0, rel=1e-6)
+        regions = [(j, seg[j] == k) for j in range(5) for k in range(2 ** (j + 1))]
+        erased = [np.where(inside[..., None], mu + sigma * sc["noise"][j], x)
+                  for j, inside in regions]
+        scores = prob(np.stack([x] + erased))[:, d.y[i]].astype(np.float64)
+        s = np.zeros((5, 48, 48))
+        for (j, inside), q in zip(regions, scores[1:]):
+            s[j][inside] = max(0.0, scores[0] - q)
+        np.testing.assert_allclose(sc["maps"][i], s, rtol=0, atol=1e-6)
+        fused = s.mean(axis=0)
+        # float16 storage of R: at most 2^-11 of the value (2^-25 absolute below 2^-14),
+        # plus 1e-6 for the model's float32 outputs computed in other batches
+        assert np.all(np.abs(R[i] - fused) <= np.abs(fused) * 2.0 ** -11 + 2.0 ** -25 + 1e-6)
+        assert fused.max() > 0.01                   # the image has a map to compare
     saved = read_comparison(out)
     fig2 = _row(saved, "Fig. 2: class probability, image intact")["ours"]
     assert 0.0 <= fig2 <= 1.0
@@ -228,16 +248,54 @@ def test_protocol_settings():
     full = seo.settings(False, {"name": "clutter"})
     voc = seo.settings(False, {"name": "voc2007", "root": "/x"})
     assert (quick.images, quick.pd_stride, quick.pd_samples) == (N_QUICK, 3, 4)
-    assert (full.images, full.pd_stride, full.pd_samples, full.scales) == (100, 1, 10, 5)
-    assert (voc.pd_inner, voc.pd_outer) == (10, 14)
-    assert seo.pd_passes_formula(256, 256, 1, 10, 1) == 1 + 10 * 256 ** 2
+    assert (full.images, full.pd_stride, full.pd_samples, full.scales) == (
+        paper.FIG5_IMAGES, paper.PD_STRIDE, paper.PD_SAMPLES, paper.SCALES)
+    assert (voc.pd_inner, voc.pd_outer) == (paper.PD_INNER, paper.PD_OUTER)
+    assert (quick.pd_inner, quick.pd_outer) == (4, 8)              # l - k as the paper's
+    # quick PD on 48 px: 4 x 4 windows at stride 3 plus the last position, 4 samples
+    assert seo.pd_passes_formula(48, 48, 4, 4, 3) == 1 + len(set(range(0, 45, 3)) | {44}) ** 2 * 4
     with pytest.raises(ValueError, match="pd_inner=60 does not fit the 48 px images"):
         seo.settings(True, {"name": "clutter"}, pd_inner=60)
 
 
-# --------------------------------------------------------------------------- claims.py
+# --------------------------------------------------------------------------- paper.py
 
 from xaibench.papers.seo import claims, paper  # noqa: E402
+
+
+def test_paper_numbers_cross_checked():
+    """Each number of paper.py against what the paper states elsewhere or what follows
+    from it (never a second copy of the number)."""
+    r, n = paper.SCALES, paper.PD_IMAGE_SIDE
+    # Sec. 3.3: line 7 runs "2^1 + 2^2 + ... + 2^r" times, "62 executions for r = 5"; Sec. 4
+    # sets r = 5; Fig. 3 / Sec. 4: "saliency maps resulting from 2- to 32-level segmentations"
+    assert paper.RMPD_PASSES == sum(2 ** j for j in range(1, r + 1)) == 2 ** (r + 1) - 2
+    assert 2 ** r == 32
+    # Fig. 2 (a) "16-level segmentation", Sec. 4 "the scale of 16-level segmentation": one
+    # of Alg. 3's scales 2^1 .. 2^r
+    assert paper.FIG2_REGIONS in [2 ** j for j in range(1, r + 1)]
+    # Alg. 2 input "patch sizes k and l (l > k)"; Sec. 3.2: line 8 "is executed r n^2 times
+    # for an n x n image": a window at every pixel i (line 3), i.e. stride 1 (k = 1 here:
+    # n^2 positions), plus our one clean pass
+    assert paper.PD_OUTER > paper.PD_INNER
+    assert seo.pd_passes_formula(n, n, 1, paper.PD_SAMPLES, paper.PD_STRIDE) == \
+        1 + paper.PD_PASSES
+    # abstract / Sec. 1 / Sec. 4: "two orders of magnitude faster than Algorithm 2": the
+    # paper's own times (70 min for Alg. 2 in Sec. 3.2, 5 s for Alg. 3 in Sec. 4) give a
+    # ratio in [10^2, 10^3), the threshold the claim uses
+    assert paper.SPEEDUP == 10 ** 2 <= paper.PD_SECONDS / paper.RMPD_SECONDS < 10 ** 3
+    # Sec. 4 "Effect of regions": the score "dramatically drops from 70.63% to 0.01%":
+    # probabilities (transcribed from percent), the erased one far below the intact one
+    assert 0 < paper.P_ERASED < paper.P_INTACT / 2 < paper.P_INTACT < 1
+    # Fig. 5: "curves drawn by differing the threshold from 0 to 1", SA "high until the
+    # threshold becomes approximately 0.2" and falling after it: inside that range
+    assert 0 < paper.SA_FALL_THRESHOLD < claims.SA_LATE_THRESHOLD < 1
+    # Sec. 4: "five state-of-the-arts methods and the proposed method", the five the Fig. 4
+    # caption names (DC, SA, LRP, PD, Grad-CAM)
+    assert len(paper.METHODS) == 6 and list(paper.METHODS)[-1] == "RMPD"
+
+
+# --------------------------------------------------------------------------- claims.py
 
 #: Fig. 5 mean F / precision / recall of a made-up run where every claim of the paper holds
 F = {"DC": 0.10, "SA": 0.20, "LRP": 0.12, "PD": 0.18, "Grad-CAM": 0.30, "RMPD": 0.50}
@@ -250,19 +308,18 @@ def test_claim_rmpd_passes_on_the_papers_count():
     perturbed = paper.PAPER["Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)"]
     assert perturbed == 2 + 4 + 8 + 16 + 32
     v = claims.rmpd_passes(perturbed + 1.0, paper.SCALES)
-    assert v.holds is True and v.paper == "62 + 1" and v.ours == 63.0
+    assert v.holds is True and v.paper == f"{perturbed} + 1" and v.ours == perturbed + 1
     assert claims.rmpd_passes(62.0, 5).holds is False              # the clean pass missing
     assert claims.rmpd_passes(63.0, 4).holds is False              # r = 4 needs 31
     assert claims.rmpd_passes(31.0, 4).holds is True
 
 
 def test_claim_two_orders_faster_on_the_papers_times():
-    """Sec. 3.2 / 4: 70 min (Alg. 2, VGG) against 5 s (Alg. 3, GoogLeNet) = 840."""
+    """Sec. 3.2 / 4: 70 min (Alg. 2, VGG) against 5 s (Alg. 3, GoogLeNet): 840."""
     speed = (paper.PAPER["Sec. 3.2: seconds per image, PD (paper: VGG on a GPU, 256 px)"]
              / paper.PAPER["Sec. 4: seconds per image, RMPD (paper: GoogLeNet on a GPU)"])
-    assert speed == pytest.approx(70 * 60 / 5)
     v = claims.two_orders_faster(speed, "k=10")
-    assert v.holds is True and v.ours == pytest.approx(840.0) and v.paper == 100.0
+    assert v.holds is True and v.ours == speed and v.paper == paper.SPEEDUP
     assert v.item.endswith("(k=10)")
     assert claims.two_orders_faster(100.0, "").holds is True
     assert claims.two_orders_faster(99.9, "").holds is False
@@ -276,7 +333,7 @@ def test_claim_regions_on_the_papers_probabilities():
     p_obj = paper.PAPER["Fig. 2: class probability, object region erased"]
     v = claims.regions(p, p_obj, p, 1)
     assert v.holds is True
-    assert v.paper == "0.706 -> 0.0001" and v.ours == "0.706 -> 0.0001, background 0.706"
+    assert v.paper == f"{p:.3g} -> {p_obj:.3g}" and v.ours == v.paper + f", background {p:.3g}"
     assert claims.regions(p, 0.36, p, 1).holds is False           # not below p / 2 = 0.353
     assert claims.regions(0.7, 0.2, 0.1, 3).holds is False        # background costs more
     assert claims.regions(float("nan"), float("nan"), float("nan"), 0).holds is None

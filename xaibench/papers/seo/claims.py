@@ -1,8 +1,7 @@
-"""The claims of Seo et al., as pure functions from numbers to their comparison rows
-(:func:`~xaibench.papers.comparison.claim_row`): the item, the paper's statement with the
-rule that decides it, and its :class:`~xaibench.papers.comparison.Verdict` (the numbers
-shown, and the paper's where it prints them). No I/O: the same functions judge
-xaibench's numbers and, in the tests, the paper's own (:mod:`.paper`)."""
+"""The claims of Seo et al. as pure functions from numbers to their comparison rows
+(:func:`~xaibench.papers.comparison.claim_row`: the item, the paper's statement with the
+rule that decides it, the :class:`~xaibench.papers.comparison.Verdict`). No I/O: the same
+functions judge xaibench's numbers and, in the tests, the paper's own (:mod:`.paper`)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +9,7 @@ import math
 import numpy as np
 
 from xaibench.papers.comparison import Row, Verdict, claim_row, order_text, vs
-from xaibench.papers.seo.paper import PAPER, SA_FALL_THRESHOLD, SPEEDUP
+from xaibench.papers.seo.paper import P_ERASED, P_INTACT, SA_FALL_THRESHOLD, SPEEDUP
 
 #: the threshold from which SA's F-measure counts as "reduced" (ours: Fig. 5 spans 0..1)
 SA_LATE_THRESHOLD = 0.5
@@ -39,9 +38,9 @@ def two_orders_faster(speedup: float, pd_setting: str) -> Row:
 
 def regions(p: float, p_object: float, p_background: float, images: int) -> Row:
     """Fig. 2 / Sec. 4 "Effect of regions": erasing the object's region drops the class
-    probability dramatically, erasing an irrelevant region has little effect; decided as
-    p(object erased) < p(intact) / 2 and < p(background erased); undecided without an
-    image that has both kinds of region."""
+    probability dramatically, erasing an irrelevant region has little effect: p(object
+    erased) < p(intact) / 2 and < p(background erased); undecided without an image that
+    has both kinds of region."""
     holds = None if images == 0 else (p_object < p / 2 and p_object < p_background)
     return claim_row(
         "Fig. 2: erasing the object's region drops the score, erasing background barely",
@@ -49,13 +48,12 @@ def regions(p: float, p_object: float, p_background: float, images: int) -> Row:
         "regions has little effect (decided: p(object erased) < p(intact) / 2 and < "
         "p(background erased))",
         Verdict(holds, f"{vs(p, p_object, sep=' -> ')}, background {vs(p_background)}"),
-        paper=vs(PAPER["Fig. 2: class probability, image intact"],
-                 PAPER["Fig. 2: class probability, object region erased"], sep=" -> "))
+        paper=vs(P_INTACT, P_ERASED, sep=" -> "))
 
 
 def rmpd_highest_f(f: dict) -> Row:
-    """Fig. 5: RMPD has a higher F-measure than every other method (``f``: method ->
-    mean F over the thresholds)."""
+    """Fig. 5: RMPD has a higher F-measure than every other method (``f``: method -> mean
+    F over the thresholds)."""
     others = [m for m in f if m != "RMPD"]
     best_other = max(others, key=lambda m: f[m])
     return claim_row("Fig. 5: RMPD has the highest F-measure",
@@ -75,7 +73,7 @@ def gradcam_second(f: dict) -> Row:
 
 def rmpd_precision_recall(precision: dict, recall: dict) -> Row:
     """Fig. 5: RMPD is superior to every other method in both precision and recall (means
-    over the thresholds); shown against the best other method of each."""
+    over the thresholds), shown against the best other method of each."""
     others = [m for m in precision if m != "RMPD"]
     top_p, top_r = max(precision[m] for m in others), max(recall[m] for m in others)
     return claim_row(
@@ -90,13 +88,12 @@ def rmpd_precision_recall(precision: dict, recall: dict) -> Row:
 def edges_precision_over_recall(precision: dict, recall: dict) -> Row:
     """Fig. 5: DC and LRP "maintain high precision while demonstrating low overall
     recall": mean precision > mean recall for both."""
-    pair = ("DC", "LRP")
     return claim_row(
         "Fig. 5: DC and LRP: high precision, low recall",
         "DC and LRP have a high precision and a low recall (decided: mean precision > mean "
         "recall over the thresholds, shown as precision vs recall)",
-        Verdict(all(precision[m] > recall[m] for m in pair),
-                "; ".join(f"{m} {vs(precision[m], recall[m])}" for m in pair)))
+        Verdict(all(precision[m] > recall[m] for m in ("DC", "LRP")),
+                "; ".join(f"{m} {vs(precision[m], recall[m])}" for m in ("DC", "LRP"))))
 
 
 def sa_falls(sa_f, thresholds) -> Row:
@@ -123,8 +120,7 @@ def fusion_beats_scales(fused_f: float, scale_f) -> Row:
 def fig5(pr: dict, thresholds) -> list:
     """The Fig. 5 claims in the comparison's order; ``pr``: method -> ``mean_precision``,
     ``mean_recall``, ``mean_f`` and the curve ``f`` at ``thresholds``."""
-    f = {m: d["mean_f"] for m, d in pr.items()}
-    precision = {m: d["mean_precision"] for m, d in pr.items()}
-    recall = {m: d["mean_recall"] for m, d in pr.items()}
+    f, precision, recall = ({m: d[k] for m, d in pr.items()}
+                            for k in ("mean_f", "mean_precision", "mean_recall"))
     return [rmpd_highest_f(f), gradcam_second(f), rmpd_precision_recall(precision, recall),
             edges_precision_over_recall(precision, recall), sa_falls(pr["SA"]["f"], thresholds)]
