@@ -1,12 +1,6 @@
-"""The paper's qualitative claims as pure functions of numbers.
-
-Each function decides one claim of :data:`~.paper.CLAIMS` (same name) on the numbers it is
-given (xaibench's, or the paper's where the paper prints them) and returns its
-:class:`~xaibench.papers.comparison.Verdict`: whether it holds (``None``: not decidable)
-and the numbers it compared. No I/O; arrays are per-image values over the batch images.
-"""
-from __future__ import annotations
-
+"""The paper's claims as pure functions: each decides the claim of :data:`~.paper.CLAIMS` of
+its name on xaibench's numbers (or the paper's) and returns a ``Verdict`` (holds, numbers
+shown); arrays are per-image values over the batch images."""
 import numpy as np
 
 from xaibench.papers.comparison import UNDECIDED, Verdict, vs

@@ -1,23 +1,22 @@
-"""What the paper itself gives: its title, the numbers its text prints, its threshold and
-the three methods it compares (Sec. 4.1).
+"""What the paper itself gives: its title, the few numbers its text prints, its threshold,
+the three methods it compares and its claims.
 
-The numbers are the few the text gives: the scores of the three altered digits of Fig. 7
-and the probabilities of the misclassified example of Fig. 8 (Sec. 4.4). The Fig. 3 scores
-are printed only inside the figure image and are not transcribed. Fig. 8's "LIME ... (12 %)"
-is read as the score of what LIME shows (its top-5 positive super-pixels, the rest black),
-the same reading as the CI "(by 99 %)" (the kept high-CI regions).
+The Fig. 3 scores are printed only inside the figure image and are not transcribed. Fig. 8's
+"LIME ... (12 %)" is read as the score of what LIME shows (its top-5 positive super-pixels,
+the rest black), the same reading as the CI "(by 99 %)" (the kept high-CI regions).
 """
-from __future__ import annotations
-
 TITLE = ("Anjomshoae et al. (2021): Visual explanations for DNNs with contextual importance "
          "(MNIST, CI vs masking vs LIME)")
 
 #: numbers the paper's text gives (probabilities), with the figure they come from
 PAPER = {
-    "fig7": {  # Fig. 7 caption: "Explanations for 2 (98.80%) / 3 (99.95%) / 1 (98.21%)"
-        "a": {"digit": 2, "score": 0.9880, "what": "underlined 2"},
-        "b": {"digit": 3, "score": 0.9995, "what": "noisy 3"},
-        "c": {"digit": 1, "score": 0.9821, "what": "distorted 1"},
+    # Fig. 7 caption: "(a) Explanations for 2 (98.80%) (b) ... for 3 (99.95%) (c) ... for 1
+    # (98.21%)"; ``kind``: xaibench's alteration of panel (a) / (b) / (c) (Sec. 4.3:
+    # underlines or stray marks, noise, distortion; :func:`.measures.distort`)
+    "fig7": {
+        "a": {"digit": 2, "score": 0.9880, "what": "underlined 2", "kind": "underline"},
+        "b": {"digit": 3, "score": 0.9995, "what": "noisy 3", "kind": "noise"},
+        "c": {"digit": 1, "score": 0.9821, "what": "distorted 1", "kind": "elastic"},
     },
     "fig8": {  # Sec. 4.4: true 9 classified as 4
         "predicted": 4, "true": 9,
@@ -28,18 +27,15 @@ PAPER = {
         "ci_predicted": 0.99,        # "CI features represented for number 4 (by 99%)"
         "ci_true": 0.26,             # "CI for ground truth (9) (by 26%)"
     },
-    "fig5": {"digit": 7, "contrast": 2},   # "number 7 ... distinguish it from number 2"
+    "fig5": {"digit": 7, "contrast": 2},   # Sec. 4.2: "number 7 ... distinguish it from number 2"
     "fig6": {"digit": 6, "contrast": 5},   # "LIME ... identical explanations for 5 and ... 6"
-    "threshold": 0.01,                     # Sec. 3.2: "CI values higher than the threshold"
+    "threshold": 0.01,                     # Sec. 3.2: "CI values higher than the threshold (0.01)"
 }
 
 #: the three methods of Fig. 4 (Sec. 4.1): key -> name in the comparison
 METHODS = {"ci": "contextual importance", "occ": "masking (occlusion)", "lime": "LIME"}
 
-#: the altered digits of Fig. 7, panel -> alteration (:func:`.measures.distort`)
-FIG7_CASES = (("a", "underline"), ("b", "noise"), ("c", "elastic"))
-
-#: the paper's claims, each with the rule that decides it here (:mod:`.claims`, by key)
+#: the paper's claims, each with the rule that decides it here (:mod:`.claims`, same name)
 CLAIMS = {
     "kept_class": "the high-CI regions alone give a class score close to the initial "
                   "prediction (decided: the class is kept in > 50 % of the images)",
@@ -53,11 +49,9 @@ CLAIMS = {
                        "the highest AOPC)",
     "lime_same_for_classes": "LIME very often gives the same explanation for different "
                              "classes, CI does not (decided: LIME's mean r > CI's)",
-    "altered_recognised": "despite the noise and distortion the digits are recognised "
-                          "correctly with high confidence (decided: all three correct, "
-                          "score >= 0.9)",
-    "robust_under_noise": "CI provides robust explanations under noise (decided: mean r > "
-                          "0.5)",
+    "altered_recognised": "despite the noise and distortion the digits are recognised correctly "
+                          "with high confidence (decided: all three correct, score >= 0.9)",
+    "robust_under_noise": "CI provides robust explanations under noise (decided: mean r > 0.5)",
     "kept_beats_whole": "the kept high-CI regions of the predicted class score higher than "
                         "the whole image",
     "kept_predicted_beats_true": "the kept high-CI regions score higher for the predicted "
