@@ -14,6 +14,7 @@ from raw_results import rows as raw_rows
 from work_counter import count_work
 from xaibench import cli
 from xaibench.papers import samek
+from xaibench.papers.samek import claims, paper
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def _per_image(raw, analyzer, metric, setting, step=-1):
 
 
 def _analyzer_label(key):
-    step = samek.METHODS[key].analyzer
+    step = paper.METHODS[key].analyzer
     name, params = step.name, step.params
     return name if not params else name + "(" + ",".join(
         f"{k}={v}" for k, v in sorted(params.items())) + ")"
@@ -75,14 +76,10 @@ def test_every_claim_has_a_verdict_and_figures_are_pngs(done):
                                        "fig7_epoch_04"}
 
 
-def test_paper_numbers_are_the_transcribed_constants(done):
+def test_paper_numbers_reach_the_comparison(done):
     out, nb, comparison = done
-    for item, value in samek.PAPER.items():
+    for item, value in paper.PAPER.items():
         assert _row(comparison, item)["paper"] == value
-    assert samek.PAPER["Sec. IV-A, region share of the image (%)"] == pytest.approx(
-        100 * 81 / 227 ** 2, abs=1e-3)
-    assert samek.PAPER["Sec. IV-A, image share perturbed after L steps (%)"] == pytest.approx(
-        100 * 100 * 81 / 227 ** 2, abs=0.05)
     # ours: the scaled protocol of quick mode
     assert _row(comparison, "Sec. IV-A, region size (px)")["ours"] == REGION
     assert _row(comparison, "Sec. IV-A, perturbation steps L")["ours"] == STEPS
@@ -90,13 +87,57 @@ def test_paper_numbers_are_the_transcribed_constants(done):
         pytest.approx(100 * STEPS * REGION ** 2 / SIDE ** 2, abs=0.01)
 
 
+def test_paper_numbers_agree_with_the_rest_of_the_paper():
+    """Each transcribed number (paper.py, once) against what the paper prints or implies
+    elsewhere (issue 18). Sec. IV-A's repeats (10) and images (5040) have no such check."""
+    P = {k.split(", ", 1)[1]: v for k, v in paper.PAPER.items()}
+    region, share, L = P["region size (px)"], P["region share of the image (%)"], \
+        P["perturbation steps L"]
+    side = P["input side of the network (px)"]
+    # Sec. IV-A, "9x9 non-overlapping regions each covering 0.157% of the image": region^2
+    # over side^2 to the printed digits; the side (CaffeNet's input, not printed) is the
+    # one on which that share holds
+    assert 100 * region ** 2 / side ** 2 == pytest.approx(share, abs=5e-4)
+    assert round(region / (share / 100) ** 0.5) == side
+    # Sec. IV-A, "to perturb a significant part of the image (15.7%) in 100 perturbation
+    # steps": L regions of that share; "we perturb the first 100 regions": they fit the grid
+    assert L * share == pytest.approx(P["image share perturbed after L steps (%)"], abs=0.05)
+    assert 100 * L * region ** 2 / side ** 2 == pytest.approx(
+        P["image share perturbed after L steps (%)"], abs=0.05)
+    assert L <= (side // region) ** 2
+    # appendix: "region sizes smaller and larger than 9x9, namely 1x1, 3x3, 5x5 and
+    # 19x19"; deconvolution wins "only for large region sizes (9x9 in Figure 4 and 19x19
+    # in Figure 8)": Fig. 4's size and the larger one
+    sizes = paper.PAPER_REGIONS
+    assert list(sizes) == sorted(set(sizes)) and region in sizes
+    assert sum(r < region for r in sizes) == 3 and sum(r > region for r in sizes) == 1
+    assert paper.PAPER_LARGE_REGIONS == tuple(r for r in sizes if r >= region)
+    assert claims.sizes_text(paper.PAPER_LARGE_REGIONS) in \
+        paper.CLAIMS["Fig. 8, deconvolution only at large regions"]
+    # Sec. II-C: epsilon = 0.01 and 100 (eq. 7); appendix: Fig. 8 leaves out l-inf and
+    # epsilon = 0.01 ("the latter") and takes "an epsilon value in between 0.01 and 100"
+    eps = {k: m.analyzer.params["epsilon"] for k, m in paper.METHODS.items()
+           if m.analyzer.name == "lrp.epsilon"}
+    assert set(paper.METHODS) - set(paper.FIG8) == {"sens_linf", min(eps, key=eps.get)}
+    fig8 = sorted(eps[k] for k in paper.FIG8 if k in eps)
+    assert len(fig8) == 2 and min(eps.values()) < fig8[0] < fig8[1] == max(eps.values())
+    for k, e in eps.items():                      # the labels show the same epsilon
+        assert paper.METHODS[k].label == f"LRP eps={e:g}"
+    # eq. 8, "we enforce alpha + beta = 1": the analyzer is named by alpha and |beta|
+    # (the paper's beta is negative)
+    alpha, beta = (int(t) for t in paper.METHODS["lrp_a2b1"].analyzer.name.split("_")[1::2])
+    assert alpha - beta == 1
+    # Fig. 5's "almost all images" as the share the claims use
+    assert f">= {claims.ALMOST_ALL * 100:.0f} %" in paper.CLAIMS["Fig. 5, PNG"]
+
+
 def test_fig4_recomputed_from_raw_rows(done):
     """AOPC - random at L: the mean over images of the MoRF and random-order scalars."""
     out, nb, comparison = done
     raw = {k: raw_rows(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
     final = {}
-    for key, method in samek.METHODS.items():
-        run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
+    for key, method in paper.METHODS.items():
+        run = "fig4_lrp" if key in paper.LRP else "fig4_gradient_deconv"
         analyzer, label = _analyzer_label(key), method.label
         metric = _aopc_label(REGION, STEPS, REPEATS, method.pooling)
         morf = _per_image(raw[run], analyzer, metric, "morf")
@@ -109,10 +150,10 @@ def test_fig4_recomputed_from_raw_rows(done):
         assert _row(comparison, f"Fig. 4, AOPC - random at L, {label}")["ours"] == \
             pytest.approx(final[key], rel=1e-9, abs=1e-12)
     others = ("deconv", "sens_l2", "sens_linf")
-    claim = [r for r in comparison["rows"] if r["claim"] == samek.CLAIMS["Fig. 4, LRP best"]][0]
-    assert claim["holds"] == (min(final[k] for k in samek.LRP) > max(final[k] for k in others))
+    claim = [r for r in comparison["rows"] if r["claim"] == paper.CLAIMS["Fig. 4, LRP best"]][0]
+    assert claim["holds"] == (min(final[k] for k in paper.LRP) > max(final[k] for k in others))
     claim = [r for r in comparison["rows"]
-             if r["claim"] == samek.CLAIMS["Fig. 4, epsilon 100 beats 0.01"]][0]
+             if r["claim"] == paper.CLAIMS["Fig. 4, epsilon 100 beats 0.01"]][0]
     assert claim["holds"] == (final["lrp_eps100"] > final["lrp_eps0.01"])
     # the random baseline is the same in both runs (same seed, images and regions)
     metric = _aopc_label(REGION, STEPS, REPEATS, "l2")
@@ -129,17 +170,17 @@ def test_fig8_recomputed_relative_to_sensitivity(done):
                  "lrp_a2b1": "lrp.alpha_2_beta_1", "lrp_eps1": "lrp.epsilon(epsilon=1)",
                  "lrp_eps100": "lrp.epsilon(epsilon=100)"}
     regions = {1: "1, 3, 5", 2: "9", 4: "19"}     # 9 / 227 * 48 rounded, and so on
-    for r, paper in regions.items():
+    for r, paper_sizes in regions.items():
         steps = STEPS                              # the same L at every size, as the paper
         mean = {}
         for key, analyzer in analyzers.items():
-            run = "fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"
-            reduce = "sum" if key in samek.LRP else "l2"
+            run = "fig4_lrp" if key in paper.LRP else "fig4_gradient_deconv"
+            reduce = "sum" if key in paper.LRP else "l2"
             mean[key] = _per_image(raw[run], analyzer, _aopc_label(r, steps, REPEATS, reduce),
                                    "morf").mean()
         for key in ("deconv", "lrp_a2b1", "lrp_eps1", "lrp_eps100"):
-            item = (f"Fig. 8, region {r} px (paper {paper}), AOPC - sensitivity l2, "
-                    f"{samek.LABELS[key]}")
+            item = (f"Fig. 8, region {r} px (paper {paper_sizes}), AOPC - sensitivity l2, "
+                    f"{paper.LABELS[key]}")
             assert _row(comparison, item)["ours"] == pytest.approx(mean[key] - mean["sens_l2"],
                                                                    rel=1e-9, abs=1e-12)
 
@@ -150,14 +191,14 @@ def _claims_recomputed(out):
     raw = {k: raw_rows(os.path.join(out, "runs", k)) for k in ("fig4_gradient_deconv", "fig4_lrp")}
 
     def mean_morf(key, region):
-        run = raw["fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"]
-        metric = _aopc_label(region, STEPS, REPEATS, samek.METHODS[key].pooling)
+        run = raw["fig4_lrp" if key in paper.LRP else "fig4_gradient_deconv"]
+        metric = _aopc_label(region, STEPS, REPEATS, paper.METHODS[key].pooling)
         return _per_image(run, _analyzer_label(key), metric, "morf").mean(), \
             _per_image(run, "baseline", metric, "random").mean()
 
-    final = {k: np.subtract(*mean_morf(k, REGION)) for k in samek.METHODS}
+    final = {k: np.subtract(*mean_morf(k, REGION)) for k in paper.METHODS}
     lrp = [final[k] for k in ("lrp_eps0.01", "lrp_eps1", "lrp_eps100", "lrp_a2b1")]
-    C = samek.CLAIMS
+    C = paper.CLAIMS
     out_ = {
         C["Fig. 4, LRP best"]: min(lrp) > max(final["deconv"], final["sens_l2"],
                                               final["sens_linf"]),
@@ -184,13 +225,13 @@ def _claims_recomputed(out):
     # Fig. 5: LRP alpha2-beta1 (sum pooling) against deconvolution and sensitivity (l2)
     cx = {}
     for key in ("lrp_a2b1", "deconv", "sens_l2"):
-        run = raw["fig4_lrp" if key in samek.LRP else "fig4_gradient_deconv"]
-        metric = f"complexity(channel_reduce={samek.METHODS[key].pooling})"
+        run = raw["fig4_lrp" if key in paper.LRP else "fig4_gradient_deconv"]
+        metric = f"complexity(channel_reduce={paper.METHODS[key].pooling})"
         cx[key] = {s: _per_image(run, _analyzer_label(key), metric, s)
                    for s in ("png", "jpeg", "entropy")}
         assert all(len(v) == N for v in cx[key].values())
     for other in ("deconv", "sens_l2"):
-        label = samek.LABELS[other]
+        label = paper.LABELS[other]
         for fmt, claim in (("png", "Fig. 5, PNG"), ("jpeg", "Fig. 5, JPEG")):
             smaller = sum(a < b for a, b in zip(cx["lrp_a2b1"][fmt], cx[other][fmt]))
             out_[C[claim].format(other=label)] = smaller >= 0.9 * N
@@ -368,8 +409,6 @@ def test_full_mode_without_cifar10_is_refused(tmp_path, monkeypatch):
 # The paper prints no numbers for Figs. 4, 5, 7 and 8 (they are plots): each claim is
 # tested on small hand-made numbers where it holds, and on counterfactuals that flip it.
 
-from xaibench.papers.samek import claims  # noqa: E402
-
 #: AOPC - random at L where every Fig. 4 claim holds
 FINAL = {"sens_l2": 0.1, "sens_linf": 0.2, "deconv": 0.3, "lrp_eps0.01": 0.5,
          "lrp_eps1": 0.6, "lrp_eps100": 0.8, "lrp_a2b1": 0.4}
@@ -381,7 +420,7 @@ def _holds(verdicts):
 
 def test_fig4_claims_hold_on_the_papers_ordering():
     v = claims.fig4_claims(FINAL)
-    assert [x.claim for x in v] == [samek.CLAIMS[k] for k in (
+    assert [x.claim for x in v] == [paper.CLAIMS[k] for k in (
         "Fig. 4, LRP best", "Fig. 4, deconvolution second", "Fig. 4, deconvolution beats random",
         "Fig. 4, epsilon-LRP beats alpha-beta", "Fig. 4, epsilon 100 beats 0.01")]
     assert _holds(v) == [True] * 5
@@ -417,10 +456,10 @@ def _fig8_with(r, **values):
 def test_fig8_claims_hold_on_the_papers_ordering():
     v = claims.fig8_claims(FIG8, SIZES)
     assert [x.claim for x in v[:3]] == [
-        samek.CLAIMS["Fig. 8, epsilon-LRP best"].format(r=r)
+        paper.CLAIMS["Fig. 8, epsilon-LRP best"].format(r=r)
         for r in ("1 px (paper 1, 3, 5)", "2 px (paper 9)", "4 px (paper 19)")]
-    assert v[3].claim == samek.CLAIMS["Fig. 8, epsilon 1 beats 100"]
-    assert v[4].claim == samek.CLAIMS["Fig. 8, deconvolution only at large regions"]
+    assert v[3].claim == paper.CLAIMS["Fig. 8, epsilon 1 beats 100"]
+    assert v[4].claim == paper.CLAIMS["Fig. 8, deconvolution only at large regions"]
     assert _holds(v) == [True] * 5
     assert v[0].ours == "0.5 vs 0.1" and v[1].ours == "0.6 vs 0.2"
     assert v[3].ours == "0.5 vs 0.3; 0.6 vs 0.4; 0.7 vs 0.5"
@@ -466,8 +505,8 @@ def test_fig5_claims_shares_and_medians():
         "Fig. 5, median entropy LRP vs sensitivity (l2)"]
     assert [x.ours for x in v[:4]] == [0.9] * 4
     assert v[4].ours == "3.000 vs 4.000"            # the medians of 1..5 and 2, 3, 4, 5, 9
-    assert v[0].claim == samek.CLAIMS["Fig. 5, PNG"].format(other="deconvolution (l2)")
-    assert v[3].claim == samek.CLAIMS["Fig. 5, JPEG"].format(other="sensitivity (l2)")
+    assert v[0].claim == paper.CLAIMS["Fig. 5, PNG"].format(other="deconvolution (l2)")
+    assert v[3].claim == paper.CLAIMS["Fig. 5, JPEG"].format(other="sensitivity (l2)")
     assert _holds(v) == [True] * 6
     # 8 of 10 (share 0.8), a tie counted as not smaller; median entropy equal: not lower
     v = claims.fig5_claims(_cx([1] * 8 + [2, 5], [2] * 10, [1, 2, 4], [0, 2, 9]))
@@ -482,7 +521,7 @@ def test_fig7_claim_is_pearson_r_of_accuracy_and_aopc():
     for aopc, holds in (([0.03, 0.08, 0.15, 0.27, 0.52], True),
                         ([0.5, 0.3, 0.2, 0.25, 0.1], False)):
         (v,) = claims.fig7_claims(acc, aopc)
-        assert v.claim == samek.CLAIMS["Fig. 7, AOPC follows accuracy"]
+        assert v.claim == paper.CLAIMS["Fig. 7, AOPC follows accuracy"]
         assert v.ours == pytest.approx(pearsonr(acc, aopc)[0], abs=1e-12)
         assert v.holds is holds
     (v,) = claims.fig7_claims(acc, [0.2] * 5)              # AOPC does not vary
@@ -493,15 +532,15 @@ def test_protocol_at_the_papers_input_size_is_the_papers():
     """At 227 px (Sec. IV-A) the scaled protocol is the paper's own: 9 px regions,
     0.157 % of the image each, 15.7 % after L = 100 steps, Fig. 8's sizes unchanged."""
     from xaibench.papers.comparison import Reproduction
-    from xaibench.papers.samek.protocol import Perturbation, add_protocol
+    from xaibench.papers.samek.protocol import add_protocol, perturbation
 
-    p = Perturbation(227, 100, 10)
-    assert p.region == 9 and p.steps_at(9) == 100
-    assert p.paper_sizes == {r: (r,) for r in samek.PAPER_REGIONS}
-    assert p.steps_at(19) == min(100, (227 // 19) ** 2) == 100
-    result = Reproduction("samek", samek.TITLE, "/nonexistent", False, "x")
+    p = perturbation(227, 100, 10)
+    assert p.region == 9 and p.L[9] == 100
+    assert p.sizes == {r: (r,) for r in paper.PAPER_REGIONS}
+    assert p.L[19] == min(100, (227 // 19) ** 2) == 100
+    result = Reproduction("samek", paper.TITLE, "/nonexistent", False, "x")
     add_protocol(result, p, 5040)
     for row in result.rows:
         assert row.ours == pytest.approx(row.paper, abs=0.05), row.item
     # 48 px clutter images (quick mode): round(9 * 48 / 227) = 2, and so on
-    assert Perturbation(48, 30, 2).paper_sizes == SIZES
+    assert perturbation(48, 30, 2).sizes == SIZES
