@@ -13,10 +13,10 @@ from scipy import stats
 from notebooks import executed_reproduction, outputs_text, read_comparison
 from work_counter import count_work
 from xaibench import cli
-from xaibench.papers import amorim, reproduce
+from xaibench.papers import reproduce
 from xaibench.papers.amorim import claims, paper
 
-NAMES = {v: k for k, v in amorim.METHODS.items()}        # paper name -> analyzer
+NAMES = {v: k for k, v in paper.METHODS.items()}        # paper name -> analyzer
 N_FRACTIONS = 7
 
 
@@ -79,35 +79,35 @@ def test_paper_numbers_are_the_transcribed_tables(done):
         if not m:
             continue
         table, method, group, decay = m.group(1), NAMES[m.group(2)], m.group(3), float(m.group(4))
-        j = amorim.PAPER_DECAYS.index(decay)
+        j = paper.PAPER_DECAYS.index(decay)
         if table == "Table II":
-            assert group == "A" and r["paper"] == amorim.TABLE_II[method][j]
+            assert group == "A" and r["paper"] == paper.TABLE_II[method][j]
         else:
-            assert amorim.TABLES_III_VII[method][0] == table
-            assert r["paper"] == amorim.TABLES_III_VII[method][1][group][j]
+            assert paper.TABLES_III_VII[method][0] == table
+            assert r["paper"] == paper.TABLES_III_VII[method][1][group][j]
         checked += 1
     assert checked == 15                  # 5 methods x (A at 0, A at 0.01, D at 0.01)
     # the transcription is consistent: Table II is row A of Tables III-VII
-    for method, values in amorim.TABLE_II.items():
-        row_a = amorim.TABLES_III_VII[method][1]["A"]
+    for method, values in paper.TABLE_II.items():
+        row_a = paper.TABLES_III_VII[method][1]["A"]
         assert np.allclose(values[:5], row_a[:5], atol=6e-4)
         assert values[5] < 1e-10 and row_a[5] == 0
         # and the no-decay column is the same for every layer group
-        assert len({v[0] for v in amorim.TABLES_III_VII[method][1].values()}) == 1
+        assert len({v[0] for v in paper.TABLES_III_VII[method][1].values()}) == 1
 
 
 def test_aopc_recomputed_from_sqlite(done):
     out, rows = done["out"], done["rows"]
-    for method, label in amorim.METHODS.items():
+    for method, label in paper.METHODS.items():
         for group, decay, table in (("A", 0.0, "Table II"), ("A", 0.01, "Table II"),
-                                    ("D", 0.01, amorim.TABLES_III_VII[method][0])):
+                                    ("D", 0.01, paper.TABLES_III_VII[method][0])):
             ours = np.mean([_aopc(_run_folder(out, f, group, decay), method).mean()
                             for f in range(2)])
             item = f"{table}, AOPC, {label}, {group}, L2 {'0' if decay == 0 else '0.01'}"
             assert rows[item]["ours"] == pytest.approx(ours, rel=1e-9)
             assert 0 <= rows[item]["ours"] <= 1
     # the ordering claim agrees with those numbers
-    at0 = {m: rows[f"Table II, AOPC, {lbl}, A, L2 0"]["ours"] for m, lbl in amorim.METHODS.items()}
+    at0 = {m: rows[f"Table II, AOPC, {lbl}, A, L2 0"]["ours"] for m, lbl in paper.METHODS.items()}
     order = ["lrp.epsilon", "gradient", "deconvnet", "guided_backprop", "deep_taylor"]
     expect = all(at0[a] > at0[b] for a, b in zip(order, order[1:]))
     assert rows["Table II ordering, L2 0"]["holds"] is expect
@@ -118,7 +118,7 @@ def test_friedman_over_methods_vs_scipy(done):
     keys = sorted(os.listdir(out / "runs"))
     assert len(keys) == 6                 # 2 folds x (no decay, A 0.01, D 0.01)
     table = np.stack([np.concatenate([_aopc(out / "runs" / k, m) for k in keys])
-                      for m in amorim.METHODS], axis=1)
+                      for m in paper.METHODS], axis=1)
     assert table.shape == (6 * 32, 5)
     ref = stats.friedmanchisquare(*table.T)
     assert rows["Friedman over the 5 methods, chi2"]["ours"] == pytest.approx(ref.statistic)
@@ -145,7 +145,7 @@ def test_wilcoxon_over_decays_vs_scipy(done):
     # the random control ignores the heatmap: the run's baseline computes it, once
     folder = _run_folder(out, 0, "A", 0.01)
     kinds = set(_drops(folder))
-    assert kinds == {(m, "drop") for m in amorim.METHODS} | {("baseline", "control")}
+    assert kinds == {(m, "drop") for m in paper.METHODS} | {("baseline", "control")}
     low, high = (np.concatenate([_aopc(_run_folder(out, f, "A", d), "baseline", "control")
                                  for f in range(2)]) for d in (0.0, 0.01))
     row = rows["Sec. IV-A, Wilcoxon over decays, random-pixel control, p"]
@@ -288,7 +288,7 @@ def test_decays_matter_and_control_flat():
 
 
 def _paper_column(j):
-    return {m: values[j] for m, values in amorim.TABLE_II.items()}
+    return {m: values[j] for m, values in paper.TABLE_II.items()}
 
 
 def test_table2_order_on_the_paper():
@@ -307,30 +307,30 @@ def test_table2_order_on_the_paper():
 
 
 def test_highest_fidelity_on_the_paper():
-    means = {m: np.mean(v) for m, v in amorim.TABLE_II.items()}
+    means = {m: np.mean(v) for m, v in paper.TABLE_II.items()}
     top2 = sorted(means, key=means.get)[-2:]
     assert set(top2) == {"lrp.epsilon", "gradient"}
-    holds, shown = claims.highest_fidelity(amorim.TABLE_II)
+    holds, shown = claims.highest_fidelity(paper.TABLE_II)
     assert holds is True and shown == "LRP and Gradient"
-    flipped = dict(amorim.TABLE_II, deep_taylor=tuple(v + 0.2 for v in amorim.TABLE_II[
+    flipped = dict(paper.TABLE_II, deep_taylor=tuple(v + 0.2 for v in paper.TABLE_II[
         "deep_taylor"]))
     holds, shown = claims.highest_fidelity(flipped)
     assert holds is False and shown == "Deep Taylor and LRP"
 
 
 def test_falls_with_decay_on_the_paper():
-    for m, values in amorim.TABLE_II.items():          # 0 vs 0.05, all layers regularised
+    for m, values in paper.TABLE_II.items():          # 0 vs 0.05, all layers regularised
         holds, shown = claims.falls_with_decay(values[0], values[-1])
         assert holds is True and shown == f"{values[0]:.3g} vs {values[-1]:.3g}"
     # Deep Taylor rises from 0 to 0.0001 in Table II
-    dt = amorim.TABLE_II["deep_taylor"]
+    dt = paper.TABLE_II["deep_taylor"]
     assert claims.falls_with_decay(dt[0], dt[1]).holds is False
     assert claims.falls_with_decay(0.3, 0.3).holds is False
 
 
 def test_methods_differ_vs_scipy():
     rng = np.random.default_rng(2)
-    per = {m: rng.uniform(0, 1, 50) + 0.1 * k for k, m in enumerate(amorim.METHODS)}
+    per = {m: rng.uniform(0, 1, 50) + 0.1 * k for k, m in enumerate(paper.METHODS)}
     res, ranked = claims.methods_differ(per)
     ref = stats.friedmanchisquare(*per.values())
     assert res.statistic == pytest.approx(ref.statistic) and res.pvalue == pytest.approx(
@@ -339,7 +339,7 @@ def test_methods_differ_vs_scipy():
     assert ranked == [list(per)[i] for i in np.argsort(-ranks)]
     # a Latin square: every method takes every rank once, the mean ranks are equal
     square = np.array([np.roll(np.arange(5.0), k) for k in range(5)])
-    res, _ = claims.methods_differ(dict(zip(amorim.METHODS, square.T)))
+    res, _ = claims.methods_differ(dict(zip(paper.METHODS, square.T)))
     assert res.statistic == pytest.approx(0) and not res.reject
 
 
@@ -354,10 +354,10 @@ def test_all_layers_least_accurate():
 def _paper_a_vs_d():
     """Per method: mean AOPC over the decays > 0 with A (Table II) and with D (Tables
     III-VII)."""
-    js = [j for j, d in enumerate(amorim.PAPER_DECAYS) if d > 0]
-    return {m: (np.mean([amorim.TABLE_II[m][j] for j in js]),
-                np.mean([amorim.TABLES_III_VII[m][1]["D"][j] for j in js]))
-            for m in amorim.METHODS}
+    js = [j for j, d in enumerate(paper.PAPER_DECAYS) if d > 0]
+    return {m: (np.mean([paper.TABLE_II[m][j] for j in js]),
+                np.mean([paper.TABLES_III_VII[m][1]["D"][j] for j in js]))
+            for m in paper.METHODS}
 
 
 def test_all_below_dense_on_the_paper():
@@ -366,7 +366,7 @@ def test_all_below_dense_on_the_paper():
     closest = max(pairs, key=lambda m: pairs[m][0] - pairs[m][1])
     a, d = pairs[closest]
     assert holds is True and a < d
-    assert shown == f"{amorim.METHODS[closest]} {a:.3g} vs {d:.3g}"
+    assert shown == f"{paper.METHODS[closest]} {a:.3g} vs {d:.3g}"
     pairs["gradient"] = (0.5, 0.4)                     # one method better with A
     holds, shown = claims.all_below_dense(pairs)
     assert holds is False and shown == "Gradient 0.5 vs 0.4"
@@ -376,16 +376,16 @@ def test_all_below_dense_on_the_paper():
 def test_best_group_wins_on_the_paper():
     """Fig. 4 counted from Tables III-VII: per method and decay > 0, the group of the
     highest AOPC (the first one on a tie, as numpy's argmax)."""
-    groups = amorim.PAPER_GROUPS
-    positive = [d for d in amorim.PAPER_DECAYS if d > 0]
-    aopc = {(m, g, d): amorim.TABLES_III_VII[m][1][g][j] for m in amorim.METHODS
-            for g in groups for j, d in enumerate(amorim.PAPER_DECAYS)}
+    groups = paper.PAPER_GROUPS
+    positive = [d for d in paper.PAPER_DECAYS if d > 0]
+    aopc = {(m, g, d): paper.TABLES_III_VII[m][1][g][j] for m in paper.METHODS
+            for g in groups for j, d in enumerate(paper.PAPER_DECAYS)}
     by_hand = dict.fromkeys(groups, 0)
-    for m in amorim.METHODS:
-        table = np.array([amorim.TABLES_III_VII[m][1][g] for g in groups])   # groups x decays
+    for m in paper.METHODS:
+        table = np.array([paper.TABLES_III_VII[m][1][g] for g in groups])   # groups x decays
         for j in range(1, table.shape[1]):
             by_hand[groups[int(np.argmax(table[:, j]))]] += 1
-    wins = claims.best_group_wins(aopc, amorim.METHODS, groups, positive)
+    wins = claims.best_group_wins(aopc, paper.METHODS, groups, positive)
     assert wins == by_hand and sum(wins.values()) == 5 * 5
     holds, shown = claims.late_groups_win(wins)
     top = max(by_hand.values())

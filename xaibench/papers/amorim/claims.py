@@ -1,13 +1,7 @@
-"""The paper's claims as pure functions of numbers: each returns its verdict (True,
-False, or None when these numbers cannot decide it) and the numbers it compared, so the
-same function judges xaibench's AOPCs and the paper's own (Tables II-VII).
-
-AOPC here is the paper's eq. 4 over the confidence drops of eq. 3; "group" is a layer
-group of Sec. III-A (B1 ... A) and "decay" an L2 weight decay.
-"""
-from __future__ import annotations
-
-from typing import NamedTuple
+"""The paper's claims as pure functions of numbers, judging xaibench's AOPCs (eq. 4) and
+the paper's own (Tables II-VII) alike: each returns a ``Verdict`` (holds: True, False, None
+= undecided; and the numbers compared). A "group" is a layer group of Sec. III-A."""
+from collections import namedtuple
 
 import numpy as np
 
@@ -15,44 +9,33 @@ from xaibench.papers.amorim.paper import (ALPHA, HIGHEST_FIDELITY, LATE_GROUPS, 
                                           TABLE_II_ORDER, decay_text)
 from xaibench.papers.comparison import UNDECIDED, Verdict, ordered, vs
 
+#: a test over the decays (Sec. IV-A): whether it rejects at ALPHA, the mean rank of each
+#: decay (higher AOPC = higher rank) and the significant pairs (better decay, worse decay)
+DecayTest = namedtuple("DecayTest", "name statistic p reject ranks pairs")
+
 
 def table2_order(aopc: dict, order=TABLE_II_ORDER) -> Verdict:
-    """Table II at no decay: the methods rank ``order`` (LRP > Gradient > DeConvNet > Guided
-    Backprop > Deep Taylor). ``aopc``: method -> AOPC; shows the AOPCs in that order."""
+    """Table II at no decay: ``aopc`` (method -> AOPC) ranks as ``order`` (LRP > Gradient >
+    DeConvNet > Guided Backprop > Deep Taylor); shows the AOPCs in that order."""
     return Verdict(ordered(aopc, order), vs(*[aopc[m] for m in order], sep=", "))
 
 
 def highest_fidelity(aopc_over_decays: dict, best=HIGHEST_FIDELITY) -> Verdict:
-    """Sec. IV-A / V: LRP and Gradient have the highest AOPC. ``aopc_over_decays``: method
-    -> its AOPCs at every decay; the two highest means must be ``best``."""
+    """Sec. IV-A / V: the two highest means over the decays of ``aopc_over_decays``
+    (method -> AOPCs) are ``best`` (LRP and Gradient)."""
     means = {m: np.mean(v) for m, v in aopc_over_decays.items()}
     top2 = sorted(means, key=lambda m: -means[m])[:2]
     return Verdict(set(top2) == set(best), " and ".join(METHODS.get(m, m) for m in top2))
 
 
 def falls_with_decay(low: float, high: float) -> Verdict:
-    """Sec. IV-A / V: saliency maps are better (higher AOPC) with less regularisation:
-    the AOPC at the lowest decay exceeds that at the highest."""
+    """Sec. IV-A / V: less regularisation, better saliency: AOPC(lowest decay) > AOPC(highest)."""
     return Verdict(low > high, vs(low, high))
 
 
-class DecayTest(NamedTuple):
-    """A test over the decays (Sec. IV-A): its name, statistic, p-value, whether it
-    rejects at ``alpha``, the mean rank of each decay (higher AOPC = higher rank) and the
-    significant pairs ``(better decay, worse decay)``."""
-
-    name: str
-    statistic: float
-    p: float
-    reject: bool
-    ranks: np.ndarray
-    pairs: list
-
-
 def decay_test(per_image: dict, decays, alpha: float = ALPHA) -> DecayTest:
-    """Friedman test with Nemenyi pairs over the ``decays`` (Sec. IV-A), blocks = the
-    evaluated images; with two decays a Wilcoxon signed-rank test (Friedman needs three
-    treatments). ``per_image[decay]``: the AOPC of each image, aligned over decays."""
+    """Sec. IV-A: Friedman test with Nemenyi pairs over ``decays`` (blocks: the images of
+    ``per_image[decay]``); Wilcoxon signed-rank with two decays (Friedman needs three)."""
     from scipy import stats
 
     from xaibench.evaluate import friedman
@@ -60,26 +43,23 @@ def decay_test(per_image: dict, decays, alpha: float = ALPHA) -> DecayTest:
     table = np.stack([per_image[d] for d in decays], axis=1)
     if len(decays) >= 3:
         res = friedman(table, alpha=alpha, names=[decay_text(d) for d in decays])
-        ranks = res.mean_ranks
-        pairs = [(decays[i], decays[j]) for i in range(len(decays)) for j in range(len(decays))
-                 if res.significant[i, j] and ranks[i] > ranks[j]]
-        return DecayTest("Friedman", res.statistic, res.pvalue, res.reject, ranks, pairs)
+        r, k = res.mean_ranks, range(len(decays))
+        pairs = [(decays[i], decays[j]) for i in k for j in k
+                 if res.significant[i, j] and r[i] > r[j]]
+        return DecayTest("Friedman", res.statistic, res.pvalue, res.reject, r, pairs)
     if np.all(table[:, 0] == table[:, 1]):
         stat, p = 0.0, 1.0
     else:
         w = stats.wilcoxon(table[:, 0], table[:, 1])
         stat, p = float(w.statistic), float(w.pvalue)
     ranks = stats.rankdata(table, axis=1).mean(axis=0)
-    pairs = []
-    if p < alpha:
-        better = 0 if ranks[0] > ranks[1] else 1
-        pairs = [(decays[better], decays[1 - better])]
+    better = 0 if ranks[0] > ranks[1] else 1
+    pairs = [(decays[better], decays[1 - better])] if p < alpha else []
     return DecayTest("Wilcoxon", stat, p, p < alpha, ranks, pairs)
 
 
 def decays_matter(test: DecayTest) -> bool:
-    """Sec. IV-A, per method: the decay changes the AOPC significantly, a lower decay
-    being better than a higher one in some significant pair."""
+    """Sec. IV-A, per method: significant, and a lower decay beats a higher one in a pair."""
     return bool(test.reject and any(a < b for a, b in test.pairs))
 
 
@@ -89,9 +69,8 @@ def control_flat(test: DecayTest) -> bool:
 
 
 def methods_differ(per_image: dict, alpha: float = ALPHA):
-    """Sec. IV-A: Friedman test over the methods (blocks: images). ``per_image``: method ->
-    AOPC of each image, aligned; returns ``(FriedmanResult, methods by mean rank, best
-    first)``; the claim holds when the result rejects."""
+    """Sec. IV-A: ``(FriedmanResult, methods best first)`` over the methods (blocks: the
+    images of ``per_image[method]``); the claim holds when it rejects."""
     from xaibench.evaluate import friedman
 
     methods = list(per_image)
@@ -101,8 +80,8 @@ def methods_differ(per_image: dict, alpha: float = ALPHA):
 
 
 def all_layers_least_accurate(accuracy: dict) -> Verdict:
-    """Fig. 3: regularising all layers (A) gives a lower accuracy than any other group.
-    ``accuracy``: group -> accuracy at one (high) decay; undecided without A or others."""
+    """Fig. 3: all layers regularised (A) is less accurate than any other group
+    (``accuracy``: group -> accuracy at a high decay); undecided without A or others."""
     others = [g for g in accuracy if g != "A"]
     if "A" not in accuracy or not others:
         return UNDECIDED
@@ -111,9 +90,8 @@ def all_layers_least_accurate(accuracy: dict) -> Verdict:
 
 
 def all_below_dense(a_vs_d: dict) -> Verdict:
-    """Sec. V: models with all layers regularised (A) are less interpretable than those
-    with only the dense layers regularised (D), for every method. ``a_vs_d``: method ->
-    (AOPC with A, AOPC with D); shows the method with the smallest margin."""
+    """Sec. V: AOPC with A < with D (dense layers) for every method (``a_vs_d``: method ->
+    (A, D)); shows the method of the smallest margin."""
     if not a_vs_d:
         return UNDECIDED
     m = max(a_vs_d, key=lambda k: a_vs_d[k][0] - a_vs_d[k][1])
@@ -122,9 +100,9 @@ def all_below_dense(a_vs_d: dict) -> Verdict:
 
 
 def best_group_wins(aopc: dict, methods, groups, decays) -> dict:
-    """Fig. 4: for each group, how many (method, decay) pairs it gave the highest AOPC
-    (the first group in ``groups`` on a tie). ``aopc``: (method, group, decay) -> AOPC."""
-    wins = {g: 0 for g in groups}
+    """Fig. 4: per group, for how many (method, decay) it gave the highest of
+    ``aopc[method, group, decay]`` (the first of ``groups`` on a tie)."""
+    wins = dict.fromkeys(groups, 0)
     for m in methods:
         for d in decays:
             wins[max(groups, key=lambda g: aopc[m, g, d])] += 1
@@ -132,8 +110,8 @@ def best_group_wins(aopc: dict, methods, groups, decays) -> dict:
 
 
 def late_groups_win(wins: dict, late=LATE_GROUPS) -> Verdict:
-    """Fig. 4 / Sec. V: the groups with the most wins are late conv or dense groups;
-    undecided with fewer than two groups or no wins counted."""
+    """Fig. 4 / Sec. V: the groups with the most wins are late conv or dense groups
+    (undecided with fewer than two groups or no wins)."""
     if len(wins) < 2 or not any(wins.values()):
         return UNDECIDED
     top = max(wins.values())

@@ -1,24 +1,17 @@
-"""The paper's own numbers and settings: Amorim et al. (2020), "Interpretability vs.
-Complexity: The Friction in Deep Neural Networks" (IJCNN 2020; text in
-``shared/papers/000_fc1550f9518a81b7.txt``). One transcription; every constant names the
-table, figure or section it comes from.
-"""
-from __future__ import annotations
+"""The numbers and settings of Amorim et al., IJCNN 2020 (text:
+``shared/papers/000_fc1550f9518a81b7.txt``), each citing its table or section."""
 
 TITLE = ("Amorim et al. (2020): Interpretability vs. Complexity -- L2 regularisation vs. "
          "confidence-drop AOPC of five saliency methods")
 
-#: the values of L2 weight decay (Sec. III-A) and the layer groups regularised: the
-#: conv blocks B1, B2, B3, all of them B, the dense layers D1, D2, both D, all layers A
+#: L2 weight decays and layer groups regularised (Sec. III-A): conv blocks B1, B2, B3, all
+#: of them B, dense layers D1, D2, both D, all layers A
 PAPER_DECAYS = (0.0, 1e-4, 1e-3, 5e-3, 1e-2, 5e-2)
 PAPER_GROUPS = ("B1", "B2", "B3", "B", "D1", "D2", "D", "A")
-#: k-fold cross-validation over train + test combined, and the early-stopping patience
-#: in epochs (Sec. III-A)
-PAPER_FOLDS = 10
-PAPER_PATIENCE = 10
-#: fractions of most relevant pixels of eq. 3 (Sec. III-C)
+#: k of the cross-validation over train + test, early-stopping patience in epochs (Sec. III-A)
+PAPER_FOLDS, PAPER_PATIENCE = 10, 10
+#: fractions of most relevant pixels of eq. 3 (Sec. III-C); the tests' level (Sec. IV-A)
 FRACTIONS = (.05, .1, .2, .3, .4, .5, .75)
-#: the significance level of the Friedman tests (Sec. IV-A)
 ALPHA = 0.05
 
 #: xaibench analyzer -> the paper's name of the method (Sec. III-B)
@@ -85,6 +78,11 @@ TABLES_III_VII = {
         "A": (0.4226, 0.4211, 0.4265, 0.3622, 0.2313, 0.0000)}),
 }
 
+#: (method, group, decay) -> the paper's mean AOPC: group A from Table II, the others from
+#: Tables III-VII
+PAPER_AOPC = {(m, g, d): TABLE_II[m][j] if g == "A" else TABLES_III_VII[m][1][g][j]
+              for m in METHODS for g in PAPER_GROUPS for j, d in enumerate(PAPER_DECAYS)}
+
 #: Table II, decay 0: the methods from the highest AOPC to the lowest
 TABLE_II_ORDER = ("lrp.epsilon", "gradient", "deconvnet", "guided_backprop", "deep_taylor")
 #: Sec. IV-A and V: the methods of highest fidelity (AOPC)
@@ -96,16 +94,3 @@ LATE_GROUPS = ("B3", "D1", "D2", "D")
 def decay_text(decay: float) -> str:
     """A decay as the paper's tables head it: ``0``, ``0.0001``, ... ``0.05``."""
     return "0" if decay == 0 else f"{decay:g}"
-
-
-def paper_aopc(method: str, group: str, decay: float) -> tuple:
-    """``(AOPC, table)``: the paper's mean AOPC of ``method`` with ``group`` regularised at
-    ``decay`` (group A from Table II, the others from Tables III-VII), or ``(None, None)``
-    for a decay the paper did not use."""
-    if decay not in PAPER_DECAYS:
-        return None, None
-    j = PAPER_DECAYS.index(decay)
-    if group == "A":
-        return TABLE_II[method][j], "Table II"
-    table, rows = TABLES_III_VII[method]
-    return rows[group][j], table
