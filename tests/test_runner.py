@@ -283,7 +283,7 @@ def test_model_specs_with_weights_and_untrained_warning(tmp_path):
     missing = str(tmp_path / "vgg.h5")
     with pytest.raises(FileNotFoundError, match="vgg.h5"):
         load_model(f"vgg16:{missing}")
-    with pytest.raises(ValueError, match="neither digits / clutter / demo"):
+    with pytest.raises(ValueError, match="neither digits / mnist / clutter / demo"):
         load_model("resnet9")
     with pytest.raises(ValueError, match="neither"):
         load_model("tf")                 # a module attribute of zoo, not a builder

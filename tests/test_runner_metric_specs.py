@@ -251,7 +251,7 @@ def test_zoo_load_resolves_and_refuses_specs(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.h5"):
         xb.zoo.load(f"vgg16:{tmp_path / 'nope.h5'}")
     for bad in ("resnet9", "tf", "shipped", str(tmp_path / "missing.keras")):
-        with pytest.raises(ValueError, match=r"is neither digits / clutter / demo, an "
+        with pytest.raises(ValueError, match=r"is neither digits / mnist / clutter / demo, an "
                                              r"existing file, nor a zoo builder"):
             xb.zoo.load(bad)
     path = str(tmp_path / "m.keras")
