@@ -143,7 +143,7 @@ def test_bad_input_is_refused_before_any_model_call():
     model = counting_model()
     x = np.zeros((2, 12, 12, 1), np.float32)
     CountCalls.calls = 0
-    with pytest.raises(ValueError, match="no such layer with weights"):
+    with pytest.raises(ValueError, match="no such layer with weights.*Did you mean dense\\?"):
         xb.evaluate.randomisation(model, x, "gradient", layers=["conv", "dense_9"])
     with pytest.raises(ValueError, match="no such layer with weights"):
         xb.evaluate.efficient_randomisation(model, x, "gradient", layers="nope")

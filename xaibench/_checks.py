@@ -155,16 +155,23 @@ def check_in_range(name: str, value, low=None, high=None, *, low_inclusive=True,
     return value
 
 
+def close_matches(unknown, names) -> list:
+    """The names in ``names`` close to any of ``unknown`` (two at most each, sorted): the
+    "did you mean" of a refused name."""
+    import difflib
+
+    names = list(names)
+    return sorted({m for u in unknown for m in difflib.get_close_matches(str(u), names, n=2)})
+
+
 def check_parameters(analyzer: str, params, accepted, common=()) -> None:
     """Refuse keywords ``analyzer`` does not take, naming what it accepts (its own, then
     the ``common`` ones every analyzer of its kind takes) and close matches."""
-    import difflib
-
     names = list(accepted) + list(common)
     unknown = sorted(set(params) - set(names))
     if not unknown:
         return
-    close = sorted({m for u in unknown for m in difflib.get_close_matches(u, names, n=2)})
+    close = close_matches(unknown, names)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     also = f" (and {', '.join(common)})" if common else ""
     raise TypeError(f"{analyzer!r} got unknown parameter(s) {', '.join(unknown)}; it accepts: "

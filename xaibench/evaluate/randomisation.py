@@ -49,7 +49,7 @@ import tensorflow as tf
 
 from xaibench import heatmaps
 from xaibench.evaluate.statistics import pearson_rows
-from xaibench._checks import (check_images, check_in_range, check_parameters,
+from xaibench._checks import (check_images, check_in_range, check_parameters, close_matches,
                               model_num_classes, resolve_neuron_selection)
 
 SIMILARITIES = ("spearman", "ssim", "hog")
@@ -103,8 +103,7 @@ def _check_layers(model, layers):
     layers = [layers] if isinstance(layers, str) else list(layers)
     unknown = [l for l in layers if l not in names]
     if unknown or not layers:
-        import difflib
-        close = sorted({m for u in unknown for m in difflib.get_close_matches(str(u), names, n=2)})
+        close = close_matches(unknown, names)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"layer(s) {', '.join(map(repr, unknown)) or '(none)'} cannot be "
                          f"randomised: model {model.name!r} has no such layer with weights; its "

@@ -82,10 +82,9 @@ class MetricSpec:
         allowed = tuple(self.params) + tuple(self.options)
         unknown = sorted(set(params) - set(allowed))
         if unknown:
-            import difflib
+            from xaibench._checks import close_matches
 
-            close = sorted({m for u in unknown
-                            for m in difflib.get_close_matches(str(u), allowed, n=2)})
+            close = close_matches(unknown, allowed)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ValueError(f"metric {self.name} does not take {', '.join(unknown)}{hint}; its "
                              f"parameters are {', '.join(allowed) or 'none'}")
