@@ -16,22 +16,15 @@ def _accuracy(model, x, y) -> float:
     return float((model.predict(x, verbose=0).argmax(axis=1) == y).mean())
 
 
-def test_shipped_digits_model_has_its_documented_accuracy():
-    documented = xb.zoo.SHIPPED_MODELS["digits"][3]
-    model = xb.zoo.shipped("digits")
-    data = xb.data.digits()
-    assert len(data) == 450
+@pytest.mark.parametrize("name, load, n, documented, doc", [
+    ("digits", lambda: xb.data.digits(), 450, 0.9889, "0.989"),
+    ("mnist", lambda: xb.data.mnist_sample(), 1250, 0.9616, "0.962")])
+def test_shipped_digit_models_have_their_documented_accuracy(name, load, n, documented, doc):
+    model = xb.zoo.shipped(name)
+    data = load()
+    assert len(data) == n
     assert _accuracy(model, data.x, data.y) == pytest.approx(documented, abs=0.003)
-    assert "0.989" in xb.zoo.shipped.__doc__ and documented == 0.9889
-
-
-def test_shipped_mnist_model_has_its_documented_accuracy():
-    documented = xb.zoo.SHIPPED_MODELS["mnist"][3]
-    model = xb.zoo.shipped("mnist")
-    data = xb.data.mnist_sample()
-    assert len(data) == 1250
-    assert _accuracy(model, data.x, data.y) == pytest.approx(documented, abs=0.003)
-    assert "0.962" in xb.zoo.shipped.__doc__ and documented == 0.9616
+    assert doc in xb.zoo.shipped.__doc__ and xb.zoo.SHIPPED_MODELS[name][3] == documented
 
 
 def test_shipped_clutter_model_has_its_documented_accuracy():

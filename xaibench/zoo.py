@@ -201,8 +201,8 @@ def load(spec: str) -> tf.keras.Model:
 
     warnings.warn(f"model {spec!r} is the untrained {name} architecture (random weights, "
                   "explanations of chance-level predictions); give a trained .keras file, "
-                  "a shipped model (digits, mnist, clutter), or e.g. 'vgg16:imagenet' for "
-                  "VGG-16's ImageNet weights.", UntrainedModelWarning, stacklevel=2)
+                  f"a shipped model ({', '.join(SHIPPED_MODELS)}), or e.g. 'vgg16:imagenet' "
+                  "for VGG-16's ImageNet weights.", UntrainedModelWarning, stacklevel=2)
     return builder()
 
 
