@@ -158,3 +158,21 @@ def test_bad_input_is_refused_before_any_model_call():
     assert CountCalls.calls == 0
     xb.evaluate.road(model, x, R, fractions=(0.5,))
     assert CountCalls.calls > 0
+
+
+def test_original_scores_equal_predict():
+    """The unperturbed scores (a traced model call, not Keras predict) equal model.predict,
+    for logits and probabilities, also across batches."""
+    model = xb.zoo.shipped("digits")
+    x = xb.data.digits().x[:7]
+    f = model.predict(x, verbose=0)
+    y = f.argmax(1)
+    out = xb.evaluate.road(model, x, np.ones(x.shape, np.float32), fractions=(0.5,),
+                           batch_size=3)
+    np.testing.assert_array_equal(out["y"], y)
+    from xaibench.prepare import logits_model
+    logits = logits_model(model).predict(x, verbose=0)
+    np.testing.assert_allclose(out["original"], logits[np.arange(7), y], rtol=1e-5, atol=1e-5)
+    prob = xb.evaluate.road(model, x, np.ones(x.shape, np.float32), fractions=(0.5,),
+                            output="probability")["original"]
+    np.testing.assert_allclose(prob, f[np.arange(7), y], rtol=1e-5, atol=1e-6)

@@ -109,7 +109,8 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
         check_in_range("runs", runs, 2, integer=True)
         check_in_range("subset_size", subset_size, 1, h * w, integer=True)
     y = resolve_neuron_selection(y, n, model_num_classes(model))
-    fmodel, softmax, budget, ids, f0, y = _unperturbed(model, x, y, output, batch_size,
+    store = _CACHE.setdefault(model, {})
+    fmodel, softmax, budget, ids, f0, y = _unperturbed(store, model, x, y, output, batch_size,
                                                         image_ids)
     if softmax:
         f0 = tf.nn.softmax(f0, axis=-1).numpy()
@@ -121,7 +122,6 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
     key = ("faithfulness_correlation", (h, w, c), baseline if isinstance(baseline, str)
            else (baseline.shape, baseline.tobytes()), float(blur_sigma), channel_reduce,
            int(subset_size), given, output, R.shape[1:])
-    store = _CACHE.setdefault(model, {})
     if key not in store:
         old = [k for k in store if k[0] == "faithfulness_correlation"]
         if len(old) >= _MAX_KERNELS:

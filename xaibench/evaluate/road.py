@@ -48,8 +48,7 @@ from xaibench import heatmaps
 from xaibench._checks import (check_images, check_in_range, model_num_classes,
                               resolve_neuron_selection)
 from xaibench._progress import inner_enabled
-from xaibench.evaluate.faithfulness import (OUTPUTS, _check_heatmaps,
-                                            _unperturbed)
+from xaibench.evaluate.faithfulness import OUTPUTS, _check_heatmaps, _unperturbed
 
 #: (row offset, column offset, weight) of the 8-neighbourhood (Rong et al. 2022, Sec. 4.2)
 NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
@@ -243,7 +242,8 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     max_iter = _default_max_iter(h, w) if max_iter is None else max_iter
     check_in_range("max_iter", max_iter, 1, integer=True)
     y = resolve_neuron_selection(y, n, model_num_classes(model))
-    fmodel, softmax, budget, ids, f0, y = _unperturbed(model, x, y, output, batch_size,
+    store = _CACHE.setdefault(model, {})
+    fmodel, softmax, budget, ids, f0, y = _unperturbed(store, model, x, y, output, batch_size,
                                                         image_ids)
     original = f0[np.arange(n), y]
     if softmax:
@@ -255,10 +255,10 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     pairs = min(budget, n_pairs)
     key = ("road", (h, w, c), order, channel_reduce, float(noise), float(tol),
            int(max_iter), output, R.shape[1:])
-    store = _CACHE.setdefault(model, {})
     if key not in store:
-        if len(store) >= _MAX_KERNELS:
-            del store[next(iter(store))]
+        old = [k for k in store if k[0] == "road"]
+        if len(old) >= _MAX_KERNELS:
+            del store[old[0]]
         store[key] = _build_kernel(fmodel, softmax, (h, w, c), R.shape[1:], order,
                                    channel_reduce, float(noise), float(tol), int(max_iter))
     kernel = store[key]
