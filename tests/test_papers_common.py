@@ -195,3 +195,44 @@ def test_figure_is_drawn_once_under_figures(tmp_path):
         path = result.figure("Fig. 1", "f.png", make, dpi=50)
     assert path == str(tmp_path / "figures" / "f.png") and os.path.isfile(path)
     assert result.figures == {"Fig. 1": path} and drawn == [1]
+
+
+def test_check_ints_defaults_optional_and_one_line_messages():
+    from xaibench.papers._common import check_ints
+
+    limits = {"images": (1, 100), "outer": 2, "seed": 0}
+    got = check_ints({"images": None, "outer": None, "seed": 3}, limits,
+                     {"images": 12, "outer": lambda done: done["images"] + 4})
+    assert got == {"images": 12, "outer": 16, "seed": 3}
+    assert check_ints({"images": None}, {"images": 1}, optional=("images",)) == {"images": None}
+    with pytest.raises(ValueError, match=r"^images must be an int in 1\.\.100, got 0$"):
+        check_ints({"images": 0}, limits)
+    with pytest.raises(ValueError, match=r"^seed must be an int >= 0, got None$"):
+        check_ints({"images": 5, "outer": 3}, limits)
+    with pytest.raises(ValueError, match=r"^bins must be an int >= 2 or None, got 1\.5$"):
+        check_ints({"bins": 1.5}, {"bins": 2}, optional=("bins",))
+
+
+def test_model_data_and_number_rows():
+    from xaibench.papers._common import model_data
+    from xaibench.papers.comparison import Row, number_rows
+
+    assert model_data({"name": "clutter"}, 8) == ("demo", {"name": "clutter", "n": 8})
+    assert model_data({"name": "imagenet_val", "root": "/d"}, 4) == (
+        "vgg16:imagenet", {"name": "imagenet_val", "root": "/d", "n": 4, "preprocess": "vgg16"})
+    assert number_rows({"a": 1, "b": "x"}, [0.5, 2]) == [Row("a", 1, 0.5), Row("b", "x", 2)]
+    with pytest.raises(ValueError, match="2 items of the paper, 1 numbers"):
+        number_rows({"a": 1, "b": 2}, [0.5])
+
+
+def test_figure_takes_the_reproductions_savefig_defaults(tmp_path):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def make():
+        fig = Figure(figsize=(1, 1))
+        fig.subplots().plot([0, 1])
+        return fig
+    result = Reproduction("x", "T", str(tmp_path), True, "d", savefig={"dpi": 30})
+    assert Image.open(result.figure("a", "a.png", make)).size == (30, 30)
+    assert Image.open(result.figure("b", "b.png", make, dpi=20)).size == (20, 20)

@@ -5,6 +5,8 @@ import os
 
 #: data sets read from a folder given as NAME:PATH
 FOLDER_DATA = ("imagenet_val", "voc2007")
+#: the runner's model of the 224 px folder data sets: VGG-16, Keras's ImageNet weights
+VGG16 = "vgg16:imagenet"
 
 
 def check_int(name: str, value, low: int, high: int | None = None, allow_none: bool = False):
@@ -20,6 +22,23 @@ def check_int(name: str, value, low: int, high: int | None = None, allow_none: b
         raise ValueError(f"{name} must be an int {span}{' or None' if allow_none else ''}, "
                          f"got {value!r}")
     return int(value)
+
+
+def check_ints(given: dict, limits: dict, defaults: dict | None = None,
+               optional=()) -> dict:
+    """The int options ``given`` (name -> value), checked with :func:`check_int` in the
+    order of ``limits`` (name -> the least value, or ``(least, greatest)``); returns name
+    -> the checked int. A value of None takes ``defaults[name]`` when there is one (a
+    function of the options checked before it, or a value), stays None for the names in
+    ``optional`` and is refused otherwise."""
+    defaults, out = defaults or {}, {}
+    for name, limit in limits.items():
+        low, high = limit if isinstance(limit, tuple) else (limit, None)
+        value = given.get(name)
+        if value is None and name in defaults:
+            value = defaults[name](out) if callable(defaults[name]) else defaults[name]
+        out[name] = check_int(name, value, low, high, allow_none=name in optional)
+    return out
 
 
 def parse_data(spec: str | None, default: str, allowed) -> dict:
@@ -41,6 +60,15 @@ def parse_data(spec: str | None, default: str, allowed) -> dict:
         raise ValueError(f"data {name!r} takes no path (got {spec!r}); Keras-cached and "
                          "embedded data sets are found by name")
     return {"name": name}
+
+
+def model_data(source: dict, n: int) -> tuple:
+    """``(model, data)`` of the batch runner for the first ``n`` images of the data choice
+    ``source`` (:func:`parse_data`): ``clutter`` with the shipped demo CNN (trained on
+    it), a folder data set with :data:`VGG16` and its ``vgg16`` preprocessing."""
+    if source["name"] == "clutter":
+        return "demo", {"name": "clutter", "n": n}
+    return VGG16, dict(source, n=n, preprocess="vgg16")
 
 
 def sub_run(result, key: str, config, progress: bool = True) -> str:

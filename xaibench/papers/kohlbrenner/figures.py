@@ -10,6 +10,8 @@ from xaibench.tables import markdown_table
 
 #: intervals of the occluded area in Fig. 2
 OCCLUSION_BINS = 20
+#: resolution of Figs. 2 and 3 (the reproduction's default) and of Fig. 1's grid
+DPI, GRID_DPI = 120, 110
 
 
 def _bin_means(x, y, bins: int) -> tuple:
@@ -87,11 +89,11 @@ def draw(result, m, heatmaps: dict, bins: int, runs: list, heatmaps_file: str) -
         "Row order by xaibench's mu_w (as the paper's). Paper cells: mu_w / mu<=0.25 / "
         "mu<=0.5 / mu.\n\n" + markdown_table(head, rows))
     result.figure("Fig. 3: mu against box size", f"fig3_mu_by_box_size_{bins}_bins.png",
-                  lambda: fig3(m.ratios, bins), runs, dpi=120)
+                  lambda: fig3(m.ratios, bins), runs)
     result.figure("Fig. 2: occluding object vs. context", "fig2_occlusion.png",
-                  lambda: fig2(m.occlusion), runs, dpi=120)
+                  lambda: fig2(m.occlusion), runs)
     result.figure("Fig. 1: two classes, uniform rules (a)-(d) vs. LRP_CMP (e)-(g)",
-                  "fig1_heatmaps.png", lambda: fig1(heatmaps), [heatmaps_file], dpi=110)
+                  "fig1_heatmaps.png", lambda: fig1(heatmaps), [heatmaps_file], dpi=GRID_DPI)
     result.tables["Fig. 1: correlation between the two classes' heatmaps"] = markdown_table(
         ("column", "mean correlation (true vs. runner-up class)"),
         list(m.correlation.items()), digits=3)

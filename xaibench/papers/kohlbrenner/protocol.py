@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 import xaibench as xb
-from xaibench.papers._common import check_int, parse_data, sub_run
+from xaibench.papers._common import VGG16, check_ints, model_data, parse_data, sub_run
 from xaibench.papers.cache import cached
 from xaibench.papers.comparison import Reproduction
 from xaibench.papers.kohlbrenner import claims, figures
@@ -19,9 +19,10 @@ from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.engine import BASELINE
 from xaibench.runner.results import RunResults
 
-#: the runner's model per data set: the shipped demo CNN (trained on 48x48 clutter, three
-#: conv layers: shallow like the paper's CaffeNet), VGG-16 with Keras's ImageNet weights
-MODELS = {"clutter": "demo", "imagenet_val": "vgg16:imagenet"}
+#: the runner's model per data set (:func:`~xaibench.papers._common.model_data`): the
+#: shipped demo CNN (trained on 48x48 clutter, three conv layers: shallow like the paper's
+#: CaffeNet), VGG-16 with Keras's ImageNet weights
+MODELS = {"clutter": "demo", "imagenet_val": VGG16}
 #: images of Table 1 / Figs. 2-3: (quick, full) per data set (ours; the paper: all 50,000
 #: ImageNet validation images, Sec. 3.3)
 N_IMAGES = {"clutter": (40, 1000), "imagenet_val": (32, 10000)}
@@ -130,29 +131,28 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     100; 20 in quick mode); ``pattern_images``: images PatternAttribution's patterns (and
     clutter's training mean) are estimated from (512 / 5000 clutter training images, 32 /
     2000 ImageNet validation images); ``seed``: the runs' seed."""
-    seed = check_int("seed", seed, 0)
-    images = check_int("images", images, 1, allow_none=True)
-    bins = check_int("bins", bins, 2, allow_none=True)
-    pattern_images = check_int("pattern_images", pattern_images, 1, allow_none=True)
+    opts = check_ints(dict(seed=seed, images=images, bins=bins, pattern_images=pattern_images),
+                      {"seed": 0, "images": 1, "bins": 2, "pattern_images": 1},
+                      optional=("images", "bins", "pattern_images"))
     source = parse_data(data, "clutter", tuple(MODELS))
     kind, mode, models = source["name"], 0 if quick else 1, os.path.join(out, "models")
     if kind == "imagenet_val":
         xb.data.imagenet_val(source["root"], limit=1)      # a wrong folder layout fails here
         xb.zoo.vgg16_weights_file()
-    n, model = images or N_IMAGES[kind][mode], MODELS[kind]
-    bins = bins or (QUICK_BINS if quick else FIG3_BINS)
+    model, data_map = model_data(source, opts["images"] or N_IMAGES[kind][mode])
+    n, bins = data_map["n"], opts["bins"] or (QUICK_BINS if quick else FIG3_BINS)
     where = kind if kind == "clutter" else f"imagenet_val ({source['root']})"
-    data_map = dict(source, n=n) if kind == "clutter" else dict(source, preprocess="vgg16", n=n)
-    result = Reproduction("kohlbrenner", TITLE, out, quick, f"{where}, {n} images")
+    result = Reproduction("kohlbrenner", TITLE, out, quick, f"{where}, {n} images",
+                          savefig={"dpi": figures.DPI})
 
     patterns, fill = training_statistics(
-        source, model, pattern_images or PATTERN_IMAGES[kind][mode], models)
+        source, model, opts["pattern_images"] or PATTERN_IMAGES[kind][mode], models)
     steps = {key: Step(name, {"patterns": patterns} if key == "pa" else {})
              for key, (name, _) in METHODS.items()}
     # Table 1, Figs. 2-3: every method but PA with mu / mu_w (eq. 2) and the baseline's
     # object / context occlusion by the training mean, heatmaps kept on clutter (ImageNet:
     # 0.3 MB each); PA on its own, without them (the patterns' path is in its label)
-    common = dict(model=model, data=data_map, seed=seed,
+    common = dict(model=model, data=data_map, seed=opts["seed"],
                   shard_size=n if quick else (64 if kind == "clutter" else 32))
     main = RunResults(sub_run(result, "table1", RunConfig(
         **common, analyzers=tuple(v for k, v in steps.items() if k != "pa"),

@@ -17,7 +17,7 @@ import numpy as np
 from xaibench.data import cifar10, digits
 from xaibench.heatmaps import reduce_channels
 from xaibench.papers import comparison
-from xaibench.papers._common import check_int, parse_data, sub_run
+from xaibench.papers._common import check_int, check_ints, model_data, parse_data, sub_run
 from xaibench.papers.cache import cached
 from xaibench.papers.samek import claims, figures
 from xaibench.papers.samek.paper import FIG8, LABELS, LRP, METHODS, PAPER, PAPER_REGIONS, TITLE
@@ -46,9 +46,8 @@ def check_options(quick, data, seed, **options) -> SimpleNamespace:
     """Every option of :func:`run` checked before any work; ``None``: the default."""
     opts = SimpleNamespace(quick=bool(quick), seed=check_int("seed", seed, 0),
                            data=parse_data(data, "clutter", ("clutter", "imagenet_val")),
-                           data_name=data or "clutter")
-    for k, v in options.items():
-        setattr(opts, k, check_int(k, DEFAULTS[opts.quick][k] if v is None else v, LEAST[k]))
+                           data_name=data or "clutter",
+                           **check_ints(options, LEAST, DEFAULTS[bool(quick)]))
     if opts.images > 50000:
         raise ValueError(f"images={opts.images} is more than the 50,000 validation images; "
                          "use at most 50000 (the paper: 5040)")
@@ -101,18 +100,15 @@ class MainRuns:
     pooled by norms, LRP summed."""
 
     def __init__(self, result, opts, progress: bool):
-        if opts.data["name"] == "clutter":
+        model, self.data = model_data(opts.data, opts.images)
+        if model == "demo":             # clutter: kept once, labelled with the demo's classes
             from xaibench import zoo
 
-            model, side = "demo", 48
+            clutter = self.data
             self.data = predicted_data(
                 os.path.join(result.out, "data", f"clutter_{opts.images}.npz"),
-                lambda: load({"name": "clutter", "n": opts.images}).x, lambda: zoo.shipped("demo"))
-        else:
-            model, side = "vgg16:imagenet", 224
-            self.data = {"name": "imagenet_val", "root": opts.data["root"], "n": opts.images,
-                         "preprocess": "vgg16"}
-        p = self.p = perturbation(side, opts.steps, opts.repeats)
+                lambda: load(clutter).x, lambda: zoo.shipped("demo"))
+        p = self.p = perturbation(48 if model == "demo" else 224, opts.steps, opts.repeats)
         common = dict(model=model, data=self.data, target="predicted", seed=opts.seed,
                       shard_size=opts.images if opts.quick else 64, save_heatmaps=opts.quick)
         grad = RunConfig(analyzers=(METHODS["sens_l2"].analyzer, METHODS["deconv"].analyzer),
@@ -141,8 +137,7 @@ def add_protocol(result, p: SimpleNamespace, images: int):
     """Sec. IV-A's numbers: the paper's next to the scaled ones used here."""
     L, share = p.L[p.region], p.region * p.region / (p.side * p.side) * 100
     ours = (p.region, round(share, 4), L, round(share * L, 2), p.repeats, images, p.side)
-    for (item, value), mine in zip(PAPER.items(), ours):        # in PAPER's order
-        result.add(item, paper=value, ours=mine)
+    result.rows += comparison.number_rows(PAPER, ours)
 
 
 def add_fig4(result, main: MainRuns, title: str):
@@ -160,7 +155,7 @@ def add_fig4(result, main: MainRuns, title: str):
                ours=comparison.order_text(sorted(METHODS, key=lambda k: -final[k]), LABELS))
     result.figure("Fig. 4: AOPC relative to the random baseline",
                   "fig4_aopc_relative_to_random.png", lambda: figures.fig4(rel, r, L, title),
-                  main.files, dpi=figures.DPI)
+                  main.files)
     result.tables["Fig. 4: AOPC at L relative to the random baseline"] = figures.fig4_table(
         {k: float(c[-1]) for k, c in curves.items()}, final, random, L)
 
@@ -176,8 +171,7 @@ def add_fig8(result, main: MainRuns):
                        f"sensitivity l2, {LABELS[k]}", ours=table[r][k])
     result.rows.extend(claims.fig8_claims(table, sizes))
     result.figure("Fig. 8: AOPC relative to sensitivity l2 by region size",
-                  "fig8_region_sizes.png", lambda: figures.fig8(table, sizes), main.files,
-                  dpi=figures.DPI)
+                  "fig8_region_sizes.png", lambda: figures.fig8(table, sizes), main.files)
     result.tables["Fig. 8: AOPC at L relative to sensitivity l2"] = figures.fig8_table(
         table, sizes, main.p.L)
 
@@ -188,7 +182,7 @@ def add_fig5(result, main: MainRuns):
           for k in METHODS if k != "sens_linf"}
     result.rows.extend(claims.fig5_claims(cx))
     result.figure("Fig. 5: heatmap complexity (PNG size, entropy)", "fig5_complexity.png",
-                  lambda: figures.fig5(cx), main.files, dpi=figures.DPI)
+                  lambda: figures.fig5(cx), main.files)
     result.tables["Fig. 5: median heatmap complexity"] = figures.fig5_table(cx)
 
 
@@ -202,8 +196,7 @@ def add_heatmaps(result, main: MainRuns, n: int = 6):
                                       METHODS[k].pooling)
         with np.load(main.data["path"]) as f:
             return figures.heatmap_grid(f["x"][:n], maps)
-    result.figure("Heatmaps of the first images (as Fig. 6)", "heatmaps.png", make,
-                  main.files, dpi=figures.DPI)
+    result.figure("Heatmaps of the first images (as Fig. 6)", "heatmaps.png", make, main.files)
 
 
 class Training:
@@ -299,7 +292,7 @@ def add_fig7(result, checkpoints: list, dataset: str):
                                            [c.aopc for c in checkpoints]))
     result.figure("Fig. 7: AOPC and accuracy over training", "fig7_aopc_accuracy.png",
                   lambda: figures.fig7(checkpoints, dataset, label),
-                  [c.path for c in checkpoints], dpi=figures.DPI)
+                  [c.path for c in checkpoints])
     result.tables["Fig. 7: AOPC and accuracy per epoch"] = figures.fig7_table(checkpoints, label)
 
 
@@ -315,7 +308,8 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, steps=N
     """
     opts = check_options(quick, data, seed, images=images, steps=steps, repeats=repeats,
                          epochs=epochs)
-    result = comparison.Reproduction("samek", TITLE, out, opts.quick, opts.data_name)
+    result = comparison.Reproduction("samek", TITLE, out, opts.quick, opts.data_name,
+                                     savefig={"dpi": figures.DPI})
     main, (dataset, side, _) = MainRuns(result, opts, progress), FIG7[opts.quick]
     f7 = perturbation(side, opts.steps, opts.repeats)
     checkpoints = fig7_runs(result, opts, f7, progress)

@@ -16,7 +16,8 @@ from xaibench.tables import markdown_table
 #: dark red at the row's maximum (sequential; the paper's rainbow map is not perceptually
 #: ordered)
 MAP_CMAP = "Reds"
-#: resolution of Figs. 2, 3, 5 and of Fig. 4 (that of :func:`xaibench.plots.heatmap_grid`)
+#: resolution of Figs. 2, 3, 5 (the reproduction's default) and of Fig. 4 (that of
+#: :func:`xaibench.plots.heatmap_grid`)
 DPI, GRID_DPI = 120, 110
 
 
@@ -102,10 +103,9 @@ def draw(result, exp, num, res, steps: dict) -> None:
     titles = [f"y={c}" for c in exp.y]
     if e.pick is not None:
         result.figure("Fig. 2: effect of regions", "fig2_regions.png", lambda: figure_regions(
-            exp.shown[e.pick[0]], exp.x[e.pick[0]], sc, e), depends=arrays, dpi=DPI)
+            exp.shown[e.pick[0]], exp.x[e.pick[0]], sc, e), depends=arrays)
     result.figure("Fig. 3: maps from coarse to fine scales", "fig3_scales.png", lambda:
-                  figure_scales(exp.shown[:3], sc["maps"][:3], titles[:3]), depends=arrays,
-                  dpi=DPI)
+                  figure_scales(exp.shown[:3], sc["maps"][:3], titles[:3]), depends=arrays)
     heat = res.heatmaps(list(steps.values()), limit=6)          # Fig. 4: the first 6 images
     maps = {m: heat[steps[m].label][:6] for m in paper.METHODS if steps[m].label in heat}
     if maps:

@@ -12,15 +12,13 @@ from collections import namedtuple
 import numpy as np
 
 from xaibench.papers import cache
-from xaibench.papers._common import check_int, parse_data, sub_run
-from xaibench.papers.comparison import Reproduction, Row
+from xaibench.papers._common import VGG16, check_ints, model_data, parse_data, sub_run
+from xaibench.papers.comparison import Reproduction, Row, number_rows
 from xaibench.papers.seo import claims, figures, measures, paper
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.results import RunResults
 
 ALLOWED_DATA = ("clutter", "voc2007", "imagenet_val")
-#: the model of the 224 px data sets (ImageNet weights from the Keras cache)
-VGG16 = "vgg16:imagenet"
 #: quick mode (ours): 12 images, a cheap PD (4 samples, stride 3), timing on 2 images
 QUICK = {"images": 12, "pd_samples": 4, "pd_stride": 3, "timing_images": 2}
 #: full mode: the paper's Fig. 5 image count and Alg. 2 settings; timing on 10 images
@@ -60,13 +58,10 @@ def settings(quick: bool, data: dict, **options) -> Settings:
     """The :class:`Settings` of this call (``options``: None = the mode's default), every
     option checked with a one-line ``ValueError`` before any work."""
     big = data["name"] != "clutter"
-    s = {"scales": paper.SCALES, "pd_inner": paper.PD_INNER if big else CLUTTER_PD_INNER,
-         "pd_outer": None, "seed": 0, **(QUICK if quick else FULL)}
-    s.update({k: v for k, v in options.items() if v is not None})
-    for name, (low, high) in LIMITS.items():
-        if s[name] is None:             # pd_outer: l = k + 4, as the paper's 14 = 10 + 4
-            s[name] = s["pd_inner"] + paper.PD_OUTER - paper.PD_INNER
-        s[name] = check_int(name, s[name], low, high)
+    s = check_ints(options, LIMITS, {
+        "scales": paper.SCALES, "pd_inner": paper.PD_INNER if big else CLUTTER_PD_INNER,
+        "seed": 0, **(QUICK if quick else FULL),     # pd_outer: l = k + 4, as 14 = 10 + 4
+        "pd_outer": lambda done: done["pd_inner"] + paper.PD_OUTER - paper.PD_INNER})
     if s["pd_outer"] <= s["pd_inner"]:
         raise ValueError(f"pd_outer={s['pd_outer']} must be larger than pd_inner="
                          f"{s['pd_inner']} (Alg. 2: l > k); use pd_outer >= {s['pd_inner'] + 1}")
@@ -90,12 +85,10 @@ def experiment(out: str, data: dict, n: int) -> Experiment:
     from xaibench.evaluate.localisation import boxes_to_masks
     from xaibench.runner.datasets import load
 
-    name, shown, mapping = data["name"], None, {"name": "clutter", "n": n}
+    (name, shown), (model, mapping) = (data["name"], None), model_data(data, n)
     if name != "clutter":
         zoo.vgg16_weights_file()            # a one-line error before any work
-    if name == "imagenet_val":
-        mapping = {"name": name, "root": data["root"], "n": n, "preprocess": "vgg16"}
-    elif name == "voc2007":
+    if name == "voc2007":
         from xaibench.data import voc2007
         from xaibench.runner.datasets import save_npz
         from xaibench.runner.engine import predicted_classes
@@ -114,8 +107,7 @@ def experiment(out: str, data: dict, n: int) -> Experiment:
         mapping = {"name": "npz", "path": path, "n": n}
     d = load(mapping)
     masks = d.masks if d.masks is not None else boxes_to_masks(d.boxes, d.x.shape[1:3])
-    return Experiment("demo" if name == "clutter" else VGG16, mapping, d.x, d.y, masks,
-                      d.x if shown is None else shown)
+    return Experiment(model, mapping, d.x, d.y, masks, d.x if shown is None else shown)
 
 
 def numbers(out: str, exp: Experiment, s: Settings, steps: dict, res: RunResults) -> Numbers:
@@ -151,25 +143,13 @@ def rows(num: Numbers, s: Settings, n: int) -> list:
     """The comparison: the paper's numbers (:data:`~.paper.PAPER`) next to ours, each
     claim after its numbers."""
     c, e, pr = num.cost, num.effect, num.pr
-
-    def ours(item, value):
-        return Row(item, paper.PAPER.get(item), value)
-
+    ours = number_rows(paper.PAPER, (c.rmpd_passes - 1, c.pd_passes, c.rmpd_seconds,
+                                     c.pd_seconds, c.speedup, e.p, e.p_object, e.p_background, n))
     return [
-        ours("Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)", c.rmpd_passes - 1),
-        claims.rmpd_passes(c.rmpd_passes, s.scales),
-        ours("Sec. 3.2: forward passes per image, PD (paper: r n^2, n = 256, r = 10)",
-             c.pd_passes),
-        ours("Sec. 4: seconds per image, RMPD (paper: GoogLeNet on a GPU)", c.rmpd_seconds),
-        ours("Sec. 3.2: seconds per image, PD (paper: VGG on a GPU, 256 px)", c.pd_seconds),
-        ours("Sec. 4: speed-up of RMPD over PD (paper: two orders of magnitude)", c.speedup),
-        claims.two_orders_faster(c.speedup, s.pd_text),
-        ours("Fig. 2: class probability, image intact", e.p),
-        ours("Fig. 2: class probability, object region erased", e.p_object),
-        ours("Fig. 2: class probability, background region erased", e.p_background),
-        claims.regions(e.p, e.p_object, e.p_background, e.images),
-        ours("Fig. 5: images", n),
-        *(ours(f"Fig. 5: mean F-measure (thresholds 0..1), {m}", pr[m]["mean_f"])
+        ours[0], claims.rmpd_passes(c.rmpd_passes, s.scales), *ours[1:5],
+        claims.two_orders_faster(c.speedup, s.pd_text), *ours[5:8],
+        claims.regions(e.p, e.p_object, e.p_background, e.images), ours[8],
+        *(Row(f"Fig. 5: mean F-measure (thresholds 0..1), {m}", None, pr[m]["mean_f"])
           for m in F_ROWS if m in pr),
         *claims.fig5(pr, num.thresholds), claims.fusion_beats_scales(num.fused_f, num.scale_f)]
 
@@ -189,7 +169,8 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None,
                    timing_images=timing_images)
     spec = parse_data(data, "clutter", ALLOWED_DATA)
     s = settings(quick, spec, **options)
-    result = Reproduction("seo", paper.TITLE, str(out), bool(quick), data or "clutter")
+    result = Reproduction("seo", paper.TITLE, str(out), bool(quick), data or "clutter",
+                          savefig={"dpi": figures.DPI})
     exp = experiment(result.out, spec, s.images)
     # Figs. 4 / 5: method (paper.METHODS) -> analyzer; SA = |gradient|
     pd = {"inner": s.pd_inner, "outer": s.pd_outer, "samples": s.pd_samples,
