@@ -213,16 +213,12 @@ def test_check_ints_defaults_optional_and_one_line_messages():
         check_ints({"bins": 1.5}, {"bins": 2}, optional=("bins",))
 
 
-def test_model_data_and_number_rows():
+def test_model_data():
     from xaibench.papers._common import model_data
-    from xaibench.papers.comparison import Row, number_rows
 
     assert model_data({"name": "clutter"}, 8) == ("demo", {"name": "clutter", "n": 8})
     assert model_data({"name": "imagenet_val", "root": "/d"}, 4) == (
         "vgg16:imagenet", {"name": "imagenet_val", "root": "/d", "n": 4, "preprocess": "vgg16"})
-    assert number_rows({"a": 1, "b": "x"}, [0.5, 2]) == [Row("a", 1, 0.5), Row("b", "x", 2)]
-    with pytest.raises(ValueError, match="2 items of the paper, 1 numbers"):
-        number_rows({"a": 1, "b": 2}, [0.5])
 
 
 def test_figure_takes_the_reproductions_savefig_defaults(tmp_path):

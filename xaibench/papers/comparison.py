@@ -59,15 +59,6 @@ def claim_row(item: str, claim: str, verdict: Verdict, paper=None) -> Row:
     return Row(item, paper, verdict.shown, claim, verdict.holds)
 
 
-def number_rows(paper: dict, ours) -> list:
-    """The rows of the items of ``paper`` (item -> the paper's number), in its order, each
-    beside the number of ``ours`` at the same place (as many as ``paper`` has items)."""
-    ours = list(ours)
-    if len(ours) != len(paper):
-        raise ValueError(f"number_rows: {len(paper)} items of the paper, {len(ours)} numbers")
-    return [Row(item, value, mine) for (item, value), mine in zip(paper.items(), ours)]
-
-
 def _verdict(row: Row) -> str:
     if row.claim is None:
         return ""

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 import xaibench as xb
-from xaibench.papers._common import VGG16, check_ints, model_data, parse_data, sub_run
+from xaibench.papers._common import check_ints, model_data, parse_data, sub_run
 from xaibench.papers.cache import cached
 from xaibench.papers.comparison import Reproduction
 from xaibench.papers.kohlbrenner import claims, figures
@@ -19,10 +19,10 @@ from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.engine import BASELINE
 from xaibench.runner.results import RunResults
 
-#: the runner's model per data set (:func:`~xaibench.papers._common.model_data`): the
+#: the data sets, each with its model (:func:`~xaibench.papers._common.model_data`): the
 #: shipped demo CNN (trained on 48x48 clutter, three conv layers: shallow like the paper's
 #: CaffeNet), VGG-16 with Keras's ImageNet weights
-MODELS = {"clutter": "demo", "imagenet_val": VGG16}
+DATA = ("clutter", "imagenet_val")
 #: images of Table 1 / Figs. 2-3: (quick, full) per data set (ours; the paper: all 50,000
 #: ImageNet validation images, Sec. 3.3)
 N_IMAGES = {"clutter": (40, 1000), "imagenet_val": (32, 10000)}
@@ -134,7 +134,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     opts = check_ints(dict(seed=seed, images=images, bins=bins, pattern_images=pattern_images),
                       {"seed": 0, "images": 1, "bins": 2, "pattern_images": 1},
                       optional=("images", "bins", "pattern_images"))
-    source = parse_data(data, "clutter", tuple(MODELS))
+    source = parse_data(data, "clutter", DATA)
     kind, mode, models = source["name"], 0 if quick else 1, os.path.join(out, "models")
     if kind == "imagenet_val":
         xb.data.imagenet_val(source["root"], limit=1)      # a wrong folder layout fails here

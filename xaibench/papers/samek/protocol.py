@@ -137,7 +137,8 @@ def add_protocol(result, p: SimpleNamespace, images: int):
     """Sec. IV-A's numbers: the paper's next to the scaled ones used here."""
     L, share = p.L[p.region], p.region * p.region / (p.side * p.side) * 100
     ours = (p.region, round(share, 4), L, round(share * L, 2), p.repeats, images, p.side)
-    result.rows += comparison.number_rows(PAPER, ours)
+    for (item, value), mine in zip(PAPER.items(), ours):        # in PAPER's order
+        result.add(item, paper=value, ours=mine)
 
 
 def add_fig4(result, main: MainRuns, title: str):

@@ -13,7 +13,7 @@ import numpy as np
 
 from xaibench.papers import cache
 from xaibench.papers._common import VGG16, check_ints, model_data, parse_data, sub_run
-from xaibench.papers.comparison import Reproduction, Row, number_rows
+from xaibench.papers.comparison import Reproduction, Row
 from xaibench.papers.seo import claims, figures, measures, paper
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.results import RunResults
@@ -85,7 +85,8 @@ def experiment(out: str, data: dict, n: int) -> Experiment:
     from xaibench.evaluate.localisation import boxes_to_masks
     from xaibench.runner.datasets import load
 
-    (name, shown), (model, mapping) = (data["name"], None), model_data(data, n)
+    name, shown = data["name"], None
+    model, mapping = model_data(data, n)
     if name != "clutter":
         zoo.vgg16_weights_file()            # a one-line error before any work
     if name == "voc2007":
@@ -143,13 +144,25 @@ def rows(num: Numbers, s: Settings, n: int) -> list:
     """The comparison: the paper's numbers (:data:`~.paper.PAPER`) next to ours, each
     claim after its numbers."""
     c, e, pr = num.cost, num.effect, num.pr
-    ours = number_rows(paper.PAPER, (c.rmpd_passes - 1, c.pd_passes, c.rmpd_seconds,
-                                     c.pd_seconds, c.speedup, e.p, e.p_object, e.p_background, n))
+
+    def ours(item, value):
+        return Row(item, paper.PAPER.get(item), value)
+
     return [
-        ours[0], claims.rmpd_passes(c.rmpd_passes, s.scales), *ours[1:5],
-        claims.two_orders_faster(c.speedup, s.pd_text), *ours[5:8],
-        claims.regions(e.p, e.p_object, e.p_background, e.images), ours[8],
-        *(Row(f"Fig. 5: mean F-measure (thresholds 0..1), {m}", None, pr[m]["mean_f"])
+        ours("Sec. 3.3: forward passes per image, RMPD (r = 5, line 7)", c.rmpd_passes - 1),
+        claims.rmpd_passes(c.rmpd_passes, s.scales),
+        ours("Sec. 3.2: forward passes per image, PD (paper: r n^2, n = 256, r = 10)",
+             c.pd_passes),
+        ours("Sec. 4: seconds per image, RMPD (paper: GoogLeNet on a GPU)", c.rmpd_seconds),
+        ours("Sec. 3.2: seconds per image, PD (paper: VGG on a GPU, 256 px)", c.pd_seconds),
+        ours("Sec. 4: speed-up of RMPD over PD (paper: two orders of magnitude)", c.speedup),
+        claims.two_orders_faster(c.speedup, s.pd_text),
+        ours("Fig. 2: class probability, image intact", e.p),
+        ours("Fig. 2: class probability, object region erased", e.p_object),
+        ours("Fig. 2: class probability, background region erased", e.p_background),
+        claims.regions(e.p, e.p_object, e.p_background, e.images),
+        ours("Fig. 5: images", n),
+        *(ours(f"Fig. 5: mean F-measure (thresholds 0..1), {m}", pr[m]["mean_f"])
           for m in F_ROWS if m in pr),
         *claims.fig5(pr, num.thresholds), claims.fusion_beats_scales(num.fused_f, num.scale_f)]
 
