@@ -327,10 +327,10 @@ def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduc
          seed, batch_size, jit_compile, value_range, blur_sigma, progress, image_ids=None):
     """Evaluate f(x^(k)) for k in ``ks`` for every (image, repeat): (N, repeats, K)."""
     n, h, w, c = x.shape
+    store = _CACHE.setdefault(model, {})
     fmodel, softmax = _scoring_model(model, output)
-    if y is None:
-        y = np.asarray(fmodel.predict(x, batch_size=batch_size or default_batch_size(x.shape[1:]),
-                                      verbose=0)).argmax(axis=1)
+    if y is None:                                      # the top class of the unperturbed image
+        y = _unperturbed(store, model, x, None, output, batch_size, image_ids)[5]
     y = np.asarray(y, dtype=np.int32)
     stochastic = order == "random" or callable(perturbation) or (
         isinstance(perturbation, str) and perturbation == "uniform")
@@ -350,7 +350,6 @@ def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduc
                id(perturbation) if callable(perturbation)
                else (perturbation.shape, perturbation.tobytes())), channel_reduce, value_range, blur_sigma, bool(jit_compile),
            output, R.shape[3:])
-    store = _CACHE.setdefault(model, {})
     if key not in store:
         kernels = [k for k in store if k[0] == "kernel"]
         if len(kernels) >= _MAX_KERNELS:               # bounded cache: drop the oldest
