@@ -253,3 +253,31 @@ def test_bad_input_is_refused_before_any_model_call(linear, monkeypatch):
                            fraction=np.zeros(3))
     with pytest.raises(ValueError, match="every step"):
         xb.evaluate.aopc(c)
+
+
+class SoftmaxNet(tf.keras.Model):
+    """Subclassed and ending in a softmax: its logits cannot be cut off."""
+
+    def __init__(self):
+        super().__init__()
+        self.flat, self.dense = L.Flatten(), L.Dense(5, activation="softmax")
+
+    def call(self, x):
+        return self.dense(self.flat(x))
+
+
+@pytest.mark.parametrize("kind", ["functional softmax", "subclassed softmax"])
+def test_predicted_classes_equal_predict_argmax(kind):
+    """The top classes the metrics use when y=None equal Keras predict's argmax, also on a
+    subclassed model whose softmax cannot be cut off (batches of 3 over 7 images)."""
+    tf.keras.utils.set_random_seed(1)
+    if kind == "functional softmax":
+        inp = L.Input((H, W, C))
+        model = tf.keras.Model(inp, L.Dense(5, activation="softmax")(L.Flatten()(inp)))
+    else:
+        model = SoftmaxNet()
+    x = np.random.default_rng(2).normal(size=(7, H, W, C)).astype(np.float32)
+    model(x[:1])
+    expected = model.predict(x, verbose=0).argmax(axis=1)
+    np.testing.assert_array_equal(faithfulness.predicted_classes(model, x, batch_size=3),
+                                  expected)

@@ -323,14 +323,22 @@ def _unperturbed(store, model, x, y, output, batch_size, image_ids):
     return fmodel, softmax, budget, ids, f0, np.asarray(y, dtype=np.int32)
 
 
+def predicted_classes(model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """The top class of each image of ``x`` (checked float32 images), by the traced
+    scoring-model call of :func:`_unperturbed` (no Keras ``predict`` set-up per call); the
+    probability head, which never cuts a layer off, so any model the metrics take works."""
+    return _unperturbed(_CACHE.setdefault(model, {}), model, x, None, "probability",
+                        batch_size, None)[5]
+
+
 def _run(model, x, R, y, ks, region, order, perturbation, repeats, channel_reduce, output,
          seed, batch_size, jit_compile, value_range, blur_sigma, progress, image_ids=None):
     """Evaluate f(x^(k)) for k in ``ks`` for every (image, repeat): (N, repeats, K)."""
     n, h, w, c = x.shape
     store = _CACHE.setdefault(model, {})
     fmodel, softmax = _scoring_model(model, output)
-    if y is None:                                      # the top class of the unperturbed image
-        y = _unperturbed(store, model, x, None, output, batch_size, image_ids)[5]
+    if y is None:
+        y = predicted_classes(model, x, batch_size)
     y = np.asarray(y, dtype=np.int32)
     stochastic = order == "random" or callable(perturbation) or (
         isinstance(perturbation, str) and perturbation == "uniform")

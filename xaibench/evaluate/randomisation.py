@@ -48,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from xaibench import heatmaps
+from xaibench.evaluate.faithfulness import predicted_classes
 from xaibench.evaluate.statistics import pearson_rows
 from xaibench._checks import (check_images, check_in_range, check_parameters, close_matches,
                               model_num_classes, resolve_neuron_selection)
@@ -397,7 +398,7 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
     index = {n: i for i, n in enumerate(weighted_layers(model))}
 
     if y is None:
-        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+        y = predicted_classes(model, x)
     copy, explainer = _kept_copy(model, analyzer, params)   # holds the user's weights now
     if heatmaps is None:
         R0 = explainer.analyze(x, y)
@@ -449,7 +450,7 @@ def efficient_randomisation(model, x, analyzer: str = "gradient", y=None, layers
                               kept=True)
     index = {n: i for i, n in enumerate(weighted_layers(model))}
     if y is None:
-        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+        y = predicted_classes(model, x)
     copy, explainer = _kept_copy(model, analyzer, params)   # holds the user's weights now
     R0 = explainer.analyze(x, y)
     for name in names:
@@ -482,7 +483,7 @@ def random_logit(model, x, analyzer: str = "gradient", y=None, random_classes=No
     if random_classes is not None:
         random_classes = resolve_neuron_selection(random_classes, len(x), k)
     if y is None:
-        y = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+        y = predicted_classes(model, x)
     if random_classes is None:
         off = np.random.default_rng(seed).integers(0, k - 1, len(x))
         random_classes = off + (off >= y)
