@@ -73,9 +73,9 @@ def test_paper_numbers_are_the_transcribed_table(done):
 
 def test_claims_hold_on_the_papers_own_numbers():
     for name, table in kb.PAPER.items():
-        claims = kb.table1_claims({k: v[0] for k, v in table.items()},
-                                  {k: v[1] for k, v in table.items()})
-        failed = [c for c, holds in claims if not holds]
+        claims = kb.table1_verdicts({k: v[0] for k, v in table.items()},
+                                    {k: v[1] for k, v in table.items()})
+        failed = [c for _, c, v in claims if not v.holds]
         if "ImageNet" in name:
             assert failed == []
         else:       # on PVOC's CaffeNet, LRP_z is not the worst (the claim names ImageNet)
@@ -87,13 +87,12 @@ def test_claim_numbers_shown_decide_the_verdicts():
     decided on: ``a vs b`` with a > b (a < b for "LRP_z has the lowest") exactly when it holds."""
     table = kb.PAPER[kb.REFERENCE]
     mu_w, mu25 = {k: v[0] for k, v in table.items()}, {k: v[1] for k, v in table.items()}
-    shown = kb.table1_evidence(mu_w, mu25)
+    shown = _shown(mu_w, mu25)
     assert shown == ["1.347 vs 1", "1.902 vs 1.797", "1.704 vs 1.702", "0.3466 vs 0.332",
                      "0.2243 vs 0.1977", "1.347 vs 1.591", "LRP_alpha1"]
     for name, table in kb.PAPER.items():
         mu_w, mu25 = {k: v[0] for k, v in table.items()}, {k: v[1] for k, v in table.items()}
-        pairs = zip(kb.table1_claims(mu_w, mu25), kb.table1_evidence(mu_w, mu25))
-        for k, ((claim, holds), text) in enumerate(pairs):
+        for _, claim, (holds, text) in kb.table1_verdicts(mu_w, mu25):
             if " vs " in text:
                 a, b = (float(v) for v in text.split(" vs "))
                 assert holds == ((a < b) if claim.startswith("LRP_z") else (a > b)), (name, claim)
@@ -503,7 +502,11 @@ def _paper_columns(name=kb.REFERENCE):
 
 
 def _verdicts(mu_w, mu25):
-    return [holds for _, holds in kb.table1_claims(mu_w, mu25)]
+    return [v.holds for *_, v in kb.table1_verdicts(mu_w, mu25)]
+
+
+def _shown(mu_w, mu25):
+    return [v.shown for *_, v in kb.table1_verdicts(mu_w, mu25)]
 
 
 @pytest.mark.parametrize("index, column, key, value", [
@@ -541,11 +544,11 @@ def test_table1_evidence_by_hand():
     mu_w, mu25 = _paper_columns()
     gap = (1.902 + 1.797 + 1.7044 + 1.7043) / 4 - (1.702 + 1.609 + 1.347) / 3
     spread = 1.902 - 1.7043
-    shown = kb.table1_evidence(mu_w, mu25)
+    shown = _shown(mu_w, mu25)
     assert float(shown[4].split(" vs ")[0]) == pytest.approx(gap, abs=5e-5)
     assert float(shown[4].split(" vs ")[1]) == pytest.approx(spread, abs=5e-5)
     mu_w["pa"] = 1.65
-    assert kb.table1_evidence(mu_w, mu25)[-1] == "GB"
+    assert _shown(mu_w, mu25)[-1] == "GB"
 
 
 def test_table1_columns_by_hand():

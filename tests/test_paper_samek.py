@@ -381,6 +381,17 @@ def test_bad_input_is_refused_before_any_model(tmp_path, capsys, monkeypatch, ar
     assert not out.exists()
 
 
+def test_empty_imagenet_folder_is_refused_before_any_model(tmp_path, capsys, monkeypatch):
+    """The folder is read (its first image) before any work, as kohlbrenner and seo do."""
+    counts = count_work(monkeypatch)
+    assert cli.main(["reproduce", "samek", "--data", f"imagenet_val:{tmp_path}", "--out",
+                     str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no JPEG images" in err
+    assert dict(counts) == {"load": 0, "fit": 0, "call": 0, "analyzer": 0}
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("options, words", [
     ({"steps": 0}, "steps"), ({"repeats": 1.5}, "repeats"), ({"epochs": 1}, "epochs"),
     ({"images": True}, "images"), ({"seed": -1}, "seed"), ({"images": 10 ** 6}, "images"),

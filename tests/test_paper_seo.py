@@ -230,15 +230,16 @@ def test_bad_options_refused(tmp_path, options, message):
     assert not os.path.exists(tmp_path / "r")
 
 
-def test_voc_without_vgg16_weights_refused(tmp_path, capsys, monkeypatch):
-    """An empty home (whatever this machine has cached): refused in one line."""
+def test_voc_without_its_segmentation_split_refused(tmp_path, capsys, monkeypatch):
+    """The VOC folder is read (its first segmentation test image) before any work, then
+    VGG-16's weights are looked for (test_papers_common): refused in one line."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     voc = tmp_path / "VOC2007"
     (voc / "Annotations").mkdir(parents=True)
     code = cli.main(["reproduce", "seo", "--data", f"voc2007:{voc}", "--out",
                      str(tmp_path / "r"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "VGG-16 ImageNet weights" in err
+    assert code == 2 and "Segmentation/test.txt does not exist" in err
     assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "r")
 
 

@@ -232,3 +232,52 @@ def test_figure_takes_the_reproductions_savefig_defaults(tmp_path):
     result = Reproduction("x", "T", str(tmp_path), True, "d", savefig={"dpi": 30})
     assert Image.open(result.figure("a", "a.png", make)).size == (30, 30)
     assert Image.open(result.figure("b", "b.png", make, dpi=20)).size == (20, 20)
+
+
+def test_judged_decides_on_ours_and_shows_the_papers_numbers(tmp_path):
+    from xaibench.papers.comparison import Verdict, judged
+
+    def higher(scores, a, b):
+        return Verdict(scores[a] > scores[b], vs(scores[a], scores[b]))
+
+    row = judged("LRP vs Gradient", "LRP > Gradient", higher, ({"lrp": 0.41, "grad": 0.43},
+                 "lrp", "grad"), paper=({"lrp": 0.423, "grad": 0.419}, "lrp", "grad"))
+    assert (row.item, row.claim, row.holds) == ("LRP vs Gradient", "LRP > Gradient", False)
+    assert (row.ours, row.paper) == ("0.41 vs 0.43", "0.423 vs 0.419")
+    assert judged("i", "c", higher, ({"a": 2, "b": 1}, "a", "b")).paper is None
+    result = Reproduction("x", "T", str(tmp_path), True, "d")
+    added = result.judge("i", "c", higher, ({"a": 2, "b": 1}, "a", "b"),
+                         ({"a": 1, "b": 2}, "a", "b"))
+    assert result.rows == [added] and (added.holds, added.ours, added.paper) == (
+        True, "2 vs 1", "1 vs 2")
+
+
+def test_check_folder_data_reads_the_first_image_then_wants_vgg16(tmp_path, monkeypatch):
+    import xaibench as xb
+    from xaibench.papers._common import check_folder_data
+
+    check_folder_data({"name": "clutter"})                  # nothing to check
+    with pytest.raises(FileNotFoundError, match="no JPEG images"):
+        check_folder_data({"name": "imagenet_val", "root": str(tmp_path)})
+    read = []
+    monkeypatch.setattr(xb.data, "voc2007", lambda root, **kw: read.append((root, kw)))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))      # no Keras cache
+    with pytest.raises(FileNotFoundError, match="^VGG-16 ImageNet weights are not in the"):
+        check_folder_data({"name": "voc2007", "root": "/voc"}, segmentation=True)
+    assert read == [("/voc", {"limit": 1, "segmentation": True})]
+
+
+def test_compiled_and_accuracy():
+    import tensorflow as tf
+
+    from xaibench.papers._common import accuracy, compiled
+
+    tf.keras.utils.set_random_seed(0)
+    model = compiled(tf.keras.Sequential([tf.keras.layers.Input((2,)),
+                                          tf.keras.layers.Dense(2, activation="softmax")]))
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+    model.layers[-1].set_weights([np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32),
+                                  np.zeros(2, np.float32)])
+    x = np.array([[2, 0], [0, 2], [3, 1], [1, 3]], np.float32)    # classes 0, 1, 0, 1
+    assert accuracy(model, x, np.array([0, 1, 0, 0])) == 0.75

@@ -62,6 +62,17 @@ def parse_data(spec: str | None, default: str, allowed) -> dict:
     return {"name": name}
 
 
+def check_folder_data(source: dict, **read) -> None:
+    """Refuse a folder data set of :func:`parse_data` in one line before any work: its folder
+    must read as that data set (its first image, ``read``: the loader's options) and VGG-16's
+    ImageNet weights (:data:`VGG16`) must be in the Keras cache. Other data: nothing to do."""
+    if source["name"] in FOLDER_DATA:
+        import xaibench as xb
+
+        getattr(xb.data, source["name"])(source["root"], limit=1, **read)
+        xb.zoo.vgg16_weights_file()
+
+
 def model_data(source: dict, n: int) -> tuple:
     """``(model, data)`` of the batch runner for the first ``n`` images of the data choice
     ``source`` (:func:`parse_data`): ``clutter`` with the shipped demo CNN (trained on
@@ -71,13 +82,14 @@ def model_data(source: dict, n: int) -> tuple:
     return VGG16, dict(source, n=n, preprocess="vgg16")
 
 
-def sub_run(result, key: str, config, progress: bool = True) -> str:
+def sub_run(result, key: str, config, progress: bool = True):
     """Run (or resume) the batch-runner ``config`` (a :class:`~xaibench.runner.RunConfig`
     built from ``Step`` objects, or its mapping) into ``<out>/runs/<key>``, write its
-    report and record it on ``result``; returns the run folder (read it with
-    :class:`~xaibench.runner.results.RunResults`)."""
+    report and record the folder on ``result``; returns the run's
+    :class:`~xaibench.runner.results.RunResults`."""
     from xaibench.report import report
     from xaibench.runner import RunConfig, from_mapping, run
+    from xaibench.runner.results import RunResults
 
     mapping = config.to_dict() if isinstance(config, RunConfig) else config
     folder = os.path.join(result.out, "runs", key)
@@ -86,7 +98,25 @@ def sub_run(result, key: str, config, progress: bool = True) -> str:
     if not os.path.isfile(written) or os.path.getmtime(written) < os.path.getmtime(results):
         report(folder)              # only when the run wrote rows since the last report
     result.runs[key] = folder
-    return folder
+    return RunResults(folder)
+
+
+def compiled(model):
+    """``model`` compiled as every reproduction trains: Adam (learning rate 1e-3), sparse
+    categorical cross-entropy, accuracy."""
+    import tensorflow as tf
+
+    model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def accuracy(model, x, y) -> float:
+    """The share of images ``x`` whose top class under ``model`` (Keras ``predict``, 256 at
+    a time) is ``y``."""
+    import numpy as np
+
+    return float(np.mean(np.argmax(model.predict(x, batch_size=256, verbose=0), axis=1) == y))
 
 
 def npz_once(path: str, x, y) -> str:

@@ -10,7 +10,6 @@ file's extension:
 extension  ``compute()`` returns                   ``cached`` returns
 =========  =====================================  ==========================
 ``.npz``   a dict of arrays                        that dict (arrays)
-``.npy``   an array                                the array
 ``.json``  a JSON value                            the value
 ``.keras`` a Keras model (trained)                 the model (for inference,
                                                    unless ``trainable``)
@@ -45,8 +44,6 @@ def _load(path: str, kind: str, key, trainable: bool):
             if key is not None and (KEY not in f.files or str(f[KEY]) != str(key)):
                 return None
             return {k: f[k] for k in f.files if k != KEY}
-    if kind == ".npy":
-        return np.load(path, allow_pickle=False)
     if kind == ".json":
         with open(path) as fh:
             stored = json.load(fh)
@@ -69,8 +66,6 @@ def _load(path: str, kind: str, key, trainable: bool):
 def _save(value, tmp: str, kind: str, key, savefig: dict):
     if kind == ".npz":
         np.savez_compressed(tmp, **value, **({} if key is None else {KEY: str(key)}))
-    elif kind == ".npy":
-        np.save(tmp, value)
     elif kind == ".json":
         with open(tmp, "w") as fh:
             json.dump(value if key is None else {KEY: key, "value": value}, fh, indent=1,
@@ -94,9 +89,8 @@ def cached(path: str, compute, key=None, depends=(), trainable: bool = False, **
     loaded with its optimizer, to train on. ``savefig``: keyword arguments of
     ``Figure.savefig`` for a ``.png`` (``dpi`` defaults to 100)."""
     kind = os.path.splitext(path)[1].lower()
-    if kind not in (".npz", ".npy", ".json", ".keras", ".png"):
-        raise ValueError(f"cached: cannot keep {path!r}; use a .npz, .npy, .json, .keras or "
-                         ".png path")
+    if kind not in (".npz", ".json", ".keras", ".png"):
+        raise ValueError(f"cached: cannot keep {path!r}; use a .npz, .json, .keras or .png path")
     if _fresh(path, depends):
         value = _load(path, kind, key, trainable)
         if value is not None:

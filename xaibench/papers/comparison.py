@@ -59,6 +59,13 @@ def claim_row(item: str, claim: str, verdict: Verdict, paper=None) -> Row:
     return Row(item, paper, verdict.shown, claim, verdict.holds)
 
 
+def judged(item: str, claim: str, decide, ours: tuple, paper: tuple | None = None) -> Row:
+    """The row of ``claim`` decided by ``decide(*ours)`` (a :class:`Verdict`) and shown, in
+    the paper's cell, on the paper's own numbers: ``decide(*paper).shown`` (``None``: the
+    paper prints no such numbers)."""
+    return claim_row(item, claim, decide(*ours), None if paper is None else decide(*paper).shown)
+
+
 def _verdict(row: Row) -> str:
     if row.claim is None:
         return ""
@@ -89,6 +96,13 @@ class Reproduction:
     def claim(self, item: str, claim: str, verdict: Verdict, paper=None) -> Row:
         """Add the row of a claim (:func:`claim_row`)."""
         row = claim_row(item, claim, verdict, paper)
+        self.rows.append(row)
+        return row
+
+    def judge(self, item: str, claim: str, decide, ours: tuple, paper: tuple | None = None) -> Row:
+        """Add the row of a claim decided on ours and shown on the paper's numbers
+        (:func:`judged`)."""
+        row = judged(item, claim, decide, ours, paper)
         self.rows.append(row)
         return row
 

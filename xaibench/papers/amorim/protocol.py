@@ -10,7 +10,7 @@ from itertools import product
 
 import numpy as np
 
-from xaibench.papers._common import check_int, check_ints, npz_once, parse_data, sub_run
+from xaibench.papers._common import accuracy, check_ints, compiled, npz_once, parse_data, sub_run
 from xaibench.papers.amorim import claims, figures
 from xaibench.papers.amorim.paper import (FRACTIONS, LATE_GROUPS, METHODS, PAPER_AOPC,
                                           PAPER_DECAYS, PAPER_FOLDS, PAPER_GROUPS,
@@ -19,7 +19,6 @@ from xaibench.papers.amorim.paper import (FRACTIONS, LATE_GROUPS, METHODS, PAPER
 from xaibench.papers.cache import cached
 from xaibench.papers.comparison import UNDECIDED, Reproduction, Verdict, order_text
 from xaibench.runner.config import RunConfig, Step
-from xaibench.runner.results import RunResults
 
 #: a mode's protocol (:func:`run`'s options replace folds ... patience, seed, data). images:
 #: evaluated per fold (None: all); size: of the digits; filters, dense_units: of the Fig. 1
@@ -50,8 +49,8 @@ def settings(quick: bool, data, seed: int = 0, **options) -> Settings:
     digits in quick mode, else CIFAR-10), refused in one line before any work."""
     base = QUICK if quick else FULL
     o = {k: getattr(base, k) if v is None else v for k, v in options.items()}
-    ints = check_ints(o, {"folds": 2, "images": 1, "epochs": 1, "patience": 1},
-                      optional=("images",))
+    ints = check_ints({**o, "seed": seed}, {"seed": 0, "folds": 2, "images": 1, "epochs": 1,
+                                            "patience": 1}, optional=("images",))
     decays = o["decays"]
     if isinstance(decays, (str, bytes)) or not hasattr(decays, "__iter__"):
         raise ValueError(f"decays must be a list of L2 weight decays such as [0, 0.01], "
@@ -71,9 +70,8 @@ def settings(quick: bool, data, seed: int = 0, **options) -> Settings:
     if any(g not in PAPER_GROUPS for g in groups) or not groups or len(set(groups)) < len(groups):
         raise ValueError(f"groups must be distinct layer groups of {', '.join(PAPER_GROUPS)}, "
                          f"got {list(groups)!r}")
-    seed = check_int("seed", seed, 0)
     data = parse_data(data, "digits" if quick else "cifar10", ("cifar10", "digits", "mnist"))
-    return base._replace(**ints, decays=decays, groups=groups, seed=seed, data=data["name"])
+    return base._replace(**ints, decays=decays, groups=groups, data=data["name"])
 
 
 def folds_of(s: Settings, out: str) -> list:
@@ -125,10 +123,9 @@ def trained(out: str, key: str, fold: Fold, group: str, decay: float, s: Setting
 
         tf.keras.utils.set_random_seed(s.seed + zlib.crc32(key.encode()) % 100003)
         (x, y), keep = fold.train, KeepBest(patience=s.patience, restore_best_weights=True)
-        model = zoo.cifar_cnn(weight_decay=decay, regularize=group, input_shape=x.shape[1:],
-                              num_classes=10, filters=s.filters, dense_units=s.dense_units)
-        model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = compiled(zoo.cifar_cnn(weight_decay=decay, regularize=group,
+                                       input_shape=x.shape[1:], num_classes=10,
+                                       filters=s.filters, dense_units=s.dense_units))
         history = model.fit(x, y, validation_data=fold.val, epochs=s.epochs,
                             batch_size=s.batch_size, shuffle=True, verbose=0, callbacks=[keep])
         model.epochs_trained, model.best_val_loss = len(history.epoch), float(keep.best)
@@ -136,19 +133,17 @@ def trained(out: str, key: str, fold: Fold, group: str, decay: float, s: Setting
 
     def facts():
         model = cached(path, train)
-        x_te, y_te = fold.test
-        p = model.predict(x_te, batch_size=256, verbose=0)
-        return {"accuracy": float(np.mean(p.argmax(axis=1) == y_te)), "n_test": int(len(y_te)),
+        return {"accuracy": accuracy(model, *fold.test), "n_test": int(len(fold.test[1])),
                 "epochs": getattr(model, "epochs_trained", None),
                 "best_val_loss": getattr(model, "best_val_loss", None)}
 
     return path, cached(os.path.join(out, "models", key + ".json"), facts, depends=(path,))
 
 
-def aopc_per_image(folder: str) -> dict:
+def aopc_per_image(results) -> dict:
     """eq. 4, ``AOPC = sum_k Drop(k) / (L + 1)`` over the L = 7 fractions of eq. 3, of each
-    image of a run: ``{method: array}``, and ``{"control": array}`` for random pixels."""
-    results = RunResults(folder)
+    image of a run (its ``RunResults``): ``{method: array}``, and ``{"control": array}`` for
+    random pixels."""
     metric = results.metric_label("confidence_drop")
     out = {}
     for analyzer, kind in sorted({(a, s.partition("@")[0]) for a, m, s in results.present()
@@ -157,7 +152,7 @@ def aopc_per_image(folder: str) -> dict:
         images = sorted(set().union(*(results.images(analyzer, metric, k) for k in at)))
         drops = [results.per_image(analyzer, metric, k, images=images) for k in at]
         if np.isnan(drops).any():
-            raise ValueError(f"{folder}: expected {len(FRACTIONS)} fractions per image")
+            raise ValueError(f"{results.folder}: expected {len(FRACTIONS)} fractions per image")
         out["control" if kind == "control" else analyzer] = sum(drops) / (len(FRACTIONS) + 1)
     return out
 
@@ -203,8 +198,8 @@ def _claim_rows(result: Reproduction, n: Numbers, tests: dict, res, wins: dict):
     lead, low, high, positive = n.lead, n.decays[0], n.decays[-1], [d for d in n.decays if d > 0]
 
     def judged(item, claim, decays, judge):     # judge: {(method, group, decay): AOPC} -> Verdict
-        paper = judge(PAPER_AOPC).shown if all(d in PAPER_DECAYS for d in decays) else None
-        result.claim(item, claim, judge(n.aopc), paper=paper)
+        result.judge(item, claim, judge, (n.aopc,),
+                     (PAPER_AOPC,) if all(d in PAPER_DECAYS for d in decays) else None)
 
     judged(f"Table II ordering, L2 {decay_text(low)}",
            order_text(TABLE_II_ORDER, METHODS) + " (AOPC shown in this order)", [low],

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from xaibench.papers._common import check_ints, npz_once, parse_data, sub_run
+from xaibench.papers._common import check_ints, compiled, npz_once, parse_data, sub_run
 from xaibench.papers.anjomshoae import claims, figures
 from xaibench.papers.anjomshoae.measures import (
     StrokeSegments, background_share, correlations, distort, probabilities)
@@ -16,7 +16,6 @@ from xaibench.papers.cache import cached
 from xaibench.papers.comparison import Reproduction
 from xaibench.runner.config import RunConfig, Step
 from xaibench.runner.engine import BASELINE
-from xaibench.runner.results import RunResults
 
 #: settings of the two modes (quick?): N images in the batch runs, LIME samples, AOPC
 #: repeats of the random baseline, MNIST training epochs / images
@@ -77,9 +76,7 @@ def load_test(opts, out: str) -> SimpleNamespace:
 
         epochs, batch = SAMPLE_TRAINING if opts.data == "mnist_sample" else (opts.epochs, 128)
         tf.keras.utils.set_random_seed(opts.seed)
-        model = xb.zoo.mnist_cnn()
-        model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = compiled(xb.zoo.mnist_cnn())
         model.fit(data.x, data.y, epochs=epochs, batch_size=batch, verbose=0)
         model.compile()
         return model
@@ -136,7 +133,7 @@ class Experiment:
             config = RunConfig(model=t.spec, data={"name": "npz", "path": npz},
                                analyzers=analyzers, metrics=metrics, seed=opts.seed,
                                shard_size=32 if opts.quick else 100, save_heatmaps=True)
-            self.runs[key] = RunResults(sub_run(result, key, config, progress))
+            self.runs[key] = sub_run(result, key, config, progress)
         self.maps = self.maps_of("explain", "ci", "lime", "occ")
 
     def maps_of(self, run: str, *keys) -> dict:
@@ -166,11 +163,9 @@ class Experiment:
             self.result.add(item, ours=float(value))
 
     def claim(self, item: str, key: str, *ours, paper: tuple | None = None):
-        """The row of claim ``key``: :data:`~.paper.CLAIMS` text, the verdict of :mod:`.claims`'
-        function ``key`` on ``ours``, and what it shows on the paper's numbers ``paper``."""
-        decide = getattr(claims, key)
-        self.result.claim(item, CLAIMS[key], decide(*ours),
-                          None if paper is None else decide(*paper).shown)
+        """The row of claim ``key``: its :data:`~.paper.CLAIMS` text, decided by :mod:`.claims`'
+        function ``key`` on ``ours`` and shown on the paper's numbers ``paper``."""
+        self.result.judge(item, CLAIMS[key], getattr(claims, key), ours, paper)
 
 
 def first_of(*masks) -> int:

@@ -17,7 +17,7 @@ the tables.
 """
 from xaibench.papers.kohlbrenner.claims import (
     Measured, class_correlation, fig1_rows, fig2_rows, fig3_rows, kendall_tau, rows,
-    spearman_rho, table1_claims, table1_columns, table1_evidence, table1_rows)
+    spearman_rho, table1_columns, table1_rows, table1_verdicts)
 from xaibench.papers.kohlbrenner.paper import (
     COLUMNS, LABELS, METHODS, PAPER, PVOC, REFERENCE, TITLE)
 from xaibench.papers.kohlbrenner.protocol import (
@@ -26,5 +26,5 @@ from xaibench.papers.kohlbrenner.protocol import (
 __all__ = ["CLUTTER", "COLUMNS", "LABELS", "METHODS", "Measured", "N_IMAGES", "PAPER",
            "PATTERN_IMAGES", "PVOC", "REFERENCE", "TITLE", "class_correlation",
            "fig1_rows", "fig2_rows", "fig3_rows", "kendall_tau", "rows", "run",
-           "spearman_rho", "table1_claims", "table1_columns", "table1_evidence", "table1_rows",
+           "spearman_rho", "table1_columns", "table1_rows", "table1_verdicts",
            "training_statistics"]

@@ -25,8 +25,10 @@ def table1_columns(ratios: dict) -> dict:
             for k, a in ratios.items()}
 
 
-def _table1(mu_w: dict, mu25: dict) -> list:
-    """Sec. 4.2's statements on Table 1 as ``(what is shown, claim, holds, shown)``."""
+def table1_verdicts(mu_w: dict, mu25: dict) -> list:
+    """Sec. 4.2's statements on Table 1 as ``(what is shown, claim, Verdict)``; ``mu_w`` /
+    ``mu25`` map method keys (and "baseline") to mu_w / mu<=0.25. Used on ours and on the
+    paper's (its cell of the comparison; the tests)."""
     methods = [k for k in mu_w if k != BASELINE_KEY]
     cmp = [k for k in CMP if k in mu_w]
     others = [k for k in methods if k not in CMP]
@@ -60,18 +62,7 @@ def _table1(mu_w: dict, mu25: dict) -> list:
         near = min((k for k in methods if k != "pa"), key=lambda k: abs(mu_w[k] - mu_w["pa"]))
         out.append(("mu_w: PA's nearest method", "PA and LRP_alpha1 give close measurements: "
                     "LRP_alpha1 is PA's nearest method in mu_w", near == "lrp_a1", LABELS[near]))
-    return out
-
-
-def table1_claims(mu_w: dict, mu25: dict) -> list:
-    """Sec. 4.2's statements on Table 1 as ``(claim, holds)``; ``mu_w`` / ``mu25`` map method
-    keys (and "baseline") to mu_w / mu<=0.25. Used on ours and, in the tests, the paper's."""
-    return [(claim, holds) for _, claim, holds, _ in _table1(mu_w, mu25)]
-
-
-def table1_evidence(mu_w: dict, mu25: dict) -> list:
-    """The numbers each claim of :func:`table1_claims` compares (same order), as short texts."""
-    return [shown for *_, shown in _table1(mu_w, mu25)]
+    return [(what, claim, Verdict(holds, shown)) for what, claim, holds, shown in out]
 
 
 def kendall_tau(a: dict, b: dict) -> float:
@@ -92,8 +83,8 @@ def table1_rows(table: dict, paper: dict = PAPER[REFERENCE]) -> list:
     theirs = [{k: t[COLUMNS.index(c)] for k, t in paper.items()} for c in ("mu_w", "mu<=0.25")]
     out.append(Row("Table 1, rank agreement of mu_w with the paper (Kendall tau)",
                    ours=kendall_tau(ours[0], theirs[0])))
-    return out + [claim_row(f"Table 1, {what}", claim, Verdict(holds, shown), paper=p[3])
-                  for (what, claim, holds, shown), p in zip(_table1(*ours), _table1(*theirs))]
+    return out + [claim_row(f"Table 1, {what}", claim, v, paper=p.shown) for (what, claim, v),
+                  (*_, p) in zip(table1_verdicts(*ours), table1_verdicts(*theirs))]
 
 
 def spearman_rho(ratios: dict) -> dict:

@@ -9,7 +9,8 @@ import os
 import numpy as np
 
 import xaibench as xb
-from xaibench.papers._common import check_ints, model_data, parse_data, sub_run
+from xaibench.papers._common import (check_folder_data, check_ints, model_data, parse_data,
+                                      sub_run)
 from xaibench.papers.cache import cached
 from xaibench.papers.comparison import Reproduction
 from xaibench.papers.kohlbrenner import claims, figures
@@ -136,9 +137,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
                       optional=("images", "bins", "pattern_images"))
     source = parse_data(data, "clutter", DATA)
     kind, mode, models = source["name"], 0 if quick else 1, os.path.join(out, "models")
-    if kind == "imagenet_val":
-        xb.data.imagenet_val(source["root"], limit=1)      # a wrong folder layout fails here
-        xb.zoo.vgg16_weights_file()
+    check_folder_data(source)
     model, data_map = model_data(source, opts["images"] or N_IMAGES[kind][mode])
     n, bins = data_map["n"], opts["bins"] or (QUICK_BINS if quick else FIG3_BINS)
     where = kind if kind == "clutter" else f"imagenet_val ({source['root']})"
@@ -154,12 +153,12 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None, bins=No
     # 0.3 MB each); PA on its own, without them (the patterns' path is in its label)
     common = dict(model=model, data=data_map, seed=opts["seed"],
                   shard_size=n if quick else (64 if kind == "clutter" else 32))
-    main = RunResults(sub_run(result, "table1", RunConfig(
+    main = sub_run(result, "table1", RunConfig(
         **common, analyzers=tuple(v for k, v in steps.items() if k != "pa"),
         metrics=(RELEVANCE_RATIO, Step("object_occlusion", {"fill": fill})),
-        save_heatmaps=kind == "clutter"), progress))
-    pa = RunResults(sub_run(result, "table1_pa", RunConfig(
-        **common, analyzers=(steps["pa"],), metrics=(RELEVANCE_RATIO,)), progress))
+        save_heatmaps=kind == "clutter"), progress)
+    pa = sub_run(result, "table1_pa", RunConfig(
+        **common, analyzers=(steps["pa"],), metrics=(RELEVANCE_RATIO,)), progress)
     heatmaps = fig1_heatmaps(dict(data_map, n=min(FIG1_POOL, n)), model, steps, models)
     m = measured(main, pa, steps, heatmaps)
     result.rows.extend(claims.rows(m))

@@ -17,7 +17,8 @@ import numpy as np
 from xaibench.data import cifar10, digits
 from xaibench.heatmaps import reduce_channels
 from xaibench.papers import comparison
-from xaibench.papers._common import check_int, check_ints, model_data, parse_data, sub_run
+from xaibench.papers._common import (accuracy, check_folder_data, check_ints, compiled,
+                                      model_data, parse_data, sub_run)
 from xaibench.papers.cache import cached
 from xaibench.papers.samek import claims, figures
 from xaibench.papers.samek.paper import FIG8, LABELS, LRP, METHODS, PAPER, PAPER_REGIONS, TITLE
@@ -44,13 +45,14 @@ Checkpoint = namedtuple("Checkpoint", "epoch accuracy aopc random path")
 
 def check_options(quick, data, seed, **options) -> SimpleNamespace:
     """Every option of :func:`run` checked before any work; ``None``: the default."""
-    opts = SimpleNamespace(quick=bool(quick), seed=check_int("seed", seed, 0),
+    opts = SimpleNamespace(quick=bool(quick), data_name=data or "clutter",
                            data=parse_data(data, "clutter", ("clutter", "imagenet_val")),
-                           data_name=data or "clutter",
-                           **check_ints(options, LEAST, DEFAULTS[bool(quick)]))
+                           **check_ints(dict(options, seed=seed), {"seed": 0, **LEAST},
+                                        DEFAULTS[bool(quick)]))
     if opts.images > 50000:
         raise ValueError(f"images={opts.images} is more than the 50,000 validation images; "
                          "use at most 50000 (the paper: 5040)")
+    check_folder_data(opts.data)
     if not quick:
         try:
             cifar10("test", limit=1)
@@ -117,7 +119,7 @@ class MainRuns:
         lrp = RunConfig(analyzers=tuple(METHODS[k].analyzer for k in LRP),
                         metrics=(*(aopc(p, r, "sum") for r in p.sizes), complexity("sum")),
                         **common)
-        self.grad, self.lrp = (RunResults(sub_run(result, name, config, progress)) for name, config
+        self.grad, self.lrp = (sub_run(result, name, config, progress) for name, config
                                in (("fig4_gradient_deconv", grad), ("fig4_lrp", lrp)))
         self.files = self.grad.path, self.lrp.path          # what the figures are drawn from
 
@@ -247,15 +249,12 @@ class Training:
             from xaibench import zoo
 
             model = zoo.cifar_cnn(input_shape=x.shape[1:])
-        model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        return model
+        return compiled(model)
 
     def accuracy(self, epoch: int) -> dict:
         """Test accuracy of the checkpoint (Fig. 7's performance curve)."""
         x, y = self.data[2:]
-        p = np.asarray(self.model(epoch).predict(x, batch_size=256, verbose=0))
-        return {"epoch": epoch, "test_accuracy": float(np.mean(p.argmax(axis=1) == y)),
+        return {"epoch": epoch, "test_accuracy": accuracy(self.model(epoch), x, y),
                 "test_images": len(y)}
 
 
@@ -277,7 +276,7 @@ def fig7_runs(result, opts, p: SimpleNamespace, progress: bool) -> list:
         config = RunConfig(model=training.path(epoch), data=data, analyzers=(analyzer,),
                            metrics=(metric,), target="predicted", shard_size=64,
                            seed=opts.seed, save_heatmaps=False)
-        res = RunResults(sub_run(result, name, config, progress))
+        res = sub_run(result, name, config, progress)
         out.append(Checkpoint(epoch, info["test_accuracy"], res.mean(analyzer, metric, "morf"),
                               res.mean(BASELINE, metric, "random"), res.path))
     return out

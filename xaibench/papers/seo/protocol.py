@@ -12,7 +12,8 @@ from collections import namedtuple
 import numpy as np
 
 from xaibench.papers import cache
-from xaibench.papers._common import VGG16, check_ints, model_data, parse_data, sub_run
+from xaibench.papers._common import (VGG16, check_folder_data, check_ints, model_data,
+                                      parse_data, sub_run)
 from xaibench.papers.comparison import Reproduction, Row
 from xaibench.papers.seo import claims, figures, measures, paper
 from xaibench.runner.config import RunConfig, Step
@@ -78,7 +79,7 @@ def settings(quick: bool, data: dict, **options) -> Settings:
 def experiment(out: str, data: dict, n: int) -> Experiment:
     """The :class:`Experiment` of data choice ``data`` (:func:`parse_data`) on ``n`` images:
     ``clutter`` with the demo CNN; ImageNet validation images (boxes as masks) or VOC 2007
-    segmentation test images with VGG-16 (its weights checked first), the latter saved once
+    segmentation test images with VGG-16, the latter saved once
     under ``out/data`` with VGG-16's top-1 ImageNet class as the explained class and the VOC
     object's mask."""
     from xaibench import zoo
@@ -87,8 +88,6 @@ def experiment(out: str, data: dict, n: int) -> Experiment:
 
     name, shown = data["name"], None
     model, mapping = model_data(data, n)
-    if name != "clutter":
-        zoo.vgg16_weights_file()            # a one-line error before any work
     if name == "voc2007":
         from xaibench.data import voc2007
         from xaibench.runner.datasets import save_npz
@@ -182,6 +181,7 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None,
                    timing_images=timing_images)
     spec = parse_data(data, "clutter", ALLOWED_DATA)
     s = settings(quick, spec, **options)
+    check_folder_data(spec, **({"segmentation": True} if spec["name"] == "voc2007" else {}))
     result = Reproduction("seo", paper.TITLE, str(out), bool(quick), data or "clutter",
                           savefig={"dpi": figures.DPI})
     exp = experiment(result.out, spec, s.images)
@@ -192,10 +192,10 @@ def run(out, quick=False, data=None, progress=True, seed=0, images=None,
              "LRP": Step("lrp.epsilon"), "PD": Step("prediction_difference", pd),
              "Grad-CAM": Step("grad_cam"),
              "RMPD": Step("rmpd", {"scales": s.scales, "seed": s.seed})}
-    res = RunResults(sub_run(result, "compare", RunConfig(
+    res = sub_run(result, "compare", RunConfig(
         model=exp.model_spec, data=exp.data, analyzers=tuple(steps.values()),
         metrics=(PR_METRIC,), shard_size=min(s.images, 16), seed=s.seed, save_heatmaps=True),
-        progress))
+        progress)
     num = numbers(result.out, exp, s, steps, res)
     figures.draw(result, exp, num, res, steps)
     result.tables.update(figures.tables(num, s, exp.x.shape[1:3]))
