@@ -4,6 +4,7 @@ measured side by side in one run against Quantus 0.6.0 at equal settings and aga
 
     .venv/bin/python benchmarks/evaluate_new_metrics.py            # demo CNN + VGG-16
     .venv/bin/python benchmarks/evaluate_new_metrics.py --quick    # smaller n, one repeat
+    .venv/bin/python benchmarks/evaluate_new_metrics.py --quick --only road   # ROAD rows only
 
 Models: the demo CNN (zoo.mnist_cnn, 28x28x1, random weights) and VGG-16 (random weights,
 224x224x3). Targets: >= 10x Quantus, >= 0.8 of model.predict. For MPRT the model inputs are
@@ -69,6 +70,8 @@ def run(name, model, x, args, quantus):
     elif c != 1:
         print("  (Quantus ROAD skipped: it fails on RGB images, see the module docstring)")
     report(f"ROAD ({len(pct)} fractions)", side_by_side(fns, args.repeat), len(big))
+    if args.only == "road":
+        return
     # ---- faithfulness correlation ----
     runs, size = (20, 224) if not args.quick else (10, 224)
     big = np.resize(x, (n * (runs + 1),) + x.shape[1:])
@@ -123,6 +126,8 @@ def main():
     p.add_argument("--repeat", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-quantus", action="store_true")
+    p.add_argument("--only", choices=("road",), default=None,
+                   help="run only these rows (both models)")
     args = p.parse_args()
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
