@@ -12,9 +12,10 @@ std ``noise`` (0.01 in the paper) is then added to the imputed pixels. The curve
 explained output (and the accuracy) after removing the ``fraction`` most (MoRF) or least
 (LeRF) relevant pixels.
 
-Execution: one traced ``tf.function`` per setting takes a batch of (image, fraction) pairs:
-channel pooling, the ranking (argsort), the removal masks, the imputation, the seeded noise
-(stateless Philox keyed by (seed, image id, fraction)) and ONE model call on all pairs.
+Execution: one traced ``tf.function`` per setting takes a batch of (image, fraction) pairs
+with each distinct image once: channel pooling and the ranking (argsort) per image (every
+fraction removes a prefix of the same order), the removal masks, the imputation, the seeded
+noise (stateless Philox keyed by (seed, image id, fraction)) and ONE model call on all pairs.
 
 The imputation solves the system below on the device by mixed-precision iterative
 refinement: the solution u and the residual r = b - A u are kept and recomputed in float64;
@@ -157,18 +158,20 @@ def _impute(x, removed, tol, max_iter):
     return keep * x + m * u, it
 
 
-def _removal_mask(R, k, sign, channel_reduce, tie_keys):
-    """1 where a pixel is among the ``k`` (P,) first in the order (MoRF: most relevant
-    first, LeRF: least); ties broken by ``tie_keys`` (P, H*W). (P, H, W, 1) float32."""
+def _removal_mask(R, k, sign, channel_reduce, tie_keys, which):
+    """1 where a pixel of pair p is among the ``k[p]`` first in the order of its image
+    ``which[p]`` (MoRF: most relevant first, LeRF: least): the order is ranked once per image
+    of ``R`` (U images; ties broken by ``tie_keys`` (U, H*W)), since every fraction of an image
+    removes a prefix of the same order. (P, H, W, 1) float32."""
     hmap = heatmaps.reduce_channels(R, channel_reduce)
     shape = tf.shape(hmap)
     flat = tf.reshape(hmap, (shape[0], -1))
     perm = tf.argsort(tie_keys, axis=1)
     s_perm = tf.gather(flat, perm, batch_dims=1)
     perm = tf.gather(perm, tf.argsort(sign * s_perm, axis=1, stable=True), batch_dims=1)
-    rank = tf.argsort(perm, axis=1)                          # 0 = first removed
+    rank = tf.gather(tf.argsort(perm, axis=1), which)        # 0 = first removed
     mask = tf.cast(rank < tf.cast(k[:, None], rank.dtype), tf.float32)
-    return tf.reshape(mask, (shape[0], shape[1], shape[2], 1))
+    return tf.reshape(mask, (-1, shape[1], shape[2], 1))
 
 
 _impute_fn = tf.function(_impute, reduce_retracing=True)
@@ -217,14 +220,17 @@ def _build_kernel(fmodel, softmax, image_shape, r_shape, order, channel_reduce, 
     sign = -1.0 if order == "morf" else 1.0
     signature = [tf.TensorSpec((None, h, w, c), tf.float32),
                  tf.TensorSpec((None,) + tuple(r_shape), tf.float32),
+                 tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None,), tf.int32),
                  tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None, 2), tf.int64)]
+                 tf.TensorSpec((None, 2), tf.int64)]
 
-    def kernel(x, R, k, y, noise_seeds, tie_seeds):
+    def kernel(x, R, tie_seeds, which, k, y, noise_seeds):
+        """The U distinct images of a batch (``x``, ``R``, ``tie_seeds``) and its P pairs:
+        the image ``which`` (index into the U), pixels removed ``k``, class ``y``."""
         tie_keys = tf.map_fn(lambda s: tf.random.stateless_uniform((h * w,), s, alg="philox"),
                              tie_seeds, fn_output_signature=tf.float32)
-        m = _removal_mask(R, k, sign, channel_reduce, tie_keys)
-        xi, it = _impute_xla(x, m, tol, max_iter)
+        m = _removal_mask(R, k, sign, channel_reduce, tie_keys, which)
+        xi, it = _impute_xla(tf.gather(x, which), m, tol, max_iter)
         xi = tf.cast(xi, tf.float32)
         if noise > 0:
             eps = tf.map_fn(lambda s: tf.random.stateless_normal((h, w, c), s, alg="philox"),
@@ -306,7 +312,7 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     img = np.repeat(np.arange(n), F)
     fi = np.tile(np.arange(F), n)
     noise_seeds = np.stack([np.full(n_pairs, seed, np.int64), (ids[img] * F + fi) * 2], 1)
-    tie_seeds = np.stack([np.full(n_pairs, seed, np.int64), ids[img] * 2 + 1], 1)
+    tie_seeds = np.stack([np.full(n, seed, np.int64), ids * 2 + 1], 1)    # one per image
     values = np.empty(n_pairs, np.float32)
     pred = np.empty(n_pairs, np.int64)
     iters = 0
@@ -325,9 +331,11 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
         chunks = tqdm(chunks, desc="ROAD", unit="chunk")
     for idx in chunks:
         ii = img[idx]
-        v, p, it = kernel(tf.constant(x[ii]), tf.constant(R[ii]),
+        u, which = np.unique(ii, return_inverse=True)         # each image ranked once
+        v, p, it = kernel(tf.constant(x[u]), tf.constant(R[u]), tf.constant(tie_seeds[u]),
+                          tf.constant(which.astype(np.int32)),
                           tf.constant(pixels[fi[idx]].astype(np.int32)), tf.constant(y[ii]),
-                          tf.constant(noise_seeds[idx]), tf.constant(tie_seeds[idx]))
+                          tf.constant(noise_seeds[idx]))
         values[idx] = v.numpy()
         pred[idx] = p.numpy()
         iters = max(iters, int(it))
