@@ -89,6 +89,16 @@ def _stencil(v):
     return out
 
 
+def _dot(a, b):
+    """One inner product per (image, channel) system: (P, 1, 1, C)."""
+    return tf.reduce_sum(a * b, axis=(1, 2), keepdims=True)
+
+
+def _operator(m, d, v):
+    """A v = m (D v - S(v)) for v that is zero outside the removed pixels M."""
+    return m * (d * v - _stencil(v))
+
+
 #: the inner float32 solves stop at this relative residual (of their own right-hand side, the
 #: current float64 residual), or at the looser one that ``tol`` still needs (module docstring)
 _INNER_TOL = 1e-5
@@ -98,20 +108,17 @@ def _cg32(m, d, r, thresh2, max_iter, it0):
     """Plain conjugate gradients in float32 on A e = r from e = 0, A v = m (d v - S(v)) for v on
     M, per (image, channel) system, until every system's squared residual is <= ``thresh2``
     (or ``max_iter`` iterations in all, counted from ``it0``); returns e and the count."""
-    def dot(a, b):
-        return tf.reduce_sum(a * b, axis=(1, 2), keepdims=True)
-
-    rr = dot(r, r)
+    rr = _dot(r, r)
 
     def cond(it, e, r, p, rr):
         return tf.logical_and(it < max_iter, tf.reduce_any(rr > thresh2))
 
     def body(it, e, r, p, rr):
-        ap = m * (d * p - _stencil(p))                      # p lives on M: no m * p
-        alpha = tf.math.divide_no_nan(rr, dot(p, ap))
+        ap = _operator(m, d, p)
+        alpha = tf.math.divide_no_nan(rr, _dot(p, ap))
         e = e + alpha * p
         r = r - alpha * ap
-        rr_new = dot(r, r)
+        rr_new = _dot(r, r)
         p = r + tf.math.divide_no_nan(rr_new, rr) * p
         return it + 1, e, r, p, rr_new
 
@@ -132,11 +139,8 @@ def _impute(x, removed, tol, max_iter):
     d = _stencil(tf.ones_like(m))                           # D_i: the in-image weights
     m32, d32 = tf.cast(m, tf.float32), tf.cast(d, tf.float32)
 
-    def dot(a, b):                                          # one number per (image, channel)
-        return tf.reduce_sum(a * b, axis=(1, 2), keepdims=True)
-
     b = m * _stencil(keep * x)
-    bb = dot(b, b)
+    bb = _dot(b, b)
     tol2 = tf.constant(tol * tol, tf.float64)
     inner2 = tf.constant(_INNER_TOL * _INNER_TOL, tf.float64)
 
@@ -151,8 +155,8 @@ def _impute(x, removed, tol, max_iter):
         e, it = _cg32(m32, d32, tf.cast(r * scale, tf.float32), tf.cast(target2, tf.float32),
                       max_iter, it)
         u = u + tf.cast(e, tf.float64) * tf.math.divide_no_nan(tf.ones_like(scale), scale)
-        r = b - m * (d * u - _stencil(u))                   # the true residual, float64
-        return it, u, r, dot(r, r)
+        r = b - _operator(m, d, u)                           # the true residual, float64
+        return it, u, r, _dot(r, r)
 
     it, u, _, _ = tf.while_loop(cond, body, (tf.constant(0), tf.zeros_like(b), b, bb))
     return keep * x + m * u, it
