@@ -170,6 +170,9 @@ def test_same_seed_same_numbers_and_batch_size_does_not_matter(linear):
     assert not np.allclose(a["values"], c["values"])
     d = xb.evaluate.road(model, x[1:], R[1:], seed=3, image_ids=[1, 2], **kw)
     np.testing.assert_allclose(a["values"][1:], d["values"], atol=1e-5)
+    # the noise is one field per image: a fraction's values do not depend on the others asked
+    e = xb.evaluate.road(model, x, R, seed=3, **dict(kw, fractions=(0.6,)))
+    np.testing.assert_allclose(a["values"][:, 1:], e["values"], atol=1e-5)
 
 
 def test_bad_input_is_refused_before_any_model_call():

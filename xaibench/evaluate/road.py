@@ -15,13 +15,17 @@ explained output (and the accuracy) after removing the ``fraction`` most (MoRF) 
 Execution: one traced ``tf.function`` per setting takes a batch of (image, fraction) pairs
 with each distinct image once: channel pooling and the ranking (argsort) per image (every
 fraction removes a prefix of the same order), the removal masks, the imputation, the seeded
-noise (stateless Philox keyed by (seed, image id, fraction)) and ONE model call on all pairs.
+noise and ONE model call on all pairs. The noise is one field per image (stateless Philox
+keyed by (seed, image id)), shared by its fractions: a pixel removed at 30 % and at 50 % gets
+the same noise at both (common random numbers: the curve's steps come from the removal, not
+from fresh noise), and it is drawn once per distinct image of a batch, not once per pair.
 
 The imputation solves the system below on the device by mixed-precision iterative
 refinement: the solution u and the residual r = b - A u are kept and recomputed in float64;
 each correction solves A e = r / |r| (scaled per system to unit norm) by plain conjugate
-gradients in float32 (the stencil as 8 shifted adds; two reductions per iteration; no
-Jacobi scaling: D_i = 1 on every interior pixel) down to a relative residual of 1e-5, or to
+gradients in float32 (each system one (H, W) plane of a (P, C, H, W) array; the stencil as
+8 shifted adds; two inner products per iteration; no Jacobi scaling: D_i = 1 on every
+interior pixel) down to a relative residual of 1e-5, or to
 what ``tol`` still needs, and u += |r| e. The solve stops when every system's float64
 residual |b - A u| is <= ``tol`` * |b| (default 1e-7), so a ``tol`` below float32's
 precision is met too (tested at 1e-11). Why: the float32 iterations cost about half of
@@ -29,7 +33,9 @@ float64 ones (half the memory traffic), and the refinement needs only 2-3 steps;
 224x224x3, MoRF with a gradient heatmap: 13 / 22 / 127 CG iterations at 10 / 50 / 90 %
 removed, and mask + imputation + noise of 2 images at those fractions take 0.20 s, 1.85x
 less than a float64 CG solve to the same tol (TF 2.21, paired medians). It is compiled with
-XLA (the elementwise work fused; 1.8x faster than op by op with TF 2.14 too). Measured and
+XLA (the elementwise work fused; 1.8x faster than op by op with TF 2.14 too); the planes
+layout, rather than channels last, solves 6x224x224x3 2.8x faster with TF 2.14 (the same
+with TF 2.21, paired medians). Measured and
 not used: a pull-push (pyramid) initial guess saves 3 of 127 iterations; a geometric
 multigrid preconditioner cuts them to 15-19 at 90 % but its V-cycles cost more than they
 save under XLA's CPU backend.
@@ -79,19 +85,29 @@ _MAX_KERNELS = 16
 # the imputation (device)
 
 def _stencil(v):
-    """S(v)_i = sum_j w_ij v_j over the in-image 8-neighbourhood; v: (P, H, W, C)."""
-    h, w = int(v.shape[1]), int(v.shape[2])
-    vp = tf.pad(v, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    """S(v)_i = sum_j w_ij v_j over the in-image 8-neighbourhood; v: (P, C, H, W)."""
+    h, w = int(v.shape[2]), int(v.shape[3])
+    vp = tf.pad(v, [[0, 0], [0, 0], [1, 1], [1, 1]])
     out = None
     for di, dj, wt in NEIGHBOURS:
-        term = wt * vp[:, 1 + di:1 + di + h, 1 + dj:1 + dj + w, :]
+        term = wt * vp[:, :, 1 + di:1 + di + h, 1 + dj:1 + dj + w]
         out = term if out is None else out + term
     return out
 
 
+#: the inner products as a product with a vector of ones (XLA's CPU backend of TF 2.21 runs
+#: that 1.3x faster than a ``reduce_sum`` over (H, W) on a 320x28x28 batch; TF 2.14's 1.3x
+#: slower: measured solves, both stacks)
+_DOT_AS_MATMUL = tuple(int(v) for v in tf.__version__.split(".")[:2]) > (2, 14)
+
+
 def _dot(a, b):
-    """One inner product per (image, channel) system: (P, 1, 1, C)."""
-    return tf.reduce_sum(a * b, axis=(1, 2), keepdims=True)
+    """One inner product per (image, channel) system: (P, C, 1, 1)."""
+    if not _DOT_AS_MATMUL:
+        return tf.reduce_sum(a * b, axis=(2, 3), keepdims=True)
+    c, h, w = (int(n) for n in a.shape[1:])
+    rows = tf.reshape(a * b, (-1, h * w))
+    return tf.reshape(tf.matmul(rows, tf.ones((h * w, 1), a.dtype)), (-1, c, 1, 1))
 
 
 def _operator(m, d, v):
@@ -133,8 +149,8 @@ def _impute(x, removed, tol, max_iter):
     until the float64 residual of every system is <= ``tol`` times its right-hand side's;
     returns x with the removed pixels replaced by the solution (no noise), and the CG
     iterations used (all inner solves together)."""
-    x = tf.cast(x, tf.float64)
-    m = tf.cast(removed, tf.float64)
+    x = tf.transpose(tf.cast(x, tf.float64), (0, 3, 1, 2))    # (P, C, H, W): rows of a system
+    m = tf.transpose(tf.cast(removed, tf.float64), (0, 3, 1, 2))
     keep = 1.0 - m
     d = _stencil(tf.ones_like(m))                           # D_i: the in-image weights
     m32, d32 = tf.cast(m, tf.float32), tf.cast(d, tf.float32)
@@ -159,7 +175,7 @@ def _impute(x, removed, tol, max_iter):
         return it, u, r, _dot(r, r)
 
     it, u, _, _ = tf.while_loop(cond, body, (tf.constant(0), tf.zeros_like(b), b, bb))
-    return keep * x + m * u, it
+    return tf.transpose(keep * x + m * u, (0, 2, 3, 1)), it
 
 
 def _removal_mask(R, k, sign, channel_reduce, tie_keys, which):
@@ -225,21 +241,25 @@ def _build_kernel(fmodel, softmax, image_shape, r_shape, order, channel_reduce, 
     signature = [tf.TensorSpec((None, h, w, c), tf.float32),
                  tf.TensorSpec((None,) + tuple(r_shape), tf.float32),
                  tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec((None, 2), tf.int64)]
+                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)]
 
-    def kernel(x, R, tie_seeds, which, k, y, noise_seeds):
-        """The U distinct images of a batch (``x``, ``R``, ``tie_seeds``) and its P pairs:
-        the image ``which`` (index into the U), pixels removed ``k``, class ``y``."""
-        tie_keys = tf.map_fn(lambda s: tf.random.stateless_uniform((h * w,), s, alg="philox"),
-                             tie_seeds, fn_output_signature=tf.float32)
+    def draws(s):
+        """The tie keys (H*W,) and the noise field (H, W, C) of the image seeded (seed, id)."""
+        ties = tf.random.stateless_uniform((h * w,), (s[0], 2 * s[1] + 1), alg="philox")
+        if noise == 0:
+            return ties, tf.zeros((h, w, c))
+        return ties, tf.random.stateless_normal((h, w, c), (s[0], 2 * s[1]), alg="philox")
+
+    def kernel(x, R, seeds, which, k, y):
+        """The U distinct images of a batch (``x``, ``R``, ``seeds`` = (seed, image id)) and
+        its P pairs: the image ``which`` (index into the U), pixels removed ``k``, class
+        ``y``."""
+        tie_keys, eps = tf.map_fn(draws, seeds, fn_output_signature=(tf.float32, tf.float32))
         m = _removal_mask(R, k, sign, channel_reduce, tie_keys, which)
         xi, it = _impute_xla(tf.gather(x, which), m, tol, max_iter)
         xi = tf.cast(xi, tf.float32)
         if noise > 0:
-            eps = tf.map_fn(lambda s: tf.random.stateless_normal((h, w, c), s, alg="philox"),
-                            noise_seeds, fn_output_signature=tf.float32)
-            xi = xi + m * (noise * eps)
+            xi = xi + m * (noise * tf.gather(eps, which))
         f = fmodel(xi, training=False)
         if softmax:
             f = tf.nn.softmax(f, axis=-1)
@@ -315,8 +335,7 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     kernel = store[key]
     img = np.repeat(np.arange(n), F)
     fi = np.tile(np.arange(F), n)
-    noise_seeds = np.stack([np.full(n_pairs, seed, np.int64), (ids[img] * F + fi) * 2], 1)
-    tie_seeds = np.stack([np.full(n, seed, np.int64), ids * 2 + 1], 1)    # one per image
+    seeds = np.stack([np.full(n, seed, np.int64), ids], 1)      # ties and noise, per image
     values = np.empty(n_pairs, np.float32)
     pred = np.empty(n_pairs, np.int64)
     iters = 0
@@ -336,10 +355,9 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     for idx in chunks:
         ii = img[idx]
         u, which = np.unique(ii, return_inverse=True)         # each image ranked once
-        v, p, it = kernel(tf.constant(x[u]), tf.constant(R[u]), tf.constant(tie_seeds[u]),
+        v, p, it = kernel(tf.constant(x[u]), tf.constant(R[u]), tf.constant(seeds[u]),
                           tf.constant(which.astype(np.int32)),
-                          tf.constant(pixels[fi[idx]].astype(np.int32)), tf.constant(y[ii]),
-                          tf.constant(noise_seeds[idx]))
+                          tf.constant(pixels[fi[idx]].astype(np.int32)), tf.constant(y[ii]))
         values[idx] = v.numpy()
         pred[idx] = p.numpy()
         iters = max(iters, int(it))
