@@ -162,6 +162,27 @@ def test_bad_input_is_refused_before_any_model_call():
     assert CountCalls.calls == 0
 
 
+class _Subclassed(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.count, self.flat, self.dense = CountCalls(), tf.keras.layers.Flatten(), \
+            tf.keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.dense(self.flat(self.count(x)))
+
+
+def test_subclassed_model_is_refused_before_any_model_call():
+    model = _Subclassed()
+    x = np.zeros((2, 12, 12, 1), np.float32)
+    model(x)
+    CountCalls.calls = 0
+    for metric in (xb.evaluate.randomisation, xb.evaluate.efficient_randomisation):
+        with pytest.raises(TypeError, match="subclassed.*build the same layers functionally"):
+            metric(model, x, "gradient")
+    assert CountCalls.calls == 0
+
+
 def _shuffle(weights, layer, seed):
     """A randomisation that depends on the layer's name only (reproducible by the reference
     below): every array's values shuffled (BN variances stay positive)."""

@@ -112,13 +112,21 @@ def _check_layers(model, layers):
     return [n for n in names if n in layers]            # in model order
 
 
-def _copy(model):
-    from xaibench._keras import is_graph_model
+def _check_copyable(model):
+    """Refuse, before any work, a model that ``clone_model`` cannot copy (a subclassed one)."""
+    from xaibench._keras import check_keras_model, is_graph_model
 
+    check_keras_model(model)
     if not is_graph_model(model):
-        raise TypeError(f"model {model.name!r} is subclassed; randomisation copies the model "
-                        "with tf.keras.models.clone_model, which needs a functional or "
-                        "Sequential model.")
+        raise TypeError(f"model {model.name!r} is subclassed; randomisation works on a copy "
+                        "made by tf.keras.models.clone_model, which needs a functional or "
+                        "Sequential model: build the same layers functionally (keras.Input "
+                        "-> layers -> keras.Model), copy the weights over with "
+                        "set_weights(model.get_weights()) and pass that model.")
+
+
+def _copy(model):
+    _check_copyable(model)
     copy = tf.keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
@@ -378,6 +386,7 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
     Returns a dict: "layers" (the layer randomised at each evaluated step, in step order),
     "order", one (N, steps) array per similarity, and "y" (N,).
     """
+    _check_copyable(model)
     if order not in ORDERS:
         raise ValueError(f"order={order!r} is not supported; use 'cascading' or 'independent'.")
     names = _check_layers(model, layers)
@@ -443,6 +452,7 @@ def efficient_randomisation(model, x, analyzer: str = "gradient", y=None, layers
     (default: every layer with weights) randomised. Returns a dict: "complexity" and
     "complexity_randomised" (N,), "rise" (N,) = (randomised - original) / original,
     "y" (N,)."""
+    _check_copyable(model)
     names = _check_layers(model, layers)
     randomise = _check_randomise(randomise)
     check_in_range("n_bins", n_bins, 2, integer=True)
