@@ -58,14 +58,15 @@ def decay_test(per_image: dict, decays, alpha: float = ALPHA) -> DecayTest:
     return DecayTest("Wilcoxon", stat, p, p < alpha, ranks, pairs)
 
 
-def decays_matter(test: DecayTest) -> bool:
-    """Sec. IV-A, per method: significant, and a lower decay beats a higher one in a pair."""
-    return bool(test.reject and any(a < b for a, b in test.pairs))
+def decays_matter(test: DecayTest) -> Verdict:
+    """Sec. IV-A, per method: significant, and a lower decay beats a higher one in a pair;
+    shows the test's p."""
+    return Verdict(test.reject and any(a < b for a, b in test.pairs), test.p)
 
 
-def control_flat(test: DecayTest) -> bool:
-    """Sec. IV-A, random pixels: no significant difference between the decays."""
-    return not test.reject
+def control_flat(test: DecayTest) -> Verdict:
+    """Sec. IV-A, random pixels: no significant difference between the decays; shows p."""
+    return Verdict(not test.reject, test.p)
 
 
 def methods_differ(per_image: dict, alpha: float = ALPHA):
