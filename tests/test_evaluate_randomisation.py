@@ -254,3 +254,124 @@ def test_reused_analyzer_equals_a_fresh_analyzer_per_step(digits, analyzer, orde
     assert not np.allclose(ref, ref2, atol=1e-3)
     ours = xb.evaluate.randomisation(model, x, analyzer, **kw)
     np.testing.assert_allclose(ours["spearman"], ref2, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# batched similarities against scikit-image image by image
+
+def _randomisation_module():
+    import importlib
+
+    return importlib.import_module("xaibench.evaluate.randomisation")
+
+
+def _heatmap_stacks(shape, n=3, seed=0):
+    """Stacks (n, H, W) of heatmaps: random, with ties (few integer levels), sparse (mostly
+    zeros), all zeros, constant regions, float32, and gradients at the orientation edges
+    (0 / 180 degrees, a tiny negative row gradient that wraps to 180)."""
+    rng = np.random.default_rng(seed)
+    size = (n,) + shape
+    rows, cols = np.indices(shape)
+    halves = np.full(size, 0.3)
+    halves[:, :shape[0] // 2] = 1.0
+    return {
+        "random": rng.random(size),
+        "ties": rng.integers(0, 3, size).astype(np.float64),
+        "sparse": rng.random(size) * (rng.random(size) < 0.2),
+        "zeros": np.zeros(size),
+        "constant regions": halves,
+        "float32": rng.random(size).astype(np.float32),
+        "orientation edges": np.stack([cols * 1.0, -cols * 1.0, cols - rows * 1e-17])[:n],
+    }
+
+
+@pytest.mark.parametrize("shape, ppc, cpb", [((28, 28), 4, 2), ((28, 28), 3, 2),
+                                             ((30, 17), 3, 2), ((64, 64), 8, 2),
+                                             ((224, 224), 28, 2), ((7, 7), 2, 1),
+                                             ((13, 29), 5, 1), ((28, 28), 7, 3)])
+def test_batched_hog_features_equal_skimage_per_image(shape, ppc, cpb):
+    from skimage.feature import hog
+
+    hog_features = _randomisation_module().hog_features
+    for kind, x in _heatmap_stacks(shape).items():
+        got = hog_features(x, 9, ppc, cpb)
+        ref = np.array([hog(im, orientations=9, pixels_per_cell=(ppc, ppc),
+                            cells_per_block=(cpb, cpb)) for im in x])
+        assert got.dtype == ref.dtype and got.shape == ref.shape, kind
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12, err_msg=kind)
+
+
+def test_batched_hog_features_refuse_too_small_images_as_skimage():
+    from skimage.feature import hog
+
+    x = np.zeros((2, 5, 9))
+    with pytest.raises(ValueError, match="too small"):
+        hog(x[0], orientations=9, pixels_per_cell=(3, 3), cells_per_block=(2, 2))
+    with pytest.raises(ValueError, match="too small"):
+        _randomisation_module().hog_features(x, 9, 3, 2)
+
+
+def _reference_ssim(a, b):
+    """The per-pair scikit-image loop (data range of the pair, 1.0 when 0; window 7 or the
+    largest odd size that fits; NaN below 3)."""
+    from skimage.metrics import structural_similarity
+
+    out = []
+    for aa, bb in zip(a, b):
+        rng = float(max(aa.max(), bb.max()) - min(aa.min(), bb.min()))
+        win = min(7, min(aa.shape) - (1 - min(aa.shape) % 2))
+        out.append(structural_similarity(aa, bb, data_range=rng or 1.0, win_size=win)
+                   if win >= 3 else np.nan)
+    return np.asarray(out)
+
+
+def _reference_hog_similarity(a, b, pixels_per_cell=None):
+    """The per-image scikit-image loop, then the Pearson correlation of the features."""
+    from skimage.feature import hog
+    from xaibench.evaluate.statistics import pearson_rows
+
+    ppc = pixels_per_cell or max(2, int(round(min(a.shape[1:]) / 8)))
+    cpb = 2 if min(a.shape[1:]) >= 2 * ppc else 1
+    feats = [[hog(im, orientations=9, pixels_per_cell=(ppc, ppc), cells_per_block=(cpb, cpb))
+              for im in pair] for pair in zip(a, b)]
+    return pearson_rows(np.array([f[0] for f in feats]), np.array([f[1] for f in feats]))
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (30, 17), (64, 64), (224, 224), (7, 7), (6, 5),
+                                   (4, 9), (2, 9), (3, 3)])
+def test_batched_ssim_and_hog_similarity_equal_a_skimage_loop(shape):
+    mod = _randomisation_module()
+    rng = np.random.default_rng(1)
+    stacks = _heatmap_stacks(shape, n=4, seed=2)
+    others = _heatmap_stacks(shape, n=4, seed=3)
+    pairs = [(stacks[k], others[k]) for k in stacks]
+    a = rng.random((4,) + shape)
+    b = a.copy()
+    b[0] = 0.0
+    b[1] = 2 * a[1]
+    a[3] = b[3] = 0.5                                     # a pair with range 0
+    pairs += [(a, b), (stacks["random"], stacks["random"]), (stacks["zeros"], others["ties"])]
+    for a, b in pairs:
+        got, ref = mod.ssim(a, b), _reference_ssim(a, b)
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
+        got, ref = mod.hog_similarity(a, b), _reference_hog_similarity(a, b)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
+        if max(shape) <= 64:                              # the skimage loop is slow there
+            got, ref = mod.hog_similarity(a, b, 2), _reference_hog_similarity(a, b, 2)
+            np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
+
+
+def test_batched_hog_features_equal_skimage_on_non_finite_heatmaps():
+    from skimage.feature import hog
+
+    x = np.random.default_rng(4).random((3, 28, 28))
+    x[0, 5, 9] = np.nan
+    x[1, 20, 3] = np.inf
+    x[2, 10, 10], x[2, 11, 11] = -np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        got = _randomisation_module().hog_features(x, 9, 4, 2)
+        ref = np.array([hog(im, orientations=9, pixels_per_cell=(4, 4),
+                            cells_per_block=(2, 2)) for im in x])
+    assert np.isnan(ref).any()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12, equal_nan=True)

@@ -187,33 +187,134 @@ def spearman(a, b) -> np.ndarray:
     return pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))
 
 
+def _float_type(dtype) -> np.dtype:
+    """scikit-image's working float type for an image dtype: float32 for float16 / float32,
+    float64 otherwise."""
+    return np.dtype(np.float32 if np.dtype(dtype) in (np.float16, np.float32) else np.float64)
+
+
 def ssim(a, b) -> np.ndarray:
     """SSIM (scikit-image) of each pair of 2-D heatmaps (N, H, W); data range: the range of
-    the pair's values (as Quantus); window: 7, or the largest odd size that fits."""
-    from skimage.metrics import structural_similarity
+    the pair's values (as Quantus); window: 7, or the largest odd size that fits.
 
-    out = []
-    for aa, bb in zip(a, b):
-        rng = float(max(aa.max(), bb.max()) - min(aa.min(), bb.min()))
-        win = min(7, min(aa.shape) - (1 - min(aa.shape) % 2))
-        out.append(structural_similarity(aa, bb, data_range=rng or 1.0, win_size=win)
-                   if win >= 3 else np.nan)
-    return np.asarray(out)
+    Computed over the whole stack at once with scikit-image's formula (uniform window, sample
+    covariance, K1 = 0.01, K2 = 0.03, the mean over the map less a window radius at the
+    border): equal to ``skimage.metrics.structural_similarity`` per pair (tested)."""
+    from scipy.ndimage import uniform_filter
+
+    a, b = np.asarray(a), np.asarray(b)
+    side = min(a.shape[1:])
+    win = min(7, side - (1 - side % 2))
+    if win < 3 or not len(a):
+        return np.full(len(a), np.nan)
+    hi = np.maximum(a.max(axis=(1, 2)), b.max(axis=(1, 2)))
+    lo = np.minimum(a.min(axis=(1, 2)), b.min(axis=(1, 2)))
+    rng = np.asarray(hi - lo, np.float64)
+    ft = _float_type(a.dtype)
+    x, y = a.astype(ft, copy=False), b.astype(ft, copy=False)
+    R = np.where(rng != 0, rng, 1.0)[:, None, None]
+    C1, C2 = ((0.01 * R) ** 2).astype(ft), ((0.03 * R) ** 2).astype(ft)
+
+    def mean(v):
+        return uniform_filter(v, size=(1, win, win))
+
+    ux, uy = mean(x), mean(y)
+    uxx, uyy, uxy = mean(x * x), mean(y * y), mean(x * y)
+    cov_norm = win ** 2 / (win ** 2 - 1)                # sample covariance
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    S = ((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux ** 2 + uy ** 2 + C1) * (vx + vy + C2))
+    pad = (win - 1) // 2
+    return S[:, pad:S.shape[1] - pad, pad:S.shape[2] - pad].mean(axis=(1, 2),
+                                                                 dtype=np.float64)
+
+
+def _hog_gradients(im):
+    """Central differences of a stack (N, H, W) along rows and columns, zero on the border
+    rows / columns (scikit-image's ``_hog_channel_gradient``), as float64."""
+    g_row = np.zeros_like(im)
+    g_row[:, 1:-1, :] = im[:, 2:, :] - im[:, :-2, :]
+    g_col = np.zeros_like(im)
+    g_col[:, :, 1:-1] = im[:, :, 2:] - im[:, :, :-2]
+    return g_row.astype(np.float64, copy=False), g_col.astype(np.float64, copy=False)
+
+
+def _orientation_bins(ori, orientations):
+    """Orientation bin of each pixel: the i with edges[i] <= o < edges[i + 1] (edges
+    180 / orientations * i), ``orientations`` for none (o rounded up to 180), 0 for NaN
+    (its blocks come out NaN, as in scikit-image, which counts it in every bin)."""
+    edges = 180.0 / orientations * np.arange(1, orientations + 1)
+    bins = np.zeros(ori.shape, np.intp)
+    for e in edges:
+        bins += ori >= e
+    return bins
+
+
+def _hog_histograms(g_row, g_col, ppc, orientations):
+    """Orientation histograms (N, cells_row, cells_col, orientations) of the cells of
+    ``ppc`` x ``ppc`` pixels (size // ppc cells per side), as scikit-image's
+    ``hog_histograms``: each cell's magnitudes summed per bin over its pixels row by row
+    in float32 (each float64 sum rounded to float32), then divided by the cell area."""
+    n, h, w = g_row.shape
+    nr, nc = h // ppc, w // ppc
+
+    def by_offset(v):                                   # (ppc, ppc, N, nr, nc)
+        v = v[:, :nr * ppc, :nc * ppc].reshape(n, nr, ppc, nc, ppc)
+        return np.ascontiguousarray(v.transpose(2, 4, 0, 1, 3))
+
+    mag = by_offset(np.hypot(g_col, g_row))
+    bins = by_offset(_orientation_bins(np.rad2deg(np.arctan2(g_row, g_col)) % 180,
+                                       orientations))
+    total = np.zeros((n, nr, nc, orientations + 1), np.float32)
+    for dr in range(ppc):
+        votes = np.zeros((ppc, n, nr, nc, orientations + 1))
+        np.put_along_axis(votes, bins[dr, ..., None], mag[dr, ..., None], axis=-1)
+        for v in votes:
+            np.add(total, v, out=total, casting="unsafe")
+    return (total[..., :orientations] / np.float32(ppc * ppc)).astype(np.float64)
+
+
+def _hog_blocks(hist, cpb, eps=1e-5):
+    """L2-Hys normalisation (clip at 0.2, renormalise) of each block of ``cpb`` x ``cpb``
+    cells of the histograms (N, cells_row, cells_col, orientations), flattened (N, F) in
+    scikit-image's order (block row, block column, cell row, cell column, orientation)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    blocks = sliding_window_view(hist, (cpb, cpb), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
+    axes = (3, 4, 5)
+    out = blocks / np.sqrt(np.sum(blocks ** 2, axis=axes, keepdims=True) + eps ** 2)
+    out = np.minimum(out, 0.2)
+    out = out / np.sqrt(np.sum(out ** 2, axis=axes, keepdims=True) + eps ** 2)
+    return out.reshape(len(hist), -1)
+
+
+def hog_features(images, orientations: int, pixels_per_cell: int,
+                 cells_per_block: int) -> np.ndarray:
+    """HOG features (N, F) of a stack of 2-D images (N, H, W): equal, image by image, to
+    ``skimage.feature.hog(image, orientations, (ppc, ppc), (cpb, cpb))`` (L2-Hys blocks, no
+    sqrt transform, feature vector; tested), computed over the whole stack at once."""
+    images = np.asarray(images)
+    ft = _float_type(images.dtype)
+    ppc, cpb = pixels_per_cell, cells_per_block
+    h, w = images.shape[1:]
+    if h // ppc < cpb or w // ppc < cpb:
+        raise ValueError(f"The input image is too small given the values of pixels_per_cell "
+                         f"and cells_per_block. It should have at least: {cpb * ppc} rows and "
+                         f"{cpb * ppc} cols.")
+    g_row, g_col = _hog_gradients(images.astype(ft, copy=False))
+    hist = _hog_histograms(g_row, g_col, ppc, orientations)
+    return _hog_blocks(hist, cpb).astype(ft, copy=False)
 
 
 def hog_similarity(a, b, pixels_per_cell: int | None = None) -> np.ndarray:
     """Pearson correlation of the HOG features (scikit-image ``hog``: 9 orientations,
     ``pixels_per_cell`` (default about 1/8 of the side, at least 2), 2x2 cells per block) of
-    each pair of 2-D heatmaps, Adebayo et al. (2018), Sec. 3.1."""
-    from skimage.feature import hog
-
+    each pair of 2-D heatmaps, Adebayo et al. (2018), Sec. 3.1. The features come from
+    :func:`hog_features`, equal to scikit-image's ``hog`` per heatmap (tested)."""
     ppc = pixels_per_cell or max(2, int(round(min(a.shape[1:]) / 8)))
     cpb = 2 if min(a.shape[1:]) >= 2 * ppc else 1
-    feats = [[hog(im, orientations=9, pixels_per_cell=(ppc, ppc), cells_per_block=(cpb, cpb))
-              for im in pair] for pair in zip(a, b)]
-    fa = np.array([f[0] for f in feats])
-    fb = np.array([f[1] for f in feats])
-    return pearson_rows(fa, fb)
+    return pearson_rows(hog_features(a, 9, ppc, cpb), hog_features(b, 9, ppc, cpb))
 
 
 def _similarities(h0, h1, sims):
