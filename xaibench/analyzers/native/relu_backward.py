@@ -29,8 +29,9 @@ def _modified_relu(kind: str, max_value=None):
             g = tf.nn.relu(g)
             if kind == "deconvnet":
                 return g
-            inside = z > 0 if max_value is None else (z > 0) & (z < max_value)
-            return g * tf.cast(inside, g.dtype)
+            if max_value is None:          # ReLU(g) where z > 0, as one fused kernel
+                return tf.raw_ops.ReluGrad(gradients=g, features=z)
+            return g * tf.cast((z > 0) & (z < max_value), g.dtype)
 
         return y, grad
 
