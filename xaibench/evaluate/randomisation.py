@@ -177,14 +177,17 @@ def _prepare(R, channel_reduce, abs_, normalise):
     return h
 
 
+def _ranks(h) -> np.ndarray:
+    """Average ranks (ties share their mean rank) of each heatmap's values: (N, M)."""
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(h, np.float64).reshape(len(h), -1), axis=1)
+
+
 def spearman(a, b) -> np.ndarray:
     """Spearman rank correlation of each pair of heatmaps (N, ...) (average ranks for ties,
     as ``scipy.stats.spearmanr``)."""
-    from scipy.stats import rankdata
-
-    a = np.asarray(a, np.float64).reshape(len(a), -1)
-    b = np.asarray(b, np.float64).reshape(len(b), -1)
-    return pearson_rows(rankdata(a, axis=1), rankdata(b, axis=1))
+    return pearson_rows(_ranks(a), _ranks(b))
 
 
 def _float_type(dtype) -> np.dtype:
@@ -307,19 +310,31 @@ def hog_features(images, orientations: int, pixels_per_cell: int,
     return _hog_blocks(hist, cpb).astype(ft, copy=False)
 
 
+def _hog_of(h, pixels_per_cell=None) -> np.ndarray:
+    """The HOG features :func:`hog_similarity` compares, of a stack of 2-D heatmaps."""
+    ppc = pixels_per_cell or max(2, int(round(min(h.shape[1:]) / 8)))
+    cpb = 2 if min(h.shape[1:]) >= 2 * ppc else 1
+    return hog_features(h, 9, ppc, cpb)
+
+
 def hog_similarity(a, b, pixels_per_cell: int | None = None) -> np.ndarray:
     """Pearson correlation of the HOG features (scikit-image ``hog``: 9 orientations,
     ``pixels_per_cell`` (default about 1/8 of the side, at least 2), 2x2 cells per block) of
     each pair of 2-D heatmaps, Adebayo et al. (2018), Sec. 3.1. The features come from
     :func:`hog_features`, equal to scikit-image's ``hog`` per heatmap (tested)."""
-    ppc = pixels_per_cell or max(2, int(round(min(a.shape[1:]) / 8)))
-    cpb = 2 if min(a.shape[1:]) >= 2 * ppc else 1
-    return pearson_rows(hog_features(a, 9, ppc, cpb), hog_features(b, 9, ppc, cpb))
+    return pearson_rows(_hog_of(a, pixels_per_cell), _hog_of(b, pixels_per_cell))
 
 
-def _similarities(h0, h1, sims):
-    fns = {"spearman": spearman, "ssim": ssim, "hog": hog_similarity}
-    return {s: fns[s](h0, h1) for s in sims}
+def _against(h0, sims) -> dict:
+    """One function h1 -> similarity of h1 to the original heatmaps ``h0`` per measure of
+    ``sims``; what depends on ``h0`` alone (its ranks, its HOG features) is computed once,
+    not at every randomisation step."""
+    r0 = _ranks(h0) if "spearman" in sims else None
+    f0 = _hog_of(h0) if "hog" in sims else None
+    fns = {"spearman": lambda h1: pearson_rows(r0, _ranks(h1)),
+           "ssim": lambda h1: ssim(h0, h1),
+           "hog": lambda h1: pearson_rows(f0, _hog_of(h1))}
+    return {s: fns[s] for s in sims}
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,6 +529,7 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
         R0 = explainer.analyze(x, y)
     h0 = _prepare(R0, channel_reduce, abs, normalise)
     steps = names[::-1]                                   # top down
+    compare = _against(h0, sims)
     scores = {s: [] for s in sims}
     previous = None
     for name in steps:
@@ -525,8 +541,8 @@ def randomisation(model, x, analyzer: str = "gradient", y=None, order: str = "ca
         if evaluate_at is not None and name not in evaluate_at:
             continue
         h1 = _prepare(explainer.analyze(x, y), channel_reduce, abs, normalise)
-        for s, v in _similarities(h0, h1, sims).items():
-            scores[s].append(v)
+        for s, fn in compare.items():
+            scores[s].append(fn(h1))
     if evaluate_at is not None:
         steps = [n for n in steps if n in evaluate_at]
     out = {"layers": steps, "order": order}
@@ -603,6 +619,6 @@ def random_logit(model, x, analyzer: str = "gradient", y=None, random_classes=No
     h0 = _prepare(an0.analyze(x, neuron_selection=y), channel_reduce, abs, normalise)
     h1 = _prepare(an0.analyze(x, neuron_selection=random_classes), channel_reduce, abs,
                   normalise)
-    out = _similarities(h0, h1, sims)
+    out = {s: fn(h1) for s, fn in _against(h0, sims).items()}
     out.update(y=np.asarray(y, np.int64), random_classes=np.asarray(random_classes, np.int64))
     return out
