@@ -96,7 +96,7 @@ def _stencil(v):
 
 
 #: the inner products as a product with a vector of ones (XLA's CPU backend of TF 2.21 runs
-#: that 1.3x faster than a ``reduce_sum`` over (H, W) on a 320x28x28 batch; TF 2.14's 1.3x
+#: that 1.4x faster than a ``reduce_sum`` over (H, W) on a 320x28x28 batch; TF 2.14's 1.3x
 #: slower: measured solves, both stacks)
 _DOT_AS_MATMUL = tuple(int(v) for v in tf.__version__.split(".")[:2]) > (2, 14)
 
@@ -279,7 +279,8 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     module docstring) and evaluate the model on the imputed image.
 
     ``fractions`` in [0, 1] (default 0.1..0.9, the paper's figures); ``noise``: std of the
-    Gaussian noise added to the imputed pixels (0.01 as in the paper and Quantus);
+    Gaussian noise added to the imputed pixels (0.01 as in the paper and Quantus; one field
+    per image, shared by its fractions: module docstring);
     ``y``: explained class (None: the predicted class); ``output``: "logit" or
     "probability"; ``tol``: the float64 residual of the imputation's solve relative to its
     right-hand side's, ``max_iter``: its conjugate-gradient iterations in all (module
