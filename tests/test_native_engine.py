@@ -307,3 +307,27 @@ def test_default_batch_size_follows_the_activations():
         whole = xb.create_analyzer(name, model).analyze(x, [0, 1, 2, 3, 4])
         ones = xb.create_analyzer(name, model, batch_size=2).analyze(x, [0, 1, 2, 3, 4])
         np.testing.assert_allclose(whole, ones, rtol=1e-6, atol=1e-7 * np.abs(ones).max())
+
+
+def test_analyzers_follow_the_users_weights_after_training():
+    """Analyzers created before training explain the trained model: the canonized model's
+    folded batch norms are re-derived from the user's weights at every call (the same
+    numbers as an analyzer created after training)."""
+    from test_prepare import randomise_bn
+
+    tf.keras.utils.set_random_seed(4)
+    model = randomise_bn(xb.zoo.mnist_cnn())
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, (32, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, 32)
+    names = ("lrp.epsilon", "lrp.alpha_2_beta_1", "deep_taylor", "guided_backprop", "gradient")
+    analyzers = {name: xb.create_analyzer(name, model) for name in names}
+    before = {name: an.analyze(x[:4], neuron_selection=y[:4]) for name, an in analyzers.items()}
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)   # kernels and moving statistics move
+    for name, an in analyzers.items():
+        after = an.analyze(x[:4], neuron_selection=y[:4])
+        fresh = xb.create_analyzer(name, model).analyze(x[:4], neuron_selection=y[:4])
+        assert np.abs(after - before[name]).max() > 1e-3 * np.abs(before[name]).max(), name
+        np.testing.assert_array_equal(after, fresh, err_msg=name)

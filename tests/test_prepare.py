@@ -189,3 +189,43 @@ def test_analyzer_refuses_unsupported_model_before_work():
                                  L.Flatten(), L.Dense(2)])
     with pytest.raises(UnsupportedLayerError, match="'ln'"):
         xb.create_analyzer("lrp.z", model)
+
+
+def _numpy_folds(model):
+    """W s and (b - mean) s + beta, s = gamma / sqrt(var + eps), of each conv of
+    ``mnist_cnn`` and its batch norm, in float32 numpy."""
+    out = []
+    for b in (1, 2, 3):
+        W, bias = model.get_layer(f"conv{b}").get_weights()
+        bn = model.get_layer(f"bn{b}")
+        gamma, beta, mean, var = bn.get_weights()
+        s = gamma / np.sqrt(var + np.float32(bn.epsilon))
+        out.append((W * s, (bias - mean) * s + beta))
+    return out
+
+
+def test_folded_weights_follow_the_users_model_inside_a_traced_function():
+    """The folded weights equal the numpy fold bit for bit after ``prepare`` and, after the
+    user's weights change, after ``sync`` ran inside a ``tf.function`` (where grappler would
+    turn x / sqrt(y) into x * rsqrt(y), off in the last bit)."""
+    from xaibench.prepare import sync
+
+    model = randomise_bn(xb.zoo.mnist_cnn())
+    prepared = xb.prepare(model)
+
+    def check():
+        for b, (W, bias) in enumerate(_numpy_folds(model), start=1):
+            got_W, got_b = prepared.get_layer(f"conv{b}").get_weights()
+            np.testing.assert_array_equal(got_W, W)
+            np.testing.assert_array_equal(got_b, bias)
+        np.testing.assert_array_equal(prepared.layers[-1].get_weights()[0],
+                                      model.get_layer("predictions").get_weights()[0])
+    check()
+    randomise_bn(model, seed=1)
+    for name in ("conv2", "predictions"):
+        layer = model.get_layer(name)
+        layer.set_weights([w * 1.5 + 0.1 for w in layer.get_weights()])
+    with pytest.raises(AssertionError):
+        check()
+    tf.function(lambda: sync(prepared))()
+    check()

@@ -20,8 +20,9 @@ The returned functional model computes exactly the original's pre-softmax logits
 * nested models are inlined and a layer called several times is copied per call;
   layer names are kept (a suffix makes a name unique where nested models reuse it);
 * a layer that canonizing leaves unchanged is the user's own layer object, sharing its
-  variables (no copy of the weights); folded and merged layers are new layers holding
-  the folded weights, computed when ``prepare`` runs.
+  variables (no copy of the weights); folded and merged layers are new layers whose
+  weights are derived from the user's layers: :func:`sync` re-derives them (inside a
+  traced function too), so the analyzers follow the user's weights after training.
 
 Any other layer, or a batch norm / activation elsewhere (after pooling, after a
 layer that has an activation already), raises ``UnsupportedLayerError`` naming the
@@ -81,7 +82,7 @@ class _Node:
     layer: tf.keras.layers.Layer                 # None for a model input
     inputs: list = field(default_factory=list)   # keys of the producing nodes
     config: dict = None                          # layer config for the rebuilt layer
-    weights: list = None                         # weights for the rebuilt layer
+    folds: list = field(default_factory=list)    # batch norms folded into it, in order
     shape: tuple = None                          # model inputs: shape, dtype and name
     dtype: object = None
     name: str = None
@@ -214,34 +215,37 @@ def _channels_last(layer) -> bool:
     return axis in ([-1], [len(layer_input_shape(layer)) - 1])
 
 
-def _bn_parameters(bn):
-    params = dict(zip([w.name.split("/")[-1].split(":")[0] for w in bn.weights], bn.get_weights()))
-    gamma = params.get("gamma", np.ones_like(params["moving_mean"]))
-    beta = params.get("beta", np.zeros_like(params["moving_mean"]))
-    scale = gamma / np.sqrt(params["moving_variance"] + bn.epsilon)
-    return scale, params["moving_mean"], beta
-
-
-def _fold_batchnorm(kernel_node: _Node, bn) -> None:
-    """W' = W s, b' = (b - mean) s + beta over the output channels of the kernel layer."""
-    if not _channels_last(bn):
-        raise _unsupported(bn, "batch normalisation is only folded over the last (channel) axis")
-    layer = kernel_node.layer
-    weights = kernel_node.weights if kernel_node.weights is not None else layer.get_weights()
-    scale, mean, beta = _bn_parameters(bn)
+def _fold(layer, weights: list, bn) -> list:
+    """``layer``'s weights with batch norm ``bn`` folded in over the output channels:
+    W' = W s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps) (TensorFlow ops)."""
+    mean, var = tf.convert_to_tensor(bn.moving_mean), tf.convert_to_tensor(bn.moving_variance)
+    gamma = tf.ones_like(mean) if bn.gamma is None else tf.convert_to_tensor(bn.gamma)
+    beta = tf.zeros_like(mean) if bn.beta is None else tf.convert_to_tensor(bn.beta)
+    # sqrt in float64, rounded to float32, is float32's correctly rounded sqrt (53 >= 2 * 24
+    # + 2 bits), and it keeps grappler from rewriting x / sqrt(y) as x * rsqrt(y) inside a
+    # traced function, which differs in the last bit: traced and eager folds stay equal
+    root = tf.cast(tf.sqrt(tf.cast(var + bn.epsilon, tf.float64)), var.dtype)
+    scale = gamma / root
     if isinstance(layer, L.SeparableConv2D):        # [depthwise, pointwise, (bias)]
         kernels, out_scale = weights[:2], [1.0, scale]
     elif isinstance(layer, TRANSPOSED):             # kernel (..., filters, in channels)
         kernels, out_scale = weights[:1], [scale[:, None]]
     elif isinstance(layer, L.DepthwiseConv2D):      # output channel c * multiplier + m
         kernels = weights[:1]
-        out_scale = [scale.reshape(weights[0].shape[-2:])]
+        out_scale = [tf.reshape(scale, weights[0].shape[-2:])]
     else:
         kernels, out_scale = weights[:1], [scale]
-    bias = weights[len(kernels)] if len(weights) > len(kernels) else np.zeros_like(scale)
-    kernel_node.weights = ([k * s for k, s in zip(kernels, out_scale)]
-                           + [(bias - mean) * scale + beta])
-    _config(kernel_node)["use_bias"] = True
+    bias = weights[len(kernels)] if len(weights) > len(kernels) else tf.zeros_like(scale)
+    return [k * s for k, s in zip(kernels, out_scale)] + [(bias - mean) * scale + beta]
+
+
+def _derived_weights(layer, folds) -> list:
+    """The weights of ``layer``'s rebuilt copy: its own, with the batch norms ``folds``
+    folded in."""
+    weights = [tf.convert_to_tensor(w) for w in layer.weights]
+    for bn in folds:
+        weights = _fold(layer, weights, bn)
+    return weights
 
 
 def prepare(model, name: str | None = None) -> tf.keras.Model:
@@ -272,10 +276,11 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
         if isinstance(layer, L.BatchNormalization):
             target = _merge_target(nodes, n)
             if target is not None:
-                if not _channels_last(nodes[target].layer):
+                if not (_channels_last(nodes[target].layer) and _channels_last(layer)):
                     raise _unsupported(layer, "batch normalisation is only folded over the "
                                               "last (channel) axis", _NOT_HERE)
-                _fold_batchnorm(nodes[target], layer)
+                nodes[target].folds.append(layer)
+                _config(nodes[target])["use_bias"] = True
             else:
                 consumers = _consumers(nodes, n)
                 if not consumers or not all(isinstance(nodes[c].layer, ACTIVATION_LAYERS)
@@ -316,7 +321,7 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
 
 
 def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
-    tensors, used = {}, set()
+    tensors, used, derived = {}, set(), []
     for n in inputs:
         node = nodes[n]
         tensors[n] = L.Input(shape=node.shape, name=node.name, dtype=node.dtype)
@@ -327,7 +332,7 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
         layer = node.layer
         args = [tensors[i] for i in node.inputs]
         args = args if len(args) > 1 or isinstance(layer, MERGE_LAYERS) else args[0]
-        if node.config is None and node.weights is None and layer.name not in used:
+        if node.config is None and layer.name not in used:
             # unchanged by canonizing: the user's own layer, sharing its variables (no copy
             # of the weights; the rebuilt graph only adds a call node to it)
             used.add(layer.name)
@@ -341,11 +346,28 @@ def _rebuild(nodes, inputs, output, name) -> tf.keras.Model:
         used.add(cfg["name"])
         new = type(layer).from_config(cfg)
         tensors[n] = new(args)
-        weights = node.weights if node.weights is not None else layer.get_weights()
-        if weights:
-            new.set_weights(weights)
+        if new.weights:
+            derived.append((new, layer, tuple(node.folds)))
     ins = [tensors[n] for n in inputs]
-    return tf.keras.Model(ins if len(ins) > 1 else ins[0], tensors[output], name=name)
+    model = tf.keras.Model(ins if len(ins) > 1 else ins[0], tensors[output], name=name)
+    _derived[model] = tuple(derived)
+    sync(model)
+    return model
+
+
+#: prepared model -> ``(rebuilt layer, the user's layer, batch norms folded in)`` per layer
+#: that holds weights of its own
+_derived: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def sync(prepared) -> None:
+    """Re-derive the weights of ``prepared``'s rebuilt layers from the user's layers
+    (folded batch norms, merged activations, copies per call); a no-op for any other
+    model. Traced into the analyzers' functions, it makes them follow the user's weights
+    (a few element-wise ops per folded layer)."""
+    for new, layer, folds in (_derived.get(prepared, ()) if prepared is not None else ()):
+        for variable, value in zip(new.weights, _derived_weights(layer, folds)):
+            variable.assign(value)
 
 
 def _fingerprint(model) -> tuple:

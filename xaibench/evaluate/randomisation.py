@@ -33,11 +33,10 @@ copy's variables, explains the original model on it, then assigns each step's ra
 weights into the same variables: the native engine's analyzers (and Grad-CAM) read the
 variables inside their traced ``tf.function``, so one trace serves every step and every later
 call -- no clone and no retracing per step (Quantus clones and re-creates the explainer per
-layer). The LRP / Deep Taylor analyzers walk the canonized model (``xb.prepare``), whose
-batch-norm-folded or activation-merged layers hold copies of the weights: after each
-randomisation those copies are re-derived from the randomised weights (``prepare`` of the
-copy, assigned into the analyzer's canonized variables). Other analyzers (the iNNvestigate
-backend, PatternNet, the perturbation methods) are created afresh on each randomised copy.
+layer). Where they run on the canonized model (``xb.prepare``), its batch-norm-folded
+layers are re-derived from the copy's variables inside the same traced call (``sync`` in
+``xaibench/prepare.py``). Other analyzers (the iNNvestigate backend, PatternNet, the
+perturbation methods) are created afresh on each randomised copy.
 ``tests/test_evaluate_randomisation.py`` checks the reuse against a fresh analyzer per step.
 """
 from __future__ import annotations
@@ -381,34 +380,13 @@ def _reads_variables(an) -> bool:
 
 
 class _Reused:
-    """One analyzer on the kept copy, with what keeps its canonized weights current."""
+    """One analyzer on the kept copy, built once: its traced functions read the copy's
+    variables (and re-derive the canonized model's folded weights from them) at every call."""
 
-    def __init__(self, an, copy):
-        self.an, self.copy = an, copy
-        pm = getattr(an, "prepared_model", None)
-        self.prepared = None if pm is None or pm is copy else pm
-        self.stale = []
-        if self.prepared is not None:                     # the canonized model's own copies
-            own = {id(v) for v in copy.weights}
-            self.stale = [i for i, v in enumerate(self.prepared.weights) if id(v) not in own]
-
-    def refresh(self):
-        """Re-derive the canonized (batch-norm-folded, activation-merged) weights from the
-        copy's current weights."""
-        if not self.stale:
-            return
-        from xaibench.prepare import prepare
-
-        fresh = prepare(self.copy).weights
-        mine = self.prepared.weights
-        if len(fresh) != len(mine):  # pragma: no cover - prepare is deterministic
-            raise RuntimeError("the canonized copy changed structure between randomisation "
-                               "steps")
-        for i in self.stale:
-            mine[i].assign(np.asarray(fresh[i].numpy()))
+    def __init__(self, an):
+        self.an = an
 
     def analyze(self, x, y):
-        self.refresh()
         return self.an.analyze(x, neuron_selection=y)
 
 
@@ -439,7 +417,7 @@ def _kept_copy(model, analyzer, params):
     if key is not None and key in store:
         return copy, store[key]
     an = create_analyzer(analyzer, copy, **params)
-    runner = _Reused(an, copy) if _reads_variables(an) else _Fresh(analyzer, params, copy)
+    runner = _Reused(an) if _reads_variables(an) else _Fresh(analyzer, params, copy)
     if key is not None:
         if len(store) >= _MAX_ANALYZERS:
             del store[next(iter(store))]

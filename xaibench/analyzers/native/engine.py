@@ -6,7 +6,9 @@ z rules do not compute W x + b a second time).
 
 It runs in the user's eager session as a ``tf.function`` (traced once per input
 shape and selection mode), reading the model's own variables: no graph mode, no
-worker process, no copy of the weights.
+worker process, no copy of the weights. On a model from :func:`xaibench.prepare` it
+first re-derives the folded layers' weights from the user's (``sync`` in
+``xaibench/prepare.py``).
 
 The explained neuron, as in iNNvestigate: ``neuron_selection=None`` takes each
 image's largest output (``reduce_max``, whose gradient splits ties evenly), an
@@ -20,6 +22,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from xaibench.analyzers.native.graph import forward_keeping
+from xaibench.prepare import sync
 
 
 def select(logits, selection):
@@ -48,6 +51,7 @@ class ReverseWalk:
 
     def walk(self, x, selection=None):
         graph = self.graph
+        sync(graph.model)
         values, kept = forward_keeping(graph, x, self.mappings)
         out = values[graph.output]
         logits = tf.reshape(out, [tf.shape(out)[0], -1])

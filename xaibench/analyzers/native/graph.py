@@ -12,7 +12,7 @@ and keep what its backward step needs (a kernel layer's pre-activation).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import tensorflow as tf
 
@@ -25,6 +25,7 @@ class Graph:
     calls: tuple
     input: str
     output: str
+    model: object = field(default=None, compare=False)     # the traced model
 
 
 def trace(model) -> Graph:
@@ -32,7 +33,7 @@ def trace(model) -> Graph:
     calls, inputs, outputs = layer_calls(model)
     if len(inputs) != 1 or len(outputs) != 1:
         raise UntraceableModel(f"model {model.name!r} must have one input and one output")
-    return Graph(tuple(calls), inputs[0].key, outputs[0])
+    return Graph(tuple(calls), inputs[0].key, outputs[0], model)
 
 
 def forward(graph: Graph, x) -> dict:
