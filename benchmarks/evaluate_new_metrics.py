@@ -5,6 +5,7 @@ measured side by side in one run against Quantus 0.6.0 at equal settings and aga
     .venv/bin/python benchmarks/evaluate_new_metrics.py            # demo CNN + VGG-16
     .venv/bin/python benchmarks/evaluate_new_metrics.py --quick    # smaller n, one repeat
     .venv/bin/python benchmarks/evaluate_new_metrics.py --quick --only road   # ROAD rows only
+    .venv/bin/python benchmarks/evaluate_new_metrics.py --only fc,mprt --no-vgg
 
 Models: the demo CNN (zoo.mnist_cnn, 28x28x1, random weights) and VGG-16 (random weights,
 224x224x3). Targets: >= 10x Quantus, >= 0.8 of model.predict. For MPRT the model inputs are
@@ -54,7 +55,16 @@ def run(name, model, x, args, quantus):
     y = model.predict(x, verbose=0).argmax(1)
     R = xb.create_analyzer("gradient", model).analyze(x, neuron_selection=y)
     bs = args.batch_size if h < 100 else 8
-    # ---- ROAD ----
+    if "road" in args.only:
+        road(model, x, R, y, bs, args, quantus)
+    if "fc" in args.only:
+        faithfulness(model, x, R, y, bs, args, quantus)
+    if "mprt" in args.only:
+        mprt(model, x, y, bs, args, quantus)
+
+
+def road(model, x, R, y, bs, args, quantus):
+    n, h, w, c = x.shape
     pct = [10, 30, 50, 70, 90] if not args.quick else [10, 50, 90]
     # ROAD's model inputs: the N originals (its "original" scores) and N per fraction
     big = np.resize(x, (n * (len(pct) + 1),) + x.shape[1:])
@@ -70,9 +80,10 @@ def run(name, model, x, args, quantus):
     elif c != 1:
         print("  (Quantus ROAD skipped: it fails on RGB images, see the module docstring)")
     report(f"ROAD ({len(pct)} fractions)", side_by_side(fns, args.repeat), len(big))
-    if args.only == "road":
-        return
-    # ---- faithfulness correlation ----
+
+
+def faithfulness(model, x, R, y, bs, args, quantus):
+    n, h, w, c = x.shape
     runs, size = (20, 224) if not args.quick else (10, 224)
     big = np.resize(x, (n * (runs + 1),) + x.shape[1:])
     fns = {"xaibench": lambda: xb.evaluate.faithfulness_correlation(
@@ -86,7 +97,10 @@ def run(name, model, x, args, quantus):
                                         a_batch=np.moveaxis(R.sum(-1, keepdims=True), -1, 1),
                                         channel_first=False, softmax=False, batch_size=bs)
     report(f"faithfulness corr. ({runs} runs)", side_by_side(fns, args.repeat), len(big))
-    # ---- MPRT cascading ----
+
+
+def mprt(model, x, y, bs, args, quantus):
+    n, h, w, c = x.shape
     if args.quick and h > 100:
         print("  (MPRT on VGG-16 skipped in --quick)")
         return
@@ -126,9 +140,13 @@ def main():
     p.add_argument("--repeat", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-quantus", action="store_true")
-    p.add_argument("--only", choices=("road",), default=None,
-                   help="run only these rows (both models)")
+    p.add_argument("--only", default="road,fc,mprt",
+                   help="comma-separated rows to run: road, fc (faithfulness correlation), mprt")
+    p.add_argument("--no-vgg", action="store_true", help="the demo CNN rows only")
     args = p.parse_args()
+    args.only = set(args.only.split(","))
+    if not args.only <= {"road", "fc", "mprt"}:
+        p.error(f"--only takes road, fc, mprt; got {sorted(args.only)}")
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     warnings.filterwarnings("ignore")
@@ -145,6 +163,8 @@ def main():
     cnn = xb.zoo.mnist_cnn()
     x = xb.data.digits().x[:16 if args.quick else 64]
     run("demo CNN (zoo.mnist_cnn)", cnn, x, args, quantus)
+    if args.no_vgg:
+        return
     vgg = xb.zoo.vgg16()
     x = rng.random((2 if args.quick else 4, 224, 224, 3), dtype=np.float32) * 255 - 128
     run("VGG-16 (random weights)", vgg, x, args, quantus)

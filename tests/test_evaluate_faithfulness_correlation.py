@@ -78,3 +78,21 @@ def test_bad_input_is_refused_before_any_model_call():
     with pytest.raises(ValueError, match="baseline"):
         xb.evaluate.faithfulness_correlation(model, x, R, baseline="uniform")
     assert CountCalls.calls == 0
+
+
+def test_subsets_are_the_documented_draw_and_do_not_depend_on_runs(linear):
+    """Run r of image i sets the |S| largest of row r of stateless_uniform((runs, H*W),
+    (seed, i)): the relevance sums equal the hand-drawn subsets', whatever the batch, and
+    asking for more runs keeps the first runs' subsets."""
+    import tensorflow as tf
+    model, w, x = linear
+    R = np.random.default_rng(3).normal(size=x.shape).astype(np.float32)
+    out = xb.evaluate.faithfulness_correlation(model, x, R, y=0, runs=5, subset_size=7, seed=4,
+                                               batch_size=3)
+    hmap = R.sum(-1).reshape(len(x), -1)
+    for i in range(len(x)):
+        keys = tf.random.stateless_uniform((5, 81), (4, i), alg="philox").numpy()
+        hand = [hmap[i, np.argsort(-k, kind="stable")[:7]].sum() for k in keys]
+        np.testing.assert_allclose(out["relevance"][i], hand, rtol=1e-5, atol=1e-5)
+    more = xb.evaluate.faithfulness_correlation(model, x, R, y=0, runs=9, subset_size=7, seed=4)
+    np.testing.assert_array_equal(more["relevance"][:, :5], out["relevance"])

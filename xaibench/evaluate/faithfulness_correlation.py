@@ -9,11 +9,12 @@ the subset and the drop of the explained output when the subset is set to the ba
 xbar. With a linear model f(x) = sum(w x), R = w x and a zero baseline it is exactly 1.
 
 Execution: a batch of (image, subset) pairs goes through ONE traced ``tf.function``: the
-subsets (drawn on the device from stateless Philox numbers keyed by (seed, image id, run):
-the |S| largest of H*W uniform keys, i.e. a uniform random subset without replacement -- or
-given by the caller), the masks, the baseline, the relevance sums and one model call; the
-kernel takes any batch size, so the last batch is not padded. At most ``batch_size``
-perturbed images exist at a time.
+subsets (drawn on the device from stateless Philox numbers keyed by (seed, image id): run r's
+keys are row r of the image's (runs, H*W) uniform draw and its subset the |S| largest keys,
+i.e. a uniform random subset without replacement; one draw per image, not per run, and a
+run's subset does not depend on how many runs are asked -- or given by the caller), the
+masks, the baseline, the relevance sums and one model call; the kernel takes any batch size,
+so the last batch is not padded. At most ``batch_size`` perturbed images exist at a time.
 """
 from __future__ import annotations
 
@@ -31,22 +32,26 @@ _MAX_KERNELS = 16
 
 def _build_kernel(fmodel, softmax, image_shape, r_shape, baseline, blur_sigma, channel_reduce,
                   size, given):
+    """The traced kernel of one batch of P (image, run) pairs: x, R, y per pair, and either
+    the given subsets (P, size) or the draws' inputs -- (U, 2) seeds of the batch's U distinct
+    images, each pair's (image among the U, run) and the number of key rows to draw."""
     h, w, c = image_shape
-    signature = [tf.TensorSpec((None, h, w, c), tf.float32),
-                 tf.TensorSpec((None,) + tuple(r_shape), tf.float32),
-                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None, size), tf.int32),
-                 tf.TensorSpec((None, 2), tf.int64)]
+    pair = [tf.TensorSpec((None, h, w, c), tf.float32),
+            tf.TensorSpec((None,) + tuple(r_shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
+    draws = ([tf.TensorSpec((None, size), tf.int32)] if given else
+             [tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None, 2), tf.int32),
+              tf.TensorSpec((), tf.int32)])
     fill = None if isinstance(baseline, str) else tf.constant(
         np.broadcast_to(baseline, image_shape).astype(np.float32))
 
-    def kernel(x, R, y, subsets, seeds):
+    def subsets_of(seeds, rows, n_rows):
+        keys = tf.map_fn(lambda s: tf.random.stateless_uniform((n_rows, h * w), s, alg="philox"),
+                         seeds, fn_output_signature=tf.TensorSpec((None, h * w), tf.float32))
+        return tf.math.top_k(tf.gather_nd(keys, rows), k=size, sorted=False).indices
+
+    def kernel(x, R, y, *draw):
         p = tf.shape(x)[0]
-        if given:
-            idx = subsets
-        else:
-            keys = tf.map_fn(lambda s: tf.random.stateless_uniform((h * w,), s, alg="philox"),
-                             seeds, fn_output_signature=tf.float32)
-            idx = tf.math.top_k(keys, k=size, sorted=False).indices
+        idx = draw[0] if given else subsets_of(*draw)
         hmap = tf.reshape(heatmaps.reduce_channels(R, channel_reduce), (p, h * w))
         rel = tf.reduce_sum(tf.gather(hmap, idx, batch_dims=1), axis=1)
         rows = tf.repeat(tf.range(p)[:, None], size, axis=1)
@@ -66,7 +71,7 @@ def _build_kernel(fmodel, softmax, image_shape, r_shape, baseline, blur_sigma, c
             f = tf.nn.softmax(f, axis=-1)
         return rel, tf.gather(f, y, axis=1, batch_dims=1)
 
-    return tf.function(kernel, input_signature=signature)
+    return tf.function(kernel, input_signature=pair + draws)
 
 
 def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: int = 224,
@@ -131,16 +136,19 @@ def faithfulness_correlation(model, x, R, y=None, runs: int = 100, subset_size: 
     kernel = store[key]
     img = np.repeat(np.arange(n), runs)
     run = np.tile(np.arange(runs), n)
-    seeds = np.stack([np.full(n_pairs, seed, np.int64), ids[img] * runs + run], 1)
     rel = np.empty(n_pairs, np.float64)
     val = np.empty(n_pairs, np.float64)
     for start in range(0, n_pairs, pairs):                # the last batch is not padded
         idx = np.arange(start, min(start + pairs, n_pairs))
-        ii = img[idx]
-        s = (tf.constant(sub[ii, run[idx]]) if given
-             else tf.zeros((len(idx), int(subset_size)), tf.int32))
-        r, v = kernel(tf.constant(x[ii]), tf.constant(R[ii]), tf.constant(y[ii]), s,
-                      tf.constant(seeds[idx]))
+        ii, rr = img[idx], run[idx]
+        if given:
+            draw = (tf.constant(sub[ii, rr]),)
+        else:
+            images, which = np.unique(ii, return_inverse=True)
+            draw = (tf.constant(np.stack([np.full(len(images), seed, np.int64), ids[images]], 1)),
+                    tf.constant(np.stack([which, rr], 1).astype(np.int32)),
+                    tf.constant(int(rr.max()) + 1, tf.int32))
+        r, v = kernel(tf.constant(x[ii]), tf.constant(R[ii]), tf.constant(y[ii]), *draw)
         rel[idx] = r.numpy()
         val[idx] = v.numpy()
     rel = rel.reshape(n, runs)
