@@ -30,7 +30,7 @@ import tensorflow as tf
 import lrp_blocks_numpy as nb
 import xaibench as xb
 from xaibench.analyzers.innvestigate_names import SPECS
-from xaibench._keras import default_float
+from xaibench._keras import default_float, is_keras3
 from xaibench.prepare import UnsupportedLayerError, logits_model
 
 A = tf.keras.applications
@@ -47,8 +47,14 @@ ARCHS = {
     "EfficientNetB0": lambda: A.EfficientNetB0(weights=None, input_shape=(32, 32, 3),
                                                classes=10),
     "InceptionV3": lambda: A.InceptionV3(weights=None, input_shape=(75, 75, 3), classes=10),
+    # hard sigmoid written as Python arithmetic, relu6(x + 3.0) * (1.0 / 6.0): Keras 3
+    # operation nodes / Keras 2 TFOpLambda layers, traced as Rescaling layers
+    "MobileNetV3Small": lambda: A.MobileNetV3Small(weights=None, input_shape=(32, 32, 3),
+                                                   classes=10),
 }
-NON_RELU = ("EfficientNetB0",)                # swish and sigmoid gates: Deep Taylor refuses
+#: swish / sigmoid gates (EfficientNet), Keras 3's hard_silu activation (MobileNetV3; Keras 2
+#: builds its hard swish as x * relu6(x + 3) / 6): Deep Taylor refuses
+NON_RELU = ("EfficientNetB0",) + (("MobileNetV3Small",) if is_keras3() else ())
 
 #: the parameters the names need
 PARAMS = {
@@ -172,8 +178,11 @@ def test_prepare_keeps_the_logits(fast, arch):
 
 
 def reference_logits(model, x):
-    """The pre-softmax logits, by hand: the final Dense layer's W a + b."""
-    dense = model.get_layer("predictions")
+    """The pre-softmax logits, by hand: the final Dense layer's W a + b, or (MobileNetV3:
+    1x1 conv, Flatten, softmax Activation) the user's model cut before its softmax."""
+    dense = model.layers[-1]
+    if not isinstance(dense, L.Dense):
+        return tf.keras.Model(model.input, dense.input)(x).numpy()
     a = tf.keras.Model(model.input, dense.input)(x).numpy()
     return a @ dense.kernel.numpy() + dense.bias.numpy()
 
@@ -397,6 +406,47 @@ def test_nested_models_with_repeated_layer_names(fast):
     for name in ("lrp.z", "lrp.sequential_preset_a_flat", "deep_taylor"):
         R = xb.create_analyzer(name, model).analyze(x, neuron_selection=logits.argmax(1))
         assert R.shape == x.shape and np.isfinite(R).all()
+
+
+def _arithmetic(written: bool):
+    """A residual, gated block with an affine pre-activation, written as Python arithmetic
+    on Keras tensors (``written``) or as the layers that compute the same."""
+    tf.keras.utils.set_random_seed(8)
+    inp = L.Input((8, 8, 3))
+    h = L.Conv2D(4, 3, padding="same", name="c1")(inp)
+    a = L.ReLU()(h * 0.5 + 1.0 if written else L.Rescaling(0.5, 1.0)(h))
+    b = L.Conv2D(4, 3, padding="same", activation="relu", name="c2")(a)
+    s = a + b if written else L.Add()([a, b])
+    g = L.Dense(4, activation="sigmoid", name="g")(L.GlobalAveragePooling2D(keepdims=True)(s))
+    s = s * g if written else L.Multiply()([s, g])
+    s = 2.0 - s if written else L.Rescaling(-1.0, 2.0)(s)
+    return tf.keras.Model(inp, L.Dense(3, name="d")(L.Flatten()(s)))
+
+
+@pytest.mark.parametrize("name", ["lrp.z", "lrp.epsilon", "lrp.alpha_2_beta_1",
+                                  "lrp.sequential_preset_a_flat", "grad_cam", "gradient",
+                                  "guided_backprop"])
+def test_python_arithmetic_on_tensors_equals_its_layers(fast, name):
+    """``a + b``, ``a * b``, ``x * c + d`` and ``c - x`` give the heatmaps of ``Add``,
+    ``Multiply`` and ``Rescaling`` layers with the same weights."""
+    written, layers = _arithmetic(True), _arithmetic(False)
+    layers.set_weights(written.get_weights())
+    x = np.random.default_rng(9).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(written(x).numpy(), layers(x).numpy())
+    kw = {"layer": "c1"} if name == "grad_cam" else {}
+    got = xb.create_analyzer(name, written, **kw).analyze(x, neuron_selection=[0, 2])
+    want = xb.create_analyzer(name, layers, **kw).analyze(x, neuron_selection=[0, 2])
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def test_other_arithmetic_is_refused_with_what_traces():
+    inp = L.Input((4, 4, 1))
+    h = L.Conv2D(2, 3, padding="same")(inp)
+    model = tf.keras.Model(inp, L.Dense(2)(L.Flatten()(h / (h * h + 1.0))))
+    with pytest.raises(ValueError, match=r"called with several arguments; only single-argument "
+                                         r"layer calls and \+, -, \* of two tensors"):
+        xb.create_analyzer("lrp.epsilon", model)
 
 
 def _sequential(*layers):

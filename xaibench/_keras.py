@@ -276,6 +276,50 @@ def _nested(model, scope: str, inputs: list, calls: list, out: str) -> str:
     return out
 
 
+#: the operations Python arithmetic on Keras tensors records (``a + b``, ``x * 0.5``): Keras 3
+#: operation classes, Keras 2 ``TFOpLambda`` symbols
+_ARITHMETIC = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply",
+               "__operators__.add": "Add", "math.add": "Add", "math.subtract": "Subtract",
+               "math.multiply": "Multiply"}
+
+
+def _arithmetic_kind(op):
+    if type(op).__module__.startswith("keras.src.ops"):
+        return _ARITHMETIC.get(type(op).__name__)
+    if type(op).__name__ == "TFOpLambda":
+        return _ARITHMETIC.get(getattr(op, "symbol", None))
+    return None
+
+
+def _as_layer(op, args, kwargs):
+    """``(layer, (argument,), kwargs)``: the recorded call ``op(*args)`` of ``a + b``,
+    ``a * b`` (two tensors) or ``x + c``, ``c + x``, ``x - c``, ``c - x``, ``x * c``, ``c * x``
+    (a scalar constant) as the layer computing the same: ``Add`` / ``Multiply`` of the two
+    tensors, ``Rescaling(scale, offset)`` of the one. Anything else comes back unchanged
+    (and is refused by the caller)."""
+    import numpy as np
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    kind = _arithmetic_kind(op)
+    if kind is None or len(args) != 2 or any(v is not None for v in kwargs.values()):
+        return op, args, kwargs
+    tensors = [_is_keras_tensor(a) for a in args]
+    if all(tensors) and kind != "Subtract":
+        merge = L.Add if kind == "Add" else L.Multiply
+        return merge(name=op.name), (list(args),), {}
+    if not any(tensors) or all(tensors):
+        return op, args, kwargs
+    constant = np.asarray(args[tensors.index(False)])
+    if constant.ndim != 0 or not np.issubdtype(constant.dtype, np.number) or \
+            np.iscomplexobj(constant):
+        return op, args, kwargs
+    c, first = float(constant), tensors[0]
+    scale, offset = {"Add": (1.0, c), "Multiply": (c, 0.0),
+                     "Subtract": (1.0, -c) if first else (-1.0, c)}[kind]
+    return L.Rescaling(scale, offset, name=op.name), (args[tensors.index(True)],), {}
+
+
 def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> list:
     """Append the calls of the functional ``net``; ``rename`` maps its input keys to
     outer keys. Returns its output keys."""
@@ -294,10 +338,13 @@ def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> l
             if isinstance(layer, tf.keras.layers.InputLayer):
                 continue
             args, kwargs = _node_call(node)
+            if len(args) > 1:
+                layer, args, kwargs = _as_layer(layer, args, kwargs)
             if len(args) != 1 or any(_is_keras_tensor(v) for v in tf.nest.flatten(kwargs)):
                 raise UntraceableModel(
                     f"layer {layer.name!r} ({type(layer).__name__}) is called with several "
-                    "tensor arguments; only single-argument calls can be traced")
+                    "arguments; only single-argument layer calls and +, -, * of two tensors or "
+                    "of a tensor and a number can be traced")
             structure = tf.nest.map_structure(
                 lambda t: key(t) if _is_keras_tensor(t) else t, args[0])
             inputs = [key(t) for t in tf.nest.flatten(args[0]) if _is_keras_tensor(t)]

@@ -198,12 +198,13 @@ def _relu_activation(layer):
 
 def _keeps_activation(nodes: dict, key: str) -> bool:
     """A stand-alone activation is kept where its input is a pre-activation: the output
-    of a kernel layer with linear activation, of a merge or of a kept batch norm."""
+    of a kernel layer with linear activation, of a merge, of an affine layer (``Rescaling``,
+    ``Normalization``: MobileNetV3's hard sigmoid, relu6(x + 3) / 6) or of a kept batch norm."""
     node = nodes[key]
     if len(node.inputs) != 1:
         return False
     src = nodes[node.inputs[0]].layer
-    return (isinstance(src, MERGE_LAYERS + (L.BatchNormalization,))
+    return (isinstance(src, MERGE_LAYERS + AFFINE_LAYERS + (L.BatchNormalization,))
             or _linear_producer(nodes, key) is not None)
 
 
@@ -305,8 +306,8 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
             else:
                 raise _unsupported(layer, "a stand-alone activation must directly follow a "
                                           "Conv/Dense layer with linear activation, a merge "
-                                          "(Add, Average, Concatenate, Multiply) or a kept batch "
-                                          "norm; it cannot follow pooling or a layer that has "
+                                          "(Add, Average, Concatenate, Multiply), a Rescaling / "
+                                          "Normalization or a kept batch norm; it cannot follow pooling or a layer that has "
                                           "an activation already", _NOT_HERE)
         elif isinstance(layer, KERNEL_LAYERS + LINEAR_LAYERS) or isinstance(layer, PASS_LAYERS):
             continue
