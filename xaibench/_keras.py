@@ -308,7 +308,7 @@ def _as_layer(op, args, kwargs):
     if all(tensors) and kind != "Subtract":
         merge = L.Add if kind == "Add" else L.Multiply
         return merge(name=op.name), (list(args),), {}
-    if not any(tensors) or all(tensors):
+    if tensors.count(True) != 1:                         # a - b of two tensors
         return op, args, kwargs
     constant = np.asarray(args[tensors.index(False)])
     if constant.ndim != 0 or not np.issubdtype(constant.dtype, np.number) or \

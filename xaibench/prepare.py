@@ -307,8 +307,9 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
                 raise _unsupported(layer, "a stand-alone activation must directly follow a "
                                           "Conv/Dense layer with linear activation, a merge "
                                           "(Add, Average, Concatenate, Multiply), a Rescaling / "
-                                          "Normalization or a kept batch norm; it cannot follow pooling or a layer that has "
-                                          "an activation already", _NOT_HERE)
+                                          "Normalization or a kept batch norm; it cannot "
+                                          "follow pooling or a layer that has an activation "
+                                          "already", _NOT_HERE)
         elif isinstance(layer, KERNEL_LAYERS + LINEAR_LAYERS) or isinstance(layer, PASS_LAYERS):
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):
