@@ -263,6 +263,34 @@ def dense_block(model, x, cls, rule):
     return R.reshape(shape), out
 
 
+def post_activation_bn(model, x, cls, rule):
+    """conv (ReLU) -> BN -> conv (ReLU) -> average pooling -> BN -> Flatten -> dense: batch
+    norms after an activation and after pooling, which cannot be folded and are kept as
+    k x + b with the composite's rule."""
+    g = model.get_layer
+    shape = x.shape
+    c1 = conv(g("c1"), shape)
+    bn1 = batch_norm(g("bn1"), c1.out_shape)
+    c2 = conv(g("c2"), c1.out_shape)
+    P, pooled = average_pool_matrix(c2.out_shape, 2)
+    bn2 = batch_norm(g("bn2"), pooled)
+    d = dense(g("logits"))
+    a0 = x.reshape(-1).astype(np.float64)
+    a1 = relu(c1(a0))
+    y1 = bn1(a1)
+    a2 = relu(c2(y1))
+    p = a2 @ P
+    y2 = bn2(p)
+    out = d(y2)
+    R = d.lrp(rule, y2, start(out, cls))
+    R = bn2.lrp(rule, p, R)
+    R = z_no_bias(a2, P, R)
+    R = c2.lrp(rule, y1, R)
+    R = bn1.lrp(rule, a1, R)
+    R = c1.lrp(rule, a0, R)
+    return R.reshape(shape), out
+
+
 def relu6_block(model, x, cls, rule):
     """1x1 expand conv-BN-ReLU6, 3x3 project conv-BN, identity ``Add``, Flatten, dense
     (MobileNetV2's inverted residual without the depthwise step)."""

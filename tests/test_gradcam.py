@@ -170,3 +170,55 @@ def test_gradcam_layer_choice_and_errors(model):
         xb.create_analyzer("grad_cam", dense)
     with pytest.raises(ValueError, match="out of range"):
         xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=3)
+
+
+def _nested(model):
+    """The fixture's network with its convolutional part as a nested base model (the
+    transfer-learning shape ``Sequential([base, head...])``), sharing the weights."""
+    inp = L.Input((8, 8, 2))
+    h = model.get_layer("conv1")(inp)
+    h = model.get_layer("pool")(h)
+    h = model.get_layer("relu2")(model.get_layer("bn")(model.get_layer("conv2")(h)))
+    base = tf.keras.Model(inp, h, name="base")
+    return tf.keras.Sequential([L.Input((8, 8, 2)), base, model.get_layer("flat"),
+                                model.get_layer("fc"), model.get_layer("out")])
+
+
+def test_gradcam_in_a_nested_base_model(model):
+    """The last conv layer of a nested base model is found, and its layers can be named
+    (``"base/bn"``, a bare unique name, or the layer object): eq. 1-2 as on the flat model."""
+    x = np.random.RandomState(6).normal(0, 1, (4, 8, 8, 2)).astype(np.float32)
+    nested = _nested(model)
+    np.testing.assert_array_equal(nested.predict(x, verbose=0), model.predict(x, verbose=0))
+    an = xb.create_analyzer("grad_cam", nested)
+    assert an.layer_name == "relu2"
+    ref, _ = numpy_gradcam(folded(model), x.astype(np.float64), None)
+    scale = np.abs(ref).max()
+    assert scale > 1e-3
+    np.testing.assert_allclose(an.analyze(x)[..., 0], ref, rtol=1e-4, atol=1e-5 * scale)
+    ref_bn, _ = numpy_gradcam(folded(model), x.astype(np.float64), None, relu=False,
+                              rectified=False)
+    for layer in ("base/bn", "bn", model.get_layer("bn")):
+        R = xb.create_analyzer("grad_cam", nested, layer=layer, relu=False).analyze(x)
+        np.testing.assert_allclose(R[..., 0], ref_bn, rtol=1e-4,
+                                   atol=1e-5 * np.abs(ref_bn).max())
+    with pytest.raises(ValueError, match=r"Did you mean 'base/bn'"):
+        xb.create_analyzer("grad_cam", nested, layer="base/bm")
+
+
+def test_gradcam_names_a_layer_by_path_where_names_repeat():
+    def block(name, channels):
+        inp = L.Input((6, 6, channels))
+        return tf.keras.Model(inp, L.Conv2D(2, 3, padding="same", activation="relu",
+                                            name="conv")(inp), name=name)
+    inp = L.Input((6, 6, 1))
+    model = tf.keras.Model(inp, L.Dense(2)(L.Flatten()(block("second", 2)(block("first", 1)(inp)))))
+    x = np.random.RandomState(7).normal(0, 1, (2, 6, 6, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"2 layers .* named 'conv'; name one by its path: "
+                                         r"first/conv, second/conv"):
+        xb.create_analyzer("grad_cam", model, layer="conv")
+    first = xb.create_analyzer("grad_cam", model, layer="first/conv").analyze(x)
+    default = xb.create_analyzer("grad_cam", model).analyze(x)
+    np.testing.assert_array_equal(
+        xb.create_analyzer("grad_cam", model, layer="second/conv").analyze(x), default)
+    assert not np.array_equal(first, default)

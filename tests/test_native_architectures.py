@@ -212,6 +212,22 @@ def test_every_name_gives_finite_heatmaps(arch, name):
     assert np.abs(R).max() > 0
 
 
+#: Grad-CAM's default layer: the last block's output before the classifier head (the layers
+#: the Grad-CAM literature and Keras' own Grad-CAM example use)
+CAM_LAYERS = {"VGG16": "block5_conv3", "VGG19": "block5_conv4", "ResNet50": "conv5_block3_out",
+              "ResNet50V2": "post_relu", "MobileNetV2": "out_relu", "DenseNet121": "relu",
+              "EfficientNetB0": "top_activation", "InceptionV3": "mixed10"}
+
+
+@pytest.mark.parametrize("arch", list(CAM_LAYERS))
+def test_grad_cam_default_layer_is_the_last_block_before_the_head(arch):
+    model, x, top, _ = built(arch)
+    an = xb.create_analyzer("grad_cam", model)
+    assert an.layer_name == CAM_LAYERS[arch]
+    np.testing.assert_array_equal(
+        an.analyze(x), xb.create_analyzer("grad_cam", model, layer=CAM_LAYERS[arch]).analyze(x))
+
+
 @pytest.mark.parametrize("arch", NON_RELU)
 def test_deep_taylor_refuses_non_relu_architectures(arch):
     model, _, _, _ = built(arch)
@@ -295,6 +311,15 @@ def dense_block():
     return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(h))
 
 
+def post_activation_bn_block():
+    inp = L.Input((4, 4, 2))
+    h = L.BatchNormalization(name="bn1")(L.Conv2D(3, 3, padding="same", activation="relu",
+                                                  name="c1")(inp))
+    h = L.AveragePooling2D(2)(L.Conv2D(2, 3, padding="same", activation="relu", name="c2")(h))
+    h = L.Flatten()(L.BatchNormalization(name="bn2")(h))
+    return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(h))
+
+
 def relu6_block():
     inp = L.Input((4, 4, 2))
     h = L.Conv2D(5, 1, use_bias=False, name="expand")(inp)
@@ -327,6 +352,7 @@ def depthwise_block():
 BLOCKS = {   # name: (Keras block, numpy reference, input scale)
     "residual_add": (residual_block, nb.residual, 1.0),
     "dense_concatenate_preact_bn": (dense_block, nb.dense_block, 1.0),
+    "post_activation_bn": (post_activation_bn_block, nb.post_activation_bn, 1.0),
     "relu6": (relu6_block, nb.relu6_block, 6.0),
     "squeeze_excite_multiply": (squeeze_excite_block, nb.squeeze_excite, 1.0),
     "depthwise": (depthwise_block, nb.depthwise_block, 2.0),
@@ -436,6 +462,37 @@ def test_python_arithmetic_on_tensors_equals_its_layers(fast, name):
     kw = {"layer": "c1"} if name == "grad_cam" else {}
     got = xb.create_analyzer(name, written, **kw).analyze(x, neuron_selection=[0, 2])
     want = xb.create_analyzer(name, layers, **kw).analyze(x, neuron_selection=[0, 2])
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def _augmented(augment: bool):
+    """A small CNN with Keras' data augmentation layers in front (``augment``) or without."""
+    tf.keras.utils.set_random_seed(12)
+    inp = L.Input((8, 8, 3))
+    h = inp
+    if augment:
+        for layer in (L.RandomFlip(), L.RandomRotation(0.2), L.RandomZoom(0.2),
+                      L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.3)):
+            h = layer(h)
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(h)
+    h = L.GaussianNoise(0.1)(L.MaxPooling2D()(h)) if augment else L.MaxPooling2D()(h)
+    h = L.Conv2D(4, 3, activation="relu", name="c2")(h)
+    return tf.keras.Model(inp, L.Dense(3, activation="softmax", name="d")(L.Flatten()(h)))
+
+
+@pytest.mark.parametrize("name", ["lrp.epsilon", "lrp.alpha_2_beta_1", "deep_taylor",
+                                  "lrp.sequential_preset_a_flat", "grad_cam",
+                                  "guided_backprop", "gradient"])
+def test_augmentation_layers_are_identities(fast, name):
+    """Keras' ``Random*`` augmentation layers and ``GaussianNoise`` are identities at
+    inference: the heatmaps are those of the same model without them."""
+    with_aug, without = _augmented(True), _augmented(False)
+    with_aug.set_weights(without.get_weights())
+    x = np.random.default_rng(13).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(with_aug.predict(x, verbose=0), without.predict(x, verbose=0))
+    got = xb.create_analyzer(name, with_aug).analyze(x)      # the top class (Deep Taylor's
+    want = xb.create_analyzer(name, without).analyze(x)      # max(0, logit) is > 0 there)
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 

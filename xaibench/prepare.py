@@ -9,14 +9,15 @@ The returned functional model computes exactly the original's pre-softmax logits
 * ``BatchNormalization`` after a Conv/Dense/DepthwiseConv2D/SeparableConv2D layer
   (with linear activation, the batch norm its only consumer) is folded into it,
   ``W' = W * s``, ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``;
-* a batch norm that cannot be folded is kept when it normalises the input of
-  activations (the pre-activation ``BN -> ReLU -> conv`` of ResNetV2 and DenseNet):
-  the composites read it as the affine map ``k x + b``;
+* a batch norm that cannot be folded is kept: the pre-activation ``BN -> ReLU -> conv``
+  of ResNetV2 and DenseNet, one after an activation (``conv -> ReLU -> BN``) or after
+  pooling; the composites read it as the affine map ``k x + b`` (``bn_layer_rule``);
 * a stand-alone ``ReLU`` / ``Activation`` after such a kernel layer becomes that
   layer's activation; one that cannot be merged (ReLU6 / ``max_value``, after
   ``Add`` / ``Average`` / ``Concatenate`` / ``Multiply``, after a kept batch norm,
   after a kernel layer with other consumers) is kept as its own layer;
-* ``Dropout`` and its kin (identities at inference) are dropped;
+* ``Dropout`` and its kin, and the data augmentation layers (``RandomFlip``, ...;
+  identities at inference) are dropped;
 * nested models are inlined and a layer called several times is copied per call;
   layer names are kept (a suffix makes a name unique where nested models reuse it);
 * a layer that canonizing leaves unchanged is the user's own layer object, sharing its
@@ -45,8 +46,18 @@ KERNEL_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.Dense)
 TRANSPOSED = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
 #: kernel layers a batch norm can be folded into and an activation merged into
 LINEAR_LAYERS = KERNEL_LAYERS + (L.DepthwiseConv2D, L.SeparableConv2D)
+#: data augmentation layers (Keras' ``Random*`` and the mixing ones): identities at
+#: inference, where the analyzers call every layer with ``training=False``
+AUGMENTATION_LAYERS = tuple(getattr(L, n) for n in (
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomBrightness", "RandomGrayscale", "RandomHue", "RandomSaturation", "RandomSharpness",
+    "RandomShear", "RandomColorJitter", "RandomErasing", "RandomGaussianBlur",
+    "RandomPerspective", "RandomPosterization", "RandomInvert", "RandomColorDegeneration",
+    "RandomElasticTransform", "RandAugment", "AugMix", "CutMix", "MixUp", "Solarization")
+    if hasattr(L, n))
 IDENTITY_LAYERS = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
-                   L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization)
+                   L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization
+                   ) + AUGMENTATION_LAYERS
 MERGE_LAYERS = (L.Add, L.Average, L.Concatenate, L.Multiply)
 AFFINE_LAYERS = (L.Rescaling, L.Normalization)
 ACTIVATION_LAYERS = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU)
@@ -61,9 +72,10 @@ SUPPORTED = (
     "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
     "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Add, Average, "
     "Concatenate, Multiply (gating), Rescaling, Normalization; BatchNormalization directly "
-    "after a kernel layer (folded) or before activations (pre-activation); ReLU/Activation "
+    "after a kernel layer (folded), elsewhere kept as an affine layer; ReLU/Activation "
     "directly after a kernel layer with linear activation, after a merge or after a kept "
-    "batch norm; Dropout; a softmax as the last layer; nested models"
+    "batch norm; Dropout, GaussianNoise and the Random* augmentation layers (identities at "
+    "inference); a softmax as the last layer; nested models"
 )
 #: the analyzers that need no rule per layer (any differentiable model)
 ANY_MODEL = ("gradient, input_t_gradient, smoothgrad, integrated_gradients, grad_cam, "
@@ -283,13 +295,6 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
                 nodes[target].folds.append(layer)
                 _config(nodes[target])["use_bias"] = True
             else:
-                consumers = _consumers(nodes, n)
-                if not consumers or not all(isinstance(nodes[c].layer, ACTIVATION_LAYERS)
-                                            for c in consumers):
-                    raise _unsupported(layer, "batch normalisation is folded when it directly "
-                                              "follows a Conv/Dense layer with linear activation "
-                                              "whose only consumer it is, or kept when only "
-                                              "activations read it (pre-activation)", _NOT_HERE)
                 if not _channels_last(layer):
                     raise _unsupported(layer, "batch normalisation is only kept over the last "
                                               "(channel) axis", _NOT_HERE)

@@ -14,30 +14,19 @@ eq. 2 as Selvaraju et al. do; ``relu=False`` keeps the signed map.
 """
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import tensorflow as tf
 
 from xaibench._checks import check_in_range
 from xaibench.analyzers.base import Analyzer, run_in_batches
-from xaibench.analyzers.native.graph import forward, trace
+from xaibench.analyzers.native.graph import NestedOutput, forward, trace
 from xaibench.analyzers.registry import register
-from xaibench._keras import consumers as keras_consumers
 from xaibench._keras import is_graph_model, layer_output_shape
 from xaibench.prepare import logits_model
 
 L = tf.keras.layers
-
-
-def _activation_block_end(model, conv):
-    """The last of the batch-norm / activation layers that directly follow ``conv``
-    (each the only consumer of the one before): where its feature maps are rectified."""
-    follow = (L.BatchNormalization, L.ReLU, L.Activation, L.LeakyReLU, L.ELU)
-    layer = conv
-    while True:
-        consumers = [c for c in keras_consumers(layer) if c in model.layers]
-        if len(consumers) != 1 or not isinstance(consumers[0], follow):
-            return layer
-        layer = consumers[0]
 
 
 def _rank4_output(layer) -> bool:
@@ -45,12 +34,83 @@ def _rank4_output(layer) -> bool:
     return not isinstance(shape, list) and len(shape) == 4
 
 
+def _ranks(graph) -> dict:
+    """The rank of every call's output, by call index: the layer's own output shape, or
+    for a layer traced from Python arithmetic (``a + b``: never called itself) the
+    largest rank of its inputs (broadcasting)."""
+    rank = {graph.input: len(graph.model.input_shape)}
+    out = {}
+    for i, call in enumerate(graph.calls):
+        try:
+            shape = layer_output_shape(call.layer)
+            r = -1 if isinstance(shape, list) else len(shape)
+        except (AttributeError, ValueError):
+            r = max(rank.get(k, -1) for k in call.inputs)
+        out[i] = r
+        rank.update((k, r) for k in call.outputs)
+    return out
+
+
+#: layers after which the maps are no longer "the last convolutional layer's" (Selvaraju
+#: et al. take VGG-16's rectified conv5_3, not pool5)
+POOLING = (L.MaxPooling2D, L.AveragePooling2D, NestedOutput)
+#: where a classifier head begins (when every path to the logits passes through it: not the
+#: global pooling of a squeeze-and-excitation gate)
+HEAD_START = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D, L.Flatten)
+
+
+def _passes_through(graph, index: int) -> bool:
+    """Whether every path from the model input to its output passes through call ``index``."""
+    readers = {}
+    for i, call in enumerate(graph.calls):
+        for key in call.inputs:
+            readers.setdefault(key, []).append(i)
+    seen, todo = set(), [graph.input]
+    while todo:
+        key = todo.pop()
+        for i in readers.get(key, []):
+            if i != index and i not in seen:
+                seen.add(i)
+                todo.extend(graph.calls[i].outputs)
+    return not any(graph.output in graph.calls[i].outputs for i in seen)
+
+
+def default_call(graph, name: str) -> int:
+    """The call of the last 4-D feature maps before the classifier head (the first global
+    pooling or Flatten that every path to the logits passes through), from the last
+    Conv2D before it on, pooling excluded: the conv's own output or that of its batch norm,
+    activation, residual ``Add``, ``Concatenate`` (ResNet50's ``conv5_block3_out``,
+    MobileNetV2's ``out_relu``, InceptionV3's ``mixed10``, VGG-16's ``block5_conv3``)."""
+    calls = graph.calls
+    head = next((i for i, call in enumerate(calls) if isinstance(call.layer, HEAD_START)
+                 and _passes_through(graph, i)), len(calls))
+    convs = [i for i in range(head) if isinstance(calls[i].layer, L.Conv2D)]
+    if not convs:
+        raise ValueError(f"model {name!r} has no Conv2D layer before its classifier head; "
+                         "Grad-CAM needs a convolutional layer (pass layer= a layer with a "
+                         "4-D output).")
+    ranks = _ranks(graph)
+    return [i for i in range(convs[-1], head) if not isinstance(calls[i].layer, POOLING)
+            and ranks[i] == 4][-1]
+
+
+def named_layers(model, prefix: str = "") -> list:
+    """``(path, layer)`` of every layer of ``model``, nested models' layers included as
+    ``"outer/inner"`` (the path a user names a layer of a nested base model by)."""
+    out = []
+    for layer in model.layers:
+        out.append((prefix + layer.name, layer))
+        if isinstance(layer, tf.keras.Model):
+            out += named_layers(layer, f"{prefix}{layer.name}/")
+    return out
+
+
 class GradCAM(Analyzer):
     """Grad-CAM at a layer of the user's own model (its final softmax stripped).
 
-    Parameters: ``layer`` (None: the rectified feature maps of the last Conv2D layer,
-    i.e. the last of the batch-norm / activation layers that directly follow it; or
-    the name of any layer of the model with a 4-D ``(N, u, v, K)`` output), ``relu``
+    Parameters: ``layer`` (None: :func:`default_call`, nested models included; or any
+    layer with a 4-D ``(N, u, v, K)`` output, by name, by its ``"outer/inner"`` path in a
+    nested model such as a ``keras.applications`` base, or as the layer object), ``relu``
     (True), ``batch_size`` (64).
     """
 
@@ -64,40 +124,51 @@ class GradCAM(Analyzer):
             raise ValueError(f"Grad-CAM reads a layer's feature maps, which model {model.name!r} "
                              f"({type(model).__name__}) does not expose; build it as a functional "
                              "or Sequential model (or use gradient / smoothgrad).")
-        net = logits_model(model)
-        self.layer_name = self._choose_layer(layer)
-        # the layer's output on the path to the logits, found in the layer graph: a loaded
-        # Keras 3 model's layers have several call nodes, and ``layer.output`` is the first
-        self._graph = trace(net)
-        chosen = model.get_layer(self.layer_name)
-        keys = [call.outputs[0] for call in self._graph.calls
-                if call.layer is chosen or getattr(call.layer, "name", None) == self.layer_name]
-        if not keys:
-            raise ValueError(f"layer {self.layer_name!r} is not on the path from the input of "
-                             f"model {model.name!r} to its output; choose another layer=.")
-        self._feature = keys[-1]
+        # the layer graph of the logits, nested models inlined: a layer is found as a call on
+        # the path to the logits (a loaded Keras 3 model's layers have several call nodes,
+        # and ``layer.output`` is the first)
+        self._graph = trace(logits_model(model))
+        index = self._choose_call(layer)
+        self.layer_name = self._graph.calls[index].layer.name
+        self._feature = self._graph.calls[index].outputs[0]
         self._fn = None
 
-    def _choose_layer(self, layer) -> str:
-        layers = self.model.layers
+    def _choose_call(self, layer) -> int:
+        """The index of the graph call whose output are the feature maps A^k."""
+        calls, model = self._graph.calls, self.model
         if layer is None:
-            convs = [i for i, lay in enumerate(layers) if isinstance(lay, L.Conv2D)]
-            if not convs:
-                raise ValueError(f"model {self.model.name!r} has no Conv2D layer; Grad-CAM needs "
-                                 "a convolutional layer (pass layer= a layer with a 4-D output).")
-            return _activation_block_end(self.model, layers[convs[-1]]).name
-        if not isinstance(layer, str):
-            raise TypeError(f"layer must be a layer name (str) or None, got {type(layer).__name__}.")
-        names = [lay.name for lay in layers]
-        if layer not in names:
-            raise ValueError(f"layer {layer!r} is not a layer of model {self.model.name!r}. "
-                             f"Layers: {', '.join(names)}.")
-        chosen = self.model.get_layer(layer)
-        if not _rank4_output(chosen) or chosen is layers[-1]:
-            raise ValueError(f"layer {layer!r} ({type(chosen).__name__}) has output shape "
+            return default_call(self._graph, model.name)
+        if isinstance(layer, str):
+            paths = named_layers(model)
+            found = [lay for path, lay in paths if path == layer]
+            found = found or [lay for path, lay in paths if lay.name == layer]
+            if len({id(lay) for lay in found}) > 1:
+                raise ValueError(f"{len(found)} layers of model {model.name!r} are named "
+                                 f"{layer!r}; name one by its path: " + ", ".join(
+                                     path for path, lay in paths if lay.name == layer) + ".")
+            if not found:
+                close = difflib.get_close_matches(layer, [p for p, _ in paths], n=3)
+                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+                listed = (f" Layers: {', '.join(p for p, _ in paths)}." if len(paths) <= 30
+                          else f" It has {len(paths)} layers (model.summary() lists them).")
+                raise ValueError(f"layer {layer!r} is not a layer of model {model.name!r} or of "
+                                 f"a model nested in it.{hint}{listed}")
+            chosen = found[0]
+        elif isinstance(layer, tf.keras.layers.Layer):
+            chosen = layer
+        else:
+            raise TypeError("layer must be a layer name (str, 'outer/inner' for a layer of a "
+                            f"nested model), a layer of the model or None, got "
+                            f"{type(layer).__name__}.")
+        at = [i for i, call in enumerate(calls) if call.layer is chosen]
+        if not at:
+            raise ValueError(f"layer {chosen.name!r} is not on the path from the input of "
+                             f"model {model.name!r} to its output; choose another layer=.")
+        if not _rank4_output(chosen) or calls[at[-1]].outputs[0] == self._graph.output:
+            raise ValueError(f"layer {chosen.name!r} ({type(chosen).__name__}) has output shape "
                              f"{layer_output_shape(chosen)}; Grad-CAM needs a layer with feature "
                              "maps (N, u, v, K) before the classifier head.")
-        return layer
+        return at[-1]
 
     def _build(self):
         graph, feature, relu = self._graph, self._feature, self.relu

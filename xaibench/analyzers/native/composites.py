@@ -31,7 +31,7 @@ from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.graph import NestedOutput
 from xaibench.analyzers.native.linear import has_kernel, linear_of
-from xaibench.prepare import ANY_MODEL, UnsupportedLayerError  # noqa: F401 (one error class)
+from xaibench.prepare import ANY_MODEL, IDENTITY_LAYERS, UnsupportedLayerError  # noqa: F401
 
 L = tf.keras.layers
 
@@ -44,8 +44,7 @@ MAX_POOLING = (L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.GlobalMaxPoolin
 RESHAPING = (L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
              L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.Concatenate,
              L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.RepeatVector)
-IDENTITIES = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
-              L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization)
+IDENTITIES = IDENTITY_LAYERS
 ELEMENTWISE = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax)
 AFFINE = tuple(c for c in (getattr(L, "Rescaling", None), getattr(L, "Normalization", None))
                if c is not None)
