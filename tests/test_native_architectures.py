@@ -497,13 +497,58 @@ def test_augmentation_layers_are_identities(fast, name):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
 
-def test_other_arithmetic_is_refused_with_what_traces():
+def _preprocessed(mode: str, inside: bool):
+    """A small CNN with ``keras.applications``' ``preprocess_input`` of ``mode`` (caffe:
+    channels reversed, ImageNet means subtracted; tf: x / 127.5 - 1; torch: x / 255, means
+    subtracted, divided by the deviations) applied inside the model, or without it."""
+    tf.keras.utils.set_random_seed(14)
+    inp = L.Input((8, 8, 3))
+    h = A.imagenet_utils.preprocess_input(inp, mode=mode) if inside else inp
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(h)
+    h = L.Conv2D(4, 3, activation="relu", name="c2")(L.MaxPooling2D()(h))
+    return tf.keras.Model(inp, L.Dense(3, name="d")(L.Flatten()(h)))
+
+
+@pytest.mark.parametrize("mode", ["caffe", "tf", "torch"])
+@pytest.mark.parametrize("name", ["lrp.epsilon", "lrp.alpha_2_beta_1", "deep_taylor",
+                                  "grad_cam"])
+def test_preprocess_input_inside_the_model_passes_relevance_through(mode, name):
+    """LRP sends relevance unchanged through the affine preprocessing (and back through the
+    channel reversal), Grad-CAM's maps and gradients are those after it: the heatmaps equal
+    the bare network's on the preprocessed images (caffe: channels reversed back)."""
+    full, bare = _preprocessed(mode, True), _preprocessed(mode, False)
+    bare.set_weights(full.get_weights())
+    x = np.random.default_rng(15).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    inp = L.Input((8, 8, 3))
+    pre = tf.keras.Model(inp, A.imagenet_utils.preprocess_input(inp, mode=mode))(x).numpy()
+    np.testing.assert_allclose(full(x).numpy(), bare(pre).numpy(), rtol=1e-5, atol=1e-4)
+    got = xb.create_analyzer(name, full).analyze(x)
+    want = xb.create_analyzer(name, bare).analyze(pre)
+    want = want[..., ::-1] if mode == "caffe" and name != "grad_cam" else want
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_other_operations_trace_for_grad_cam_and_are_refused_by_lrp():
+    """A tensor divided by a tensor: Grad-CAM runs through it (eq. 1-2 by a GradientTape on
+    the user's model), LRP refuses it by the operation's name."""
+    tf.keras.utils.set_random_seed(16)
     inp = L.Input((4, 4, 1))
-    h = L.Conv2D(2, 3, padding="same")(inp)
+    h = L.Conv2D(2, 3, padding="same", name="c")(inp)
     model = tf.keras.Model(inp, L.Dense(2)(L.Flatten()(h / (h * h + 1.0))))
-    with pytest.raises(ValueError, match=r"called with several arguments; only single-argument "
-                                         r"layer calls and \+, -, \* of two tensors"):
+    with pytest.raises(UnsupportedLayerError, match=r"operation (TrueDivide|math.truediv) "
+                                                    r"applied to a Keras tensor"):
         xb.create_analyzer("lrp.epsilon", model)
+    x = np.random.default_rng(17).normal(0, 1, (3, 4, 4, 1)).astype("float32")
+    maps = tf.keras.Model(model.inputs, [model.get_layer("c").output, model.output])
+    with tf.GradientTape() as tape:
+        A_k, y = maps(x)
+        yc = tf.reduce_max(y, axis=1)
+    alpha = tf.reduce_mean(tape.gradient(yc, A_k), axis=(1, 2), keepdims=True)     # eq. 1
+    cam = tf.nn.relu(tf.reduce_sum(alpha * A_k, axis=-1)).numpy()                  # eq. 2
+    R = xb.create_analyzer("grad_cam", model, layer="c").analyze(x)
+    assert cam.max() > 0
+    np.testing.assert_allclose(R[..., 0], cam, rtol=1e-5, atol=1e-6 * cam.max())
 
 
 def _sequential(*layers):

@@ -3,7 +3,9 @@
 
 ``layer_calls(model)`` is the walk over a model's layer graph that ``prepare``,
 the native engine and PatternNet share: the layer calls in topological order,
-each with the keys of the tensors it reads and writes, nested models inlined.
+each with the keys of the tensors it reads and writes, nested models inlined, and
+each operation recorded on a tensor (``x / 255``, ``x[..., ::-1]``) as the layer of
+:mod:`xaibench._keras_ops` that stands for it.
 """
 from __future__ import annotations
 
@@ -276,48 +278,82 @@ def _nested(model, scope: str, inputs: list, calls: list, out: str) -> str:
     return out
 
 
-#: the operations Python arithmetic on Keras tensors records (``a + b``, ``x * 0.5``): Keras 3
+#: the operations Python arithmetic on Keras tensors records (``a + b``, ``x * 0.5``,
+#: ``x / 255``; Keras 2's ``preprocess_input`` adds its means with ``nn.bias_add``): Keras 3
 #: operation classes, Keras 2 ``TFOpLambda`` symbols
 _ARITHMETIC = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply",
+               "TrueDivide": "Divide", "Divide": "Divide",
                "__operators__.add": "Add", "math.add": "Add", "math.subtract": "Subtract",
-               "math.multiply": "Multiply"}
+               "math.multiply": "Multiply", "math.truediv": "Divide", "math.divide": "Divide",
+               "nn.bias_add": "Add"}
+#: recorded operations that only move or copy values (indexing, stacking)
+_SELECTIONS = {"GetItem", "Stack", "__operators__.getitem"}
 
 
-def _arithmetic_kind(op):
+def _operation_name(op):
+    """A recorded operation's name: its Keras 3 class, its Keras 2 ``TFOpLambda`` symbol,
+    or None for an ordinary layer."""
     if type(op).__module__.startswith("keras.src.ops"):
-        return _ARITHMETIC.get(type(op).__name__)
-    if type(op).__name__ == "TFOpLambda":
-        return _ARITHMETIC.get(getattr(op, "symbol", None))
+        return type(op).__name__
+    if type(op).__name__ in ("TFOpLambda", "SlicingOpLambda"):
+        return getattr(op, "symbol", None)
     return None
 
 
-def _as_layer(op, args, kwargs):
-    """``(layer, (argument,), kwargs)``: the recorded call ``op(*args)`` of ``a + b``,
-    ``a * b`` (two tensors) or ``x + c``, ``c + x``, ``x - c``, ``c - x``, ``x * c``, ``c * x``
-    (a scalar constant) as the layer computing the same: ``Add`` / ``Multiply`` of the two
-    tensors, ``Rescaling(scale, offset)`` of the one. Anything else comes back unchanged
-    (and is refused by the caller)."""
+def _constant(value, tensor):
+    """``value`` as a float array if it is a constant that broadcasts to ``tensor``'s shape
+    without changing it (a number, a per-channel mean), else None."""
     import numpy as np
+
+    if _is_keras_tensor(value):
+        return None
+    try:
+        c = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if not np.issubdtype(c.dtype, np.number) or np.iscomplexobj(c) or c.ndim > len(tensor.shape):
+        return None
+    shape = tuple(1 if d is None else int(d) for d in tensor.shape)
+    try:
+        fits = np.broadcast_shapes(shape, c.shape) == shape
+    except ValueError:
+        return None
+    return c.astype(np.float32) if fits else None
+
+
+def _as_layer(op, args, kwargs):
+    """``(layer, (argument,), {})``: a recorded operation as the layer computing the same.
+    ``a + b``, ``a * b`` of two tensors: ``Add`` / ``Multiply``; ``x + c``, ``c + x``,
+    ``x - c``, ``c - x``, ``x * c``, ``c * x``, ``x / c`` with a constant c (a number or a
+    per-channel array): :class:`~xaibench._keras_ops.ConstantArithmetic`; indexing and
+    stacking: :class:`~xaibench._keras_ops.Selection`; any other Keras operation or op
+    layer: :class:`~xaibench._keras_ops.OperationCall`. An ordinary layer comes back
+    unchanged."""
     import tensorflow as tf
 
+    from xaibench._keras_ops import ConstantArithmetic, OperationCall, Selection
+
     L = tf.keras.layers
-    kind = _arithmetic_kind(op)
-    if kind is None or len(args) != 2 or any(v is not None for v in kwargs.values()):
+    name = _operation_name(op)
+    if name is None:
         return op, args, kwargs
-    tensors = [_is_keras_tensor(a) for a in args]
-    if all(tensors) and kind != "Subtract":
-        merge = L.Add if kind == "Add" else L.Multiply
-        return merge(name=op.name), (list(args),), {}
-    if tensors.count(True) != 1:                         # a - b of two tensors
-        return op, args, kwargs
-    constant = np.asarray(args[tensors.index(False)])
-    if constant.ndim != 0 or not np.issubdtype(constant.dtype, np.number) or \
-            np.iscomplexobj(constant):
-        return op, args, kwargs
-    c, first = float(constant), tensors[0]
-    scale, offset = {"Add": (1.0, c), "Multiply": (c, 0.0),
-                     "Subtract": (1.0, -c) if first else (-1.0, c)}[kind]
-    return L.Rescaling(scale, offset, name=op.name), (args[tensors.index(True)],), {}
+    kind = _ARITHMETIC.get(name)
+    plain = all(v is None for k, v in kwargs.items() if k != "data_format") and \
+        kwargs.get("data_format") in (None, "NHWC", "NWC", "NDHWC", "channels_last")
+    if kind is not None and len(args) == 2 and plain:
+        tensors = [_is_keras_tensor(a) for a in args]
+        if all(tensors) and kind in ("Add", "Multiply"):
+            merge = L.Add if kind == "Add" else L.Multiply
+            return merge(name=op.name), (list(args),), {}
+        if tensors.count(True) == 1 and (tensors[0] or kind != "Divide"):
+            tensor = args[tensors.index(True)]
+            c = _constant(args[tensors.index(False)], tensor)
+            if c is not None:
+                return ConstantArithmetic(kind, c, tensors[0], name=op.name), (tensor,), {}
+    wrapper = Selection if name in _SELECTIONS else OperationCall
+    tensors = [t for t in tf.nest.flatten((args, kwargs)) if _is_keras_tensor(t)]
+    return wrapper(op, args, kwargs, name=op.name), (tensors if len(tensors) > 1
+                                                    else tensors[0],), {}
 
 
 def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> list:
@@ -338,13 +374,12 @@ def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> l
             if isinstance(layer, tf.keras.layers.InputLayer):
                 continue
             args, kwargs = _node_call(node)
-            if len(args) > 1:
-                layer, args, kwargs = _as_layer(layer, args, kwargs)
+            layer, args, kwargs = _as_layer(layer, args, kwargs)
             if len(args) != 1 or any(_is_keras_tensor(v) for v in tf.nest.flatten(kwargs)):
                 raise UntraceableModel(
                     f"layer {layer.name!r} ({type(layer).__name__}) is called with several "
-                    "arguments; only single-argument layer calls and +, -, * of two tensors or "
-                    "of a tensor and a number can be traced")
+                    "tensor arguments; layers called on one argument (a tensor or a list of "
+                    "them) and Keras operations on tensors can be traced")
             structure = tf.nest.map_structure(
                 lambda t: key(t) if _is_keras_tensor(t) else t, args[0])
             inputs = [key(t) for t in tf.nest.flatten(args[0]) if _is_keras_tensor(t)]

@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from xaibench._keras import (NestedOutput, graph_inputs, graph_outputs, layer_calls,
                              layer_input_shape, producer)
+from xaibench._keras_ops import OperationCall, Selection
 
 L = tf.keras.layers
 
@@ -67,11 +68,12 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
                L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D,
                L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
                L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.UpSampling1D,
-               L.UpSampling2D, L.UpSampling3D) + MERGE_LAYERS + AFFINE_LAYERS
+               L.UpSampling2D, L.UpSampling3D, Selection) + MERGE_LAYERS + AFFINE_LAYERS
 SUPPORTED = (
     "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
     "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Add, Average, "
-    "Concatenate, Multiply (gating), Rescaling, Normalization; BatchNormalization directly "
+    "Concatenate, Multiply (gating), Rescaling, Normalization, arithmetic with a constant "
+    "(x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization directly "
     "after a kernel layer (folded), elsewhere kept as an affine layer; ReLU/Activation "
     "directly after a kernel layer with linear activation, after a merge or after a kept "
     "batch norm; Dropout, GaussianNoise and the Random* augmentation layers (identities at "
@@ -319,6 +321,10 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):
             raise _unsupported(layer, "a softmax is only supported as the last layer")
+        elif isinstance(layer, OperationCall):
+            raise _unsupported(layer, f"it is the operation {layer.operation} applied to a "
+                                      "Keras tensor, which has no relevance rule (arithmetic "
+                                      "with a constant, indexing and stacking have)")
         else:
             raise _unsupported(layer, "no relevance rule is defined for this layer type")
         src = _remove(nodes, n)                 # folded or merged

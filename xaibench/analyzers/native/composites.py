@@ -27,6 +27,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from xaibench._keras_ops import Selection
 from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.graph import NestedOutput
@@ -43,7 +44,7 @@ MAX_POOLING = (L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.GlobalMaxPoolin
                L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
 RESHAPING = (L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
              L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.Concatenate,
-             L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.RepeatVector)
+             L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.RepeatVector, Selection)
 IDENTITIES = IDENTITY_LAYERS
 ELEMENTWISE = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax)
 AFFINE = tuple(c for c in (getattr(L, "Rescaling", None), getattr(L, "Normalization", None))
@@ -100,12 +101,13 @@ def only_relu(layer) -> bool:
 def input_calls(graph) -> set:
     """Indices of the calls whose every input comes from the model input, through
     Flatten / Permute / Reshape only (iNNvestigate's ``is_input_layer``), and also through
-    padding, cropping and ``Rescaling`` / ``Normalization`` (which ResNet50, DenseNet121
-    and EfficientNet put before their first conv; iNNvestigate cannot analyze these):
+    padding, cropping, indexing and ``Rescaling`` / ``Normalization`` / arithmetic with a
+    constant (which ResNet50, DenseNet121, EfficientNet and ``preprocess_input`` put before
+    the first conv; iNNvestigate cannot analyze these):
     the input-layer rule (flat, bounds) applies to the first kernel layer's input."""
     producer = {k: i for i, call in enumerate(graph.calls) for k in call.outputs}
     skip = (L.Flatten, L.Permute, L.Reshape, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D,
-            L.Cropping1D, L.Cropping2D, L.Cropping3D) + AFFINE
+            L.Cropping1D, L.Cropping2D, L.Cropping3D, Selection) + AFFINE
 
     def from_input(key):
         if key == graph.input:
