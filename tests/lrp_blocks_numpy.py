@@ -291,6 +291,36 @@ def post_activation_bn(model, x, cls, rule):
     return R.reshape(shape), out
 
 
+def resize_matrix(layer, in_shape):
+    """``(J, out shape)``: a resizing layer as the matrix of z = a J, read column by column
+    from the layer applied to the unit images."""
+    n = int(np.prod(in_shape))
+    unit = np.eye(n, dtype=np.float32).reshape((n,) + tuple(in_shape))
+    out = np.asarray(layer(unit)).astype(np.float64)
+    return out.reshape(n, -1), out.shape[1:]
+
+
+def resized(model, x, cls, rule):
+    """conv (ReLU) -> Resizing (bilinear) -> conv (ReLU) -> Flatten -> dense: the resizing
+    a weight-free linear layer under the z rule, like average pooling (of the first conv's
+    activations >= 0: its z is not near-cancelled)."""
+    g = model.get_layer
+    c0 = conv(g("c0"), x.shape)
+    J, shape = resize_matrix(g("resize"), c0.out_shape)
+    c1 = conv(g("c1"), shape)
+    d = dense(g("logits"))
+    a0 = x.reshape(-1).astype(np.float64)
+    a1 = relu(c0(a0))
+    r = a1 @ J
+    a2 = relu(c1(r))
+    out = d(a2)
+    R = d.lrp(rule, a2, start(out, cls))
+    R = c1.lrp(rule, r, R)
+    R = z_no_bias(a1, J, R)
+    R = c0.lrp(rule, a0, R)
+    return R.reshape(x.shape), out
+
+
 def relu6_block(model, x, cls, rule):
     """1x1 expand conv-BN-ReLU6, 3x3 project conv-BN, identity ``Add``, Flatten, dense
     (MobileNetV2's inverted residual without the depthwise step)."""

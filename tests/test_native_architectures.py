@@ -320,6 +320,14 @@ def post_activation_bn_block():
     return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(h))
 
 
+def resizing_block():
+    inp = L.Input((4, 4, 2))
+    h = L.Conv2D(3, 3, padding="same", activation="relu", name="c0")(inp)
+    h = L.Resizing(6, 6, name="resize")(h)                            # bilinear
+    h = L.Conv2D(3, 3, padding="same", activation="relu", name="c1")(h)
+    return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(L.Flatten()(h)))
+
+
 def relu6_block():
     inp = L.Input((4, 4, 2))
     h = L.Conv2D(5, 1, use_bias=False, name="expand")(inp)
@@ -353,6 +361,7 @@ BLOCKS = {   # name: (Keras block, numpy reference, input scale)
     "residual_add": (residual_block, nb.residual, 1.0),
     "dense_concatenate_preact_bn": (dense_block, nb.dense_block, 1.0),
     "post_activation_bn": (post_activation_bn_block, nb.post_activation_bn, 1.0),
+    "resizing_bilinear": (resizing_block, nb.resized, 1.0),
     "relu6": (relu6_block, nb.relu6_block, 6.0),
     "squeeze_excite_multiply": (squeeze_excite_block, nb.squeeze_excite, 1.0),
     "depthwise": (depthwise_block, nb.depthwise_block, 2.0),
@@ -527,6 +536,30 @@ def test_preprocess_input_inside_the_model_passes_relevance_through(mode, name):
     want = want[..., ::-1] if mode == "caffe" and name != "grad_cam" else want
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_transfer_learning_tutorial_model(fast):
+    """TensorFlow's transfer-learning tutorial model: augmentation (a nested Sequential),
+    ``mobilenet_v2.preprocess_input``, a nested MobileNetV2 base called with
+    ``training=False``, pooling, dropout, one logit. Grad-CAM finds the base's last block;
+    LRP equals the bare base + head on the preprocessed images (x / 127.5 - 1 passes
+    relevance through)."""
+    tf.keras.utils.set_random_seed(18)
+    base = A.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None, alpha=0.35)
+    head = L.Dense(1, name="logit")
+    inp = L.Input((32, 32, 3))
+    h = tf.keras.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.2)])(inp)
+    h = base(A.mobilenet_v2.preprocess_input(h), training=False)
+    model = tf.keras.Model(inp, head(L.Dropout(0.2)(L.GlobalAveragePooling2D()(h))))
+    bare_in = L.Input((32, 32, 3))
+    bare = tf.keras.Model(bare_in, head(L.GlobalAveragePooling2D()(base(bare_in))))
+    x = np.random.default_rng(19).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert xb.create_analyzer("grad_cam", model).layer_name == "out_relu"
+    for name in ("lrp.epsilon", "lrp.sequential_preset_a_flat"):
+        got = xb.create_analyzer(name, model).analyze(x, neuron_selection=[0, 0])
+        want = xb.create_analyzer(name, bare).analyze(x / 127.5 - 1.0, neuron_selection=[0, 0])
+        assert np.abs(want).max() > 0
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
 
 
 def test_other_operations_trace_for_grad_cam_and_are_refused_by_lrp():

@@ -172,6 +172,8 @@ def test_model_without_softmax_is_kept_as_is():
               L.Flatten(), L.Dense(2)], "sg", "Activation"),
     (lambda: [L.Conv2D(2, 3, name="c"), L.BatchNormalization(axis=1, name="bn1"),
               L.Flatten(), L.Dense(2)], "bn1", "BatchNormalization"),   # not over channels
+    (lambda: [L.Resizing(8, 8, interpolation="bicubic", name="rs"), L.Conv2D(2, 3),
+              L.Flatten(), L.Dense(2)], "rs", "Resizing"),     # negative interpolation weights
 ])
 def test_unsupported_layers_are_named(build, layer_name, kind):
     model = tf.keras.Sequential([L.Input((6, 6, 1))] + build())

@@ -68,10 +68,15 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
                L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D,
                L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
                L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.UpSampling1D,
-               L.UpSampling2D, L.UpSampling3D, Selection) + MERGE_LAYERS + AFFINE_LAYERS
+               L.UpSampling2D, L.UpSampling3D, L.Resizing, Selection
+               ) + MERGE_LAYERS + AFFINE_LAYERS
+#: image resizing whose output is a convex combination of input pixels (weights >= 0,
+#: no constant): a weight-free linear layer like average pooling
+LINEAR_RESIZING = ("bilinear", "nearest", "area")
 SUPPORTED = (
     "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
-    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Add, Average, "
+    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing (bilinear, "
+    "nearest, area), Add, Average, "
     "Concatenate, Multiply (gating), Rescaling, Normalization, arithmetic with a constant "
     "(x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization directly "
     "after a kernel layer (folded), elsewhere kept as an affine layer; ReLU/Activation "
@@ -222,6 +227,13 @@ def _keeps_activation(nodes: dict, key: str) -> bool:
             or _linear_producer(nodes, key) is not None)
 
 
+def _convex_resizing(layer) -> bool:
+    """A ``Resizing`` whose outputs are convex combinations of its input pixels."""
+    cfg = layer.get_config()
+    padded = cfg.get("pad_to_aspect_ratio") and cfg.get("fill_value", 0.0) != 0.0
+    return cfg.get("interpolation") in LINEAR_RESIZING and not padded
+
+
 def _channels_last(layer) -> bool:
     """A batch norm over the last axis, or a kernel layer with channels last."""
     if not isinstance(layer, L.BatchNormalization):
@@ -317,6 +329,10 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
                                           "Normalization or a kept batch norm; it cannot "
                                           "follow pooling or a layer that has an activation "
                                           "already", _NOT_HERE)
+        elif isinstance(layer, L.Resizing) and not _convex_resizing(layer):
+            raise _unsupported(layer, "Resizing is read as a weight-free linear layer for "
+                                      f"interpolation {', '.join(LINEAR_RESIZING)} without "
+                                      "padding by a non-zero fill value")
         elif isinstance(layer, KERNEL_LAYERS + LINEAR_LAYERS) or isinstance(layer, PASS_LAYERS):
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):

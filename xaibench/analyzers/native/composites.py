@@ -8,7 +8,7 @@ handles, so the numbers are the same:
 * kernel layers: the first matching ``(condition, rule)``; the input layer's rule
   and ``until_layer_idx`` rules take precedence;
 * batch norm: ``bn_layer_rule`` on the affine map, or iNNvestigate's default;
-* average pooling and ``Add``: the z rule over the summands;
+* average pooling, ``Resizing`` and ``Add``: the z rule over the summands;
 * ``Activation`` layers: relevance passes unchanged; every other layer
   (max pooling, Flatten, Reshape, Concatenate, padding, cropping): the gradient.
 
@@ -40,6 +40,8 @@ CONV_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.SeparableConv1D, L.SeparableConv2
                L.DepthwiseConv2D)
 AVERAGE_POOLING = (L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
                    L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D)
+#: image resizing read as a weight-free linear layer (prepare admits the convex kinds)
+RESAMPLING = (L.Resizing,)
 MAX_POOLING = (L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.GlobalMaxPooling1D,
                L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
 RESHAPING = (L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
@@ -107,7 +109,7 @@ def input_calls(graph) -> set:
     the input-layer rule (flat, bounds) applies to the first kernel layer's input."""
     producer = {k: i for i, call in enumerate(graph.calls) for k in call.outputs}
     skip = (L.Flatten, L.Permute, L.Reshape, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D,
-            L.Cropping1D, L.Cropping2D, L.Cropping3D, Selection) + AFFINE
+            L.Cropping1D, L.Cropping2D, L.Cropping3D, Selection) + RESAMPLING + AFFINE
 
     def from_input(key):
         if key == graph.input:
@@ -123,7 +125,7 @@ def input_calls(graph) -> set:
 
 #: layers whose output is >= 0 when every input is (they move, select, pad with 0 or
 #: average values)
-KEEPS_SIGN = MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES + (
+KEEPS_SIGN = MAX_POOLING + AVERAGE_POOLING + RESAMPLING + RESHAPING + IDENTITIES + (
     L.Add, L.Average, L.Maximum, NestedOutput)
 
 
@@ -206,7 +208,7 @@ class LRPComposite:
         if isinstance(layer, L.BatchNormalization):
             return M.BatchNormDefault() if self.bn_rule is None else \
                 M.AffineRule(R.rule_from(self.bn_rule))
-        if isinstance(layer, AVERAGE_POOLING) or isinstance(layer, (L.Add, L.Average)):
+        if isinstance(layer, AVERAGE_POOLING + RESAMPLING + (L.Add, L.Average)):
             return M.ZSum()
         if isinstance(layer, L.Activation) or isinstance(layer, ELEMENTWISE + AFFINE + IDENTITIES
                                                                 + (NestedOutput,)):
@@ -219,7 +221,7 @@ class LRPComposite:
 def deep_taylor_mappings(graph, bounds=None) -> list:
     """iNNvestigate's ``DeepTaylor`` (Montavon et al. 2017): alpha1-beta0 ignoring biases
     (z+) on every kernel layer (w^2 on a kernel layer without activation attribute),
-    the plain gradient through ReLUs, pooling, ``Add``, ``Concatenate`` and reshapes
+    the plain gradient through ReLUs, pooling, resizing, ``Add``, ``Concatenate`` and reshapes
     (iNNvestigate's "scaling ignored" at ``Add``), w^2 on batch norm, and
     ``bounds=(low, high)``: the z^B rule on the input layer (``deep_taylor.bounded``).
     Beyond iNNvestigate: ``Average`` split by the z rule, ``Multiply`` gating to the
@@ -244,8 +246,9 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
             out.append(M.KernelRule(rule, layer, i in nonnegative))
         elif isinstance(layer, L.BatchNormalization):
             out.append(M.AffineRule(R.WSquare()))
-        elif isinstance(layer, MAX_POOLING + AVERAGE_POOLING + RESHAPING + IDENTITIES
-                        + (L.Add, L.InputLayer, NestedOutput)) or is_relu_like(layer):
+        elif isinstance(layer, MAX_POOLING + AVERAGE_POOLING + RESAMPLING + RESHAPING
+                        + IDENTITIES + (L.Add, L.InputLayer, NestedOutput)) \
+                or is_relu_like(layer):
             out.append(M.Gradient())
         elif isinstance(layer, L.Average):
             out.append(M.ZSum())
