@@ -101,6 +101,16 @@ def test_changed_config_in_the_same_folder_is_refused(uninterrupted):
         run(from_mapping(changed), str(uninterrupted), progress=False)
 
 
+def test_an_analyzer_setting_the_model_refuses_stops_the_run_before_any_shard(tmp_path):
+    """The gradient shards come first in the plan; a Grad-CAM layer the model does not have
+    is still refused before them, with the layers it does have."""
+    config = dict(CONFIG, analyzers=["gradient", {"name": "grad_cam",
+                                                  "params": {"layer": "conv_9"}}])
+    with pytest.raises(ValueError, match=r"layer 'conv_9' is not a layer of model"):
+        run(from_mapping(config), str(tmp_path / "run"), progress=False)
+    assert shards_done(tmp_path / "run") == 0
+
+
 def test_rerun_of_a_finished_run_adds_nothing(uninterrupted):
     before = table(uninterrupted)
     run(from_mapping(CONFIG), str(uninterrupted), progress=False).close()

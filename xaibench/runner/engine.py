@@ -153,11 +153,13 @@ def run(config: RunConfig, out: str, progress: bool = True, restart: bool = Fals
         todo = [s for s in shards if s.id not in done]
         log.info("run %s: %d shards, %d done, %d to do", config.digest(), len(shards),
                  len(shards) - len(todo), len(todo))
+        computer = ShardComputer(config, model, data)
+        computer.create_analyzers({s.analyzer for s in todo})   # bad settings: before work
         _start_counting(bar, total=sum(s.stop - s.start for s in shards),
                         done=sum(s.stop - s.start for s in shards if s.id in done))
         with outer_bar():
             if client is None:
-                _run_shards(todo, store, config, data, model, bar, log)
+                _run_shards(todo, store, computer, bar, log)
             else:
                 from xaibench.runner.distributed import run_shards
 
@@ -199,11 +201,19 @@ class ShardComputer:
             self._range, self._part = (shard.start, shard.stop), part
         return self._part
 
+    def create_analyzers(self, labels) -> None:
+        """Create the analyzers of the steps ``labels`` (the baseline needs none) now, so
+        that a setting the model refuses (a Grad-CAM layer it does not have, a layer no
+        rule covers) stops the run before any shard."""
+        from xaibench.analyzers import create_analyzer
+
+        for label in sorted(set(labels) - {BASELINE} - set(self.analyzers)):
+            step = self.steps[label]
+            self.analyzers[label] = create_analyzer(step.name, self.model, **step.params)
+
     def compute(self, shard: Shard):
         """``(rows, heatmaps or None, seconds)`` of ``shard``; heatmaps only when the config
         saves them."""
-        from xaibench.analyzers import create_analyzer
-
         t0 = time.perf_counter()
         part = self._part_of(shard)
         ctx = Context(self.model, part.x, part.y, part.boxes, part.masks, self.config.seed,
@@ -213,8 +223,7 @@ class ShardComputer:
         else:
             step = self.steps[shard.analyzer]
             ctx.analyzer, ctx.analyzer_params = step.name, dict(step.params)
-            if step.label not in self.analyzers:
-                self.analyzers[step.label] = create_analyzer(step.name, self.model, **step.params)
+            self.create_analyzers([step.label])
             R = self.analyzers[step.label].analyze(ctx.x, neuron_selection=ctx.y)
             rows = [(shard.start + i, step.label, metric.label, s, k, v)
                     for metric in self.config.metrics
@@ -223,9 +232,8 @@ class ShardComputer:
         return rows, (R if self.config.save_heatmaps else None), seconds
 
 
-def _run_shards(todo, store, config, data, model, bar, log):
+def _run_shards(todo, store, computer, bar, log):
     """Run each shard of ``todo`` in this process and commit it."""
-    computer = ShardComputer(config, model, data)
     for shard in todo:
         rows, R, seconds = computer.compute(shard)
         store.write_shard(shard, rows, seconds, R)
