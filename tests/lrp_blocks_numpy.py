@@ -151,8 +151,17 @@ def _bias(layer, n):
 
 
 def conv(layer, in_shape, bn=None):
-    """A Conv2D (``bn``: the batch norm folded into it by hand)."""
+    """A Conv2D (``bn``: the batch norm folded into it by hand); a grouped one as the full
+    kernel that is zero between an output channel's group and the other inputs."""
     kernel = layer.kernel.numpy().astype(np.float64)
+    groups = getattr(layer, "groups", 1)
+    if groups > 1:
+        kh, kw, per_group, out = kernel.shape
+        full = np.zeros((kh, kw, per_group * groups, out))
+        for o in range(out):
+            g = o // (out // groups)
+            full[:, :, g * per_group:(g + 1) * per_group, o] = kernel[..., o]
+        kernel = full
     W, M, out = conv_matrix(kernel, in_shape, layer.strides, layer.padding)
     b = _bias(layer, out[2])
     return _fold(W, b, M, out, bn)
@@ -318,6 +327,23 @@ def resized(model, x, cls, rule):
     R = c1.lrp(rule, r, R)
     R = z_no_bias(a1, J, R)
     R = c0.lrp(rule, a0, R)
+    return R.reshape(x.shape), out
+
+
+def grouped(model, x, cls, rule):
+    """grouped conv-BN-ReLU (2 groups), grouped 1x1 conv (ReLU), Flatten, dense (RegNet's
+    and ResNeXt's grouped convolutions)."""
+    g = model.get_layer
+    c1 = conv(g("c1"), x.shape, g("bn1"))
+    c2 = conv(g("c2"), c1.out_shape)
+    d = dense(g("logits"))
+    a0 = x.reshape(-1).astype(np.float64)
+    a1 = relu(c1(a0))
+    a2 = relu(c2(a1))
+    out = d(a2)
+    R = d.lrp(rule, a2, start(out, cls))
+    R = c2.lrp(rule, a1, R)
+    R = c1.lrp(rule, a0, R)
     return R.reshape(x.shape), out
 
 

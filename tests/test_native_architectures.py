@@ -328,6 +328,14 @@ def resizing_block():
     return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(L.Flatten()(h)))
 
 
+def grouped_block():
+    inp = L.Input((4, 4, 4))
+    h = L.Conv2D(6, 3, padding="same", groups=2, use_bias=False, name="c1")(inp)
+    h = L.ReLU()(L.BatchNormalization(name="bn1")(h))
+    h = L.Conv2D(4, 1, groups=2, activation="relu", name="c2")(h)
+    return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(L.Flatten()(h)))
+
+
 def relu6_block():
     inp = L.Input((4, 4, 2))
     h = L.Conv2D(5, 1, use_bias=False, name="expand")(inp)
@@ -362,6 +370,7 @@ BLOCKS = {   # name: (Keras block, numpy reference, input scale)
     "dense_concatenate_preact_bn": (dense_block, nb.dense_block, 1.0),
     "post_activation_bn": (post_activation_bn_block, nb.post_activation_bn, 1.0),
     "resizing_bilinear": (resizing_block, nb.resized, 1.0),
+    "grouped_conv": (grouped_block, nb.grouped, 1.0),
     "relu6": (relu6_block, nb.relu6_block, 6.0),
     "squeeze_excite_multiply": (squeeze_excite_block, nb.squeeze_excite, 1.0),
     "depthwise": (depthwise_block, nb.depthwise_block, 2.0),

@@ -59,7 +59,13 @@ class _Conv(LinearLayer):
 
     def apply(self, layer, x, kernels, bias=None):
         (w,) = kernels
-        z = layer.convolution_op(x, w)
+        groups = getattr(layer, "groups", 1)
+        if groups == 1:
+            z = layer.convolution_op(x, w)
+        else:       # one convolution per group: TensorFlow has no CPU gradient of a grouped one
+            z = tf.concat([layer.convolution_op(a, k) for a, k in
+                           zip(tf.split(x, groups, axis=-1), tf.split(w, groups, axis=-1))],
+                          axis=-1)
         return z if bias is None else self.add_bias(layer, z, bias)
 
     def add_bias(self, layer, z, bias):
@@ -67,7 +73,8 @@ class _Conv(LinearLayer):
         return tf.nn.bias_add(z, bias, data_format=fmt)
 
     def exact_forward(self, layer, x):
-        return _channels_last(layer)      # the layer's convolution_op, then the bias
+        # the layer's convolution_op, then the bias
+        return _channels_last(layer) and getattr(layer, "groups", 1) == 1
 
 
 class _Depthwise(LinearLayer):
@@ -108,9 +115,8 @@ def linear_of(layer) -> LinearLayer | None:
         return _Depthwise() if _channels_last(layer) else None
     if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)) and not isinstance(
             layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)):
-        if getattr(layer, "groups", 1) != 1 or layer.padding == "causal":
-            return None
-        return _Conv()
+        grouped_first = getattr(layer, "groups", 1) != 1 and not _channels_last(layer)
+        return None if layer.padding == "causal" or grouped_first else _Conv()
     return None
 
 
