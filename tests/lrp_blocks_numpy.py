@@ -347,6 +347,49 @@ def grouped(model, x, cls, rule):
     return R.reshape(x.shape), out
 
 
+def layer_norm(layer, a, shape):
+    """LayerNormalization over the channels with sigma held fixed (the LN-rule of Ali et
+    al. 2022) as one linear map z = a W + b: per pixel diag(gamma / sigma) (I - 1/C)."""
+    p = a.reshape(-1, shape[-1])
+    c = shape[-1]
+    sigma = np.sqrt(p.var(axis=1) + layer.epsilon)
+    gamma = layer.gamma.numpy().astype(np.float64)
+    beta = layer.beta.numpy().astype(np.float64)
+    n = p.size
+    W = np.zeros((n, n))
+    for i, s in enumerate(sigma):
+        block = (np.eye(c) - 1.0 / c) * (gamma / s)[None, :]
+        W[i * c:(i + 1) * c, i * c:(i + 1) * c] = block
+    M = W != 0
+    return Linear(W, np.tile(beta, len(sigma)), M, shape)
+
+
+def layer_norm_block(model, x, cls, rule):
+    """conv -> LayerNormalization -> Dense (per pixel, ReLU) -> Flatten -> dense
+    (ConvNeXt's block in small): the LN's rule is the z rule whatever the composite."""
+    g = model.get_layer
+    c1 = conv(g("c1"), x.shape)
+    pw = g("pw")
+    Wp = pw.kernel.numpy().astype(np.float64)
+    h, w, c = c1.out_shape
+    P = np.kron(np.eye(h * w), Wp)                  # the per-pixel dense as one matrix
+    pwl = Linear(P, np.tile(pw.bias.numpy().astype(np.float64), h * w),
+                 np.kron(np.eye(h * w, dtype=bool), np.ones(Wp.shape, dtype=bool)),
+                 (h, w, Wp.shape[1]))
+    d = dense(g("logits"))
+    a0 = x.reshape(-1).astype(np.float64)
+    a1 = c1(a0)
+    ln = layer_norm(g("ln"), a1, c1.out_shape)
+    y = ln(a1)
+    a2 = relu(pwl(y))
+    out = d(a2)
+    R = d.lrp(rule, a2, start(out, cls))
+    R = pwl.lrp(rule, y, R)
+    R = z_rule(a1, ln.W, ln.b, ln.M, R)
+    R = c1.lrp(rule, a0, R)
+    return R.reshape(x.shape), out
+
+
 def relu6_block(model, x, cls, rule):
     """1x1 expand conv-BN-ReLU6, 3x3 project conv-BN, identity ``Add``, Flatten, dense
     (MobileNetV2's inverted residual without the depthwise step)."""

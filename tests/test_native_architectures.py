@@ -51,10 +51,12 @@ ARCHS = {
     # operation nodes / Keras 2 TFOpLambda layers, traced as Rescaling layers
     "MobileNetV3Small": lambda: A.MobileNetV3Small(weights=None, input_shape=(32, 32, 3),
                                                    classes=10),
+    # grouped 7x7 convolutions, LayerNormalization (the LN-rule), GELU, LayerScale
+    "ConvNeXtTiny": lambda: A.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), classes=10),
 }
 #: swish / sigmoid gates (EfficientNet), Keras 3's hard_silu activation (MobileNetV3; Keras 2
 #: builds its hard swish as x * relu6(x + 3) / 6): Deep Taylor refuses
-NON_RELU = ("EfficientNetB0",) + (("MobileNetV3Small",) if is_keras3() else ())
+NON_RELU = ("EfficientNetB0", "ConvNeXtTiny") + (("MobileNetV3Small",) if is_keras3() else ())
 
 #: the parameters the names need
 PARAMS = {
@@ -231,7 +233,8 @@ def test_grad_cam_default_layer_is_the_last_block_before_the_head(arch):
 @pytest.mark.parametrize("arch", NON_RELU)
 def test_deep_taylor_refuses_non_relu_architectures(arch):
     model, _, _, _ = built(arch)
-    with pytest.raises(ValueError, match="only supports ReLU.*(swish|silu)"):
+    with pytest.raises(ValueError, match=r"only supports ReLU.*(swish|silu)|LayerNormalization "
+                                         r"has no Deep Taylor rule.*accept it: LRP\."):
         xb.create_analyzer("deep_taylor", model)
 
 
@@ -336,6 +339,13 @@ def grouped_block():
     return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(L.Flatten()(h)))
 
 
+def layer_norm_block():
+    inp = L.Input((3, 3, 2))
+    h = L.LayerNormalization(name="ln")(L.Conv2D(4, 3, padding="same", name="c1")(inp))
+    h = L.Dense(3, activation="relu", name="pw")(h)
+    return tf.keras.Model(inp, L.Dense(4, activation="softmax", name="logits")(L.Flatten()(h)))
+
+
 def relu6_block():
     inp = L.Input((4, 4, 2))
     h = L.Conv2D(5, 1, use_bias=False, name="expand")(inp)
@@ -371,6 +381,7 @@ BLOCKS = {   # name: (Keras block, numpy reference, input scale)
     "post_activation_bn": (post_activation_bn_block, nb.post_activation_bn, 1.0),
     "resizing_bilinear": (resizing_block, nb.resized, 1.0),
     "grouped_conv": (grouped_block, nb.grouped, 1.0),
+    "layer_norm": (layer_norm_block, nb.layer_norm_block, 1.0),
     "relu6": (relu6_block, nb.relu6_block, 6.0),
     "squeeze_excite_multiply": (squeeze_excite_block, nb.squeeze_excite, 1.0),
     "depthwise": (depthwise_block, nb.depthwise_block, 2.0),
@@ -605,7 +616,8 @@ def _after_add(layer):
 
 
 @pytest.mark.parametrize("build,layer_name,kind,accepted", [
-    (lambda: _after_add(L.LayerNormalization(name="ln")), "ln", "LayerNormalization", "none"),
+    (lambda: _after_add(L.GroupNormalization(groups=1, name="gn")), "gn", "GroupNormalization",
+     "none"),
     (lambda: _sequential(L.Conv2DTranspose(2, 3, name="up")), "up", "Conv2DTranspose", "none"),
     (lambda: _sequential(L.MaxPooling2D(), L.ReLU(name="r")), "r", "ReLU", "none"),
     (lambda: _after_add(L.Activation("swish", name="sw")), "sw", "Activation", "LRP"),

@@ -159,8 +159,8 @@ def test_model_without_softmax_is_kept_as_is():
 
 
 @pytest.mark.parametrize("build,layer_name,kind", [
-    (lambda: [L.Conv2D(2, 3, name="c"), L.LayerNormalization(name="ln"), L.Flatten(),
-              L.Dense(2)], "ln", "LayerNormalization"),
+    (lambda: [L.Conv2D(2, 3, name="c"), L.LayerNormalization(axis=1, name="ln"), L.Flatten(),
+              L.Dense(2)], "ln", "LayerNormalization"),              # not over channels
     (lambda: [L.Conv2D(2, 3, name="c"), L.MaxPooling2D(name="p"), L.ReLU(name="r"), L.Flatten(),
               L.Dense(2)], "r", "ReLU"),
     (lambda: [L.Conv2D(2, 3, activation="relu", name="c"), L.ReLU(max_value=6.0, name="r6"),
@@ -184,7 +184,8 @@ def test_unsupported_layers_are_named(build, layer_name, kind):
 
 
 def test_analyzer_refuses_unsupported_model_before_work():
-    model = tf.keras.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3), L.LayerNormalization(name="ln"),
+    model = tf.keras.Sequential([L.Input((6, 6, 1)), L.Conv2D(2, 3),
+                                 L.LayerNormalization(axis=1, name="ln"),
                                  L.Flatten(), L.Dense(2)])
     with pytest.raises(UnsupportedLayerError, match="'ln'"):
         xb.create_analyzer("lrp.z", model)

@@ -60,7 +60,21 @@ IDENTITY_LAYERS = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialD
                    L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization
                    ) + AUGMENTATION_LAYERS
 MERGE_LAYERS = (L.Add, L.Average, L.Concatenate, L.Multiply)
-AFFINE_LAYERS = (L.Rescaling, L.Normalization)
+
+
+def _layer_scale() -> tuple:
+    """ConvNeXt's ``LayerScale`` (x * gamma per channel), where Keras has it."""
+    try:
+        from keras.src.applications.convnext import LayerScale
+    except ImportError:
+        return ()
+    return (LayerScale,)
+
+
+#: element-wise affine maps k x + b: relevance passes through them
+AFFINE_LAYERS = (L.Rescaling, L.Normalization) + _layer_scale()
+#: layer normalisation over the channel axis, read by the LN-rule (mappings.LayerNormLinear)
+NORMALIZING_LAYERS = (L.LayerNormalization,)
 ACTIVATION_LAYERS = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU)
 PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
                L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
@@ -69,7 +83,7 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
                L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
                L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D, L.UpSampling1D,
                L.UpSampling2D, L.UpSampling3D, L.Resizing, Selection
-               ) + MERGE_LAYERS + AFFINE_LAYERS
+               ) + MERGE_LAYERS + AFFINE_LAYERS + NORMALIZING_LAYERS
 #: image resizing whose output is a convex combination of input pixels (weights >= 0,
 #: no constant): a weight-free linear layer like average pooling
 LINEAR_RESIZING = ("bilinear", "nearest", "area")
@@ -77,7 +91,8 @@ SUPPORTED = (
     "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
     "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing (bilinear, "
     "nearest, area), Add, Average, "
-    "Concatenate, Multiply (gating), Rescaling, Normalization, arithmetic with a constant "
+    "Concatenate, Multiply (gating), Rescaling, Normalization, LayerScale, LayerNormalization "
+    "over channels, arithmetic with a constant "
     "(x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization directly "
     "after a kernel layer (folded), elsewhere kept as an affine layer; ReLU/Activation "
     "directly after a kernel layer with linear activation, after a merge or after a kept "
@@ -227,6 +242,13 @@ def _keeps_activation(nodes: dict, key: str) -> bool:
             or _linear_producer(nodes, key) is not None)
 
 
+def _channel_layer_norm(layer) -> bool:
+    """A ``LayerNormalization`` over the last axis only, with the standard deviation."""
+    axis = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    last = len(layer_input_shape(layer)) - 1
+    return axis in ([-1], [last]) and not getattr(layer, "rms_scaling", False)
+
+
 def _convex_resizing(layer) -> bool:
     """A ``Resizing`` whose outputs are convex combinations of its input pixels."""
     cfg = layer.get_config()
@@ -329,6 +351,9 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
                                           "Normalization or a kept batch norm; it cannot "
                                           "follow pooling or a layer that has an activation "
                                           "already", _NOT_HERE)
+        elif isinstance(layer, L.LayerNormalization) and not _channel_layer_norm(layer):
+            raise _unsupported(layer, "layer normalisation is read (LN-rule) over the last "
+                                      "axis without rms_scaling", _NOT_HERE)
         elif isinstance(layer, L.Resizing) and not _convex_resizing(layer):
             raise _unsupported(layer, "Resizing is read as a weight-free linear layer for "
                                       f"interpolation {', '.join(LINEAR_RESIZING)} without "

@@ -8,6 +8,7 @@ handles, so the numbers are the same:
 * kernel layers: the first matching ``(condition, rule)``; the input layer's rule
   and ``until_layer_idx`` rules take precedence;
 * batch norm: ``bn_layer_rule`` on the affine map, or iNNvestigate's default;
+* layer normalisation: the LN-rule (Ali et al. 2022, the z rule with sigma held fixed);
 * average pooling, ``Resizing`` and ``Add``: the z rule over the summands;
 * ``Activation`` layers: relevance passes unchanged; every other layer
   (max pooling, Flatten, Reshape, Concatenate, padding, cropping): the gradient.
@@ -32,7 +33,8 @@ from xaibench.analyzers.native import mappings as M
 from xaibench.analyzers.native import rules as R
 from xaibench.analyzers.native.graph import NestedOutput
 from xaibench.analyzers.native.linear import has_kernel, linear_of
-from xaibench.prepare import ANY_MODEL, IDENTITY_LAYERS, UnsupportedLayerError  # noqa: F401
+from xaibench.prepare import (ANY_MODEL, AFFINE_LAYERS, IDENTITY_LAYERS,  # noqa: F401
+                              UnsupportedLayerError)
 
 L = tf.keras.layers
 
@@ -49,8 +51,7 @@ RESHAPING = (L.Flatten, L.Reshape, L.Permute, L.ZeroPadding1D, L.ZeroPadding2D,
              L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.RepeatVector, Selection)
 IDENTITIES = IDENTITY_LAYERS
 ELEMENTWISE = (L.ReLU, L.Activation, L.LeakyReLU, L.ELU, L.PReLU, L.Softmax)
-AFFINE = tuple(c for c in (getattr(L, "Rescaling", None), getattr(L, "Normalization", None))
-               if c is not None)
+AFFINE = AFFINE_LAYERS
 
 NO_FAMILY = "none (neither LRP nor Deep Taylor has a rule for it)"
 
@@ -215,6 +216,8 @@ class LRPComposite:
             return M.PassThrough()
         if isinstance(layer, L.Multiply):
             return M.GatedSignal()
+        if isinstance(layer, L.LayerNormalization):
+            return M.LayerNormLinear()
         return M.Gradient()
 
 
@@ -264,7 +267,8 @@ def deep_taylor_mappings(graph, bounds=None) -> list:
         else:
             raise unsupported(layer, "Deep Taylor", "it handles ReLU networks of Dense/Conv, "
                               "batch norm, pooling, Add, Average, Concatenate, Multiply gating, "
-                              "Rescaling, Normalization and reshaping layers")
+                              "Rescaling, Normalization and reshaping layers",
+                              "LRP" if isinstance(layer, L.LayerNormalization) else NO_FAMILY)
     return out
 
 

@@ -133,6 +133,23 @@ class BatchNormDefault:
         return [safe_divide(x * y_minus_beta * R, d)]
 
 
+class LayerNormLinear:
+    """The LN-rule of Ali et al. (ICML 2022) for ``LayerNormalization`` over the channels:
+    the layer made linear by holding its standard deviation fixed,
+    y = gamma (x - mean(x)) / sigma + beta with sigma = sqrt(var(x) + eps) a constant, and
+    the z rule on that map, R_in = x * J^T (R / y) (J = d y / d x with sigma fixed)."""
+
+    def __call__(self, call, xs, ys, Rs):
+        ln, x, R = call.layer, xs[0], Rs[0]
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
+            y = (x - mean) / tf.stop_gradient(tf.sqrt(var + ln.epsilon))
+            y = y * ln.gamma if ln.scale else y
+            y = y + ln.beta if ln.center else y
+        return [x * tape.gradient(y, x, output_gradients=safe_divide(R, y))]
+
+
 class GatedSignal:
     """``Multiply`` gating (squeeze-and-excitation, x * sigmoid(s)): all relevance goes to
     the signal path, none to the gate. The gate is the input broadcast over the other
