@@ -341,17 +341,19 @@ def _as_layer(op, args, kwargs):
     plain = all(v is None for k, v in kwargs.items() if k != "data_format") and \
         kwargs.get("data_format") in (None, "NHWC", "NWC", "NDHWC", "channels_last")
     if kind is not None and len(args) == 2 and plain:
-        tensors = [_is_keras_tensor(a) for a in args]
-        if all(tensors) and kind in ("Add", "Multiply"):
+        is_tensor = [_is_keras_tensor(a) for a in args]
+        if all(is_tensor) and kind in ("Add", "Multiply"):
             merge = L.Add if kind == "Add" else L.Multiply
             return merge(name=op.name), (list(args),), {}
-        if tensors.count(True) == 1 and (tensors[0] or kind != "Divide"):
-            tensor = args[tensors.index(True)]
-            c = _constant(args[tensors.index(False)], tensor)
+        if is_tensor.count(True) == 1 and (is_tensor[0] or kind != "Divide"):
+            tensor = args[is_tensor.index(True)]
+            c = _constant(args[is_tensor.index(False)], tensor)
             if c is not None:
-                return ConstantArithmetic(kind, c, tensors[0], name=op.name), (tensor,), {}
-    wrapper = Selection if name in _SELECTIONS else OperationCall
+                return ConstantArithmetic(kind, c, is_tensor[0], name=op.name), (tensor,), {}
     tensors = [t for t in tf.nest.flatten((args, kwargs)) if _is_keras_tensor(t)]
+    if not tensors:
+        return op, args, kwargs
+    wrapper = Selection if name in _SELECTIONS else OperationCall
     return wrapper(op, args, kwargs, name=op.name), (tensors if len(tensors) > 1
                                                     else tensors[0],), {}
 
