@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from xaibench._keras import _is_keras_tensor
+
 L = tf.keras.layers
 
 #: ConstantArithmetic kinds -> (scale, offset) of the affine map, given c and whether the
@@ -85,7 +87,3 @@ class Selection(OperationCall):
     """A recorded operation that only moves or copies values (``x[..., ::-1]``,
     ``keras.ops.stack``): a 0/1 linear map, through which every LRP rule sends each
     value's relevance back to where the value came from."""
-
-
-def _is_keras_tensor(obj) -> bool:
-    return hasattr(obj, "_keras_history") or type(obj).__name__ == "KerasTensor"

@@ -89,15 +89,14 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
 LINEAR_RESIZING = ("bilinear", "nearest", "area")
 SUPPORTED = (
     "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
-    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing (bilinear, "
-    "nearest, area), Add, Average, "
-    "Concatenate, Multiply (gating), Rescaling, Normalization, LayerScale, LayerNormalization "
-    "over channels, arithmetic with a constant "
-    "(x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization directly "
-    "after a kernel layer (folded), elsewhere kept as an affine layer; ReLU/Activation "
-    "directly after a kernel layer with linear activation, after a merge or after a kept "
-    "batch norm; Dropout, GaussianNoise and the Random* augmentation layers (identities at "
-    "inference); a softmax as the last layer; nested models"
+    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing "
+    "(bilinear, nearest, area), Add, Average, Concatenate, Multiply (gating), Rescaling, "
+    "Normalization, LayerScale, LayerNormalization over channels, arithmetic with a "
+    "constant (x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization "
+    "directly after a kernel layer (folded), elsewhere kept as an affine layer; "
+    "ReLU/Activation directly after a kernel layer with linear activation, after a merge or "
+    "after a kept batch norm; Dropout, GaussianNoise and the Random* augmentation layers "
+    "(identities at inference); a softmax as the last layer; nested models"
 )
 #: the analyzers that need no rule per layer (any differentiable model)
 ANY_MODEL = ("gradient, input_t_gradient, smoothgrad, integrated_gradients, grad_cam, "

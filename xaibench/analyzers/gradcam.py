@@ -29,11 +29,6 @@ from xaibench.prepare import logits_model
 L = tf.keras.layers
 
 
-def _rank4_output(layer) -> bool:
-    shape = layer_output_shape(layer)
-    return not isinstance(shape, list) and len(shape) == 4
-
-
 def _ranks(graph) -> dict:
     """The rank of every call's output, by call index: the layer's own output shape, or
     for a layer traced from Python arithmetic (``a + b``: never called itself) the
@@ -164,7 +159,7 @@ class GradCAM(Analyzer):
         if not at:
             raise ValueError(f"layer {chosen.name!r} is not on the path from the input of "
                              f"model {model.name!r} to its output; choose another layer=.")
-        if not _rank4_output(chosen) or calls[at[-1]].outputs[0] == self._graph.output:
+        if _ranks(self._graph)[at[-1]] != 4 or calls[at[-1]].outputs[0] == self._graph.output:
             raise ValueError(f"layer {chosen.name!r} ({type(chosen).__name__}) has output shape "
                              f"{layer_output_shape(chosen)}; Grad-CAM needs a layer with feature "
                              "maps (N, u, v, K) before the classifier head.")
