@@ -100,3 +100,32 @@ def test_bad_input_is_refused_before_any_model_call():
     with pytest.raises(ValueError, match="heatmap must have x's shape"):
         xb.evaluate.abpc(model, x, R[:, 1:])
     assert CountCalls.calls == 0
+
+
+def test_grey_images_without_a_channel_axis(linear):
+    """A model of (N, H, W) grey images (``Input((H, W))``): the curves keep the closed form
+    (deletion at step k = sum of the relevance not yet removed), and every metric that
+    perturbs images equals that of the same model taking (N, H, W, 1)."""
+    channel, w, x = linear
+    grey, xg, Rg = linear_model(w[..., 0]), x[..., 0], (w * x)[..., 0]
+    out = xb.evaluate.insertion_deletion(grey, xg, Rg, y=0, steps=12, output="logit")
+    s = np.sort(Rg[0].ravel())[::-1].astype(np.float64)
+    np.testing.assert_allclose(out["deletion"][0], s.sum() - np.concatenate(
+        [[0], np.cumsum(s)])[np.arange(13) * 4], atol=1e-4)
+    mask = np.zeros((3, H, W), bool)
+    mask[:, 2:5, 1:4] = True
+    for metric in (
+            lambda m, x, R: xb.evaluate.insertion_deletion(m, x, R, steps=12),
+            lambda m, x, R: xb.evaluate.perturbation_curve(m, x, R, region=2, steps=6, seed=1),
+            lambda m, x, R: xb.evaluate.road(m, x, R, fractions=(0.2, 0.5), seed=1),
+            lambda m, x, R: xb.evaluate.faithfulness_correlation(m, x, R, subset_size=6,
+                                                                 runs=8, seed=1),
+            lambda m, x, R: xb.evaluate.confidence_drop(m, x, R, seed=1),
+            lambda m, x, R: xb.evaluate.kept_score(m, x, R),
+            lambda m, x, R: xb.evaluate.object_occlusion(m, x, masks=mask)):
+        got, want = (r if isinstance(r, dict) else vars(r) for r in
+                     (metric(grey, xg, Rg), metric(channel, x, w * x)))
+        arrays = [k for k, v in want.items() if isinstance(v, np.ndarray) and v.dtype != object]
+        assert len(arrays) >= 2
+        for key in arrays:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-6, err_msg=key)

@@ -166,7 +166,7 @@ def test_gradcam_layer_choice_and_errors(model):
     with pytest.raises(TypeError, match="layer name"):
         xb.create_analyzer("grad_cam", model, layer=3)
     dense = tf.keras.Sequential([L.Input((4, 4, 1)), L.Flatten(), L.Dense(2)])
-    with pytest.raises(ValueError, match="no Conv2D"):
+    with pytest.raises(ValueError, match="no 2-D convolution"):
         xb.create_analyzer("grad_cam", dense)
     with pytest.raises(ValueError, match="out of range"):
         xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=3)
@@ -222,3 +222,54 @@ def test_gradcam_names_a_layer_by_path_where_names_repeat():
     np.testing.assert_array_equal(
         xb.create_analyzer("grad_cam", model, layer="second/conv").analyze(x), default)
     assert not np.array_equal(first, default)
+
+
+def _tape_gradcam(model, layer, x, selection):
+    """Eq. 1-2 from Keras' own forward pass of ``model`` to ``layer``'s maps and the
+    logits, the gradient by ``tf.GradientTape``; upsampled by :func:`upsample_bilinear`."""
+    both = tf.keras.Model(model.input, [model.get_layer(layer).output, model.output])
+    with tf.GradientTape() as tape:
+        A, logits = both(x)
+        y = tf.gather(logits, selection, axis=1, batch_dims=1)
+    grads = tape.gradient(y, A).numpy().astype(np.float64)
+    cam = np.maximum(np.einsum("nk,nuvk->nuv", grads.mean(axis=(1, 2)),
+                               A.numpy().astype(np.float64)), 0)
+    return upsample_bilinear(cam, x.shape[1], x.shape[2])
+
+
+def test_gradcam_on_a_model_with_attention():
+    """A layer called on several tensors (attention over conv patches) is called as
+    recorded: Grad-CAM at the patch convolution (the default: the last 4-D maps) equals
+    eq. 1-2 on Keras' own forward pass; LRP refuses the attention layer by name."""
+    tf.keras.utils.set_random_seed(8)
+    inp = L.Input((8, 8, 3))
+    patches = L.Conv2D(6, 2, strides=2, activation="relu", name="patches")(inp)
+    tokens = L.Reshape((16, 6))(patches)
+    attended = L.MultiHeadAttention(2, 3, name="attention")(tokens, tokens)
+    h = L.GlobalAveragePooling1D()(L.LayerNormalization()(L.Add()([tokens, attended])))
+    model = tf.keras.Model(inp, L.Dense(3)(h))
+    x = np.random.RandomState(9).normal(0, 1, (3, 8, 8, 3)).astype(np.float32)
+    sel = np.array([0, 1, 2])
+    R = xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=sel)
+    ref = _tape_gradcam(model, "patches", x, sel)
+    assert ref.max() > 0
+    np.testing.assert_allclose(R[..., 0], ref, rtol=1e-5, atol=1e-6 * ref.max())
+    with pytest.raises(ValueError, match=r"'attention' of type MultiHeadAttention .* no "
+                                         r"relevance rule"):
+        xb.create_analyzer("lrp.epsilon", model)
+
+
+def test_gradcam_default_is_a_depthwise_or_separable_convolution():
+    """On a model whose only convolutions are depthwise / separable, the default maps are
+    the last one's (after its activation), as eq. 1-2 on Keras' forward pass give them."""
+    tf.keras.utils.set_random_seed(10)
+    inp = L.Input((8, 8, 2))
+    h = L.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(inp)
+    h = L.SeparableConv2D(4, 3, padding="same", name="sep")(h)
+    h = L.Activation("relu", name="sep_relu")(h)
+    model = tf.keras.Model(inp, L.Dense(3)(L.GlobalAveragePooling2D()(h)))
+    x = np.random.RandomState(11).normal(0, 1, (2, 8, 8, 2)).astype(np.float32)
+    R = xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=[1, 2])
+    ref = _tape_gradcam(model, "sep_relu", x, np.array([1, 2]))
+    assert ref.max() > 0
+    np.testing.assert_allclose(R[..., 0], ref, rtol=1e-5, atol=1e-6 * ref.max())

@@ -23,6 +23,7 @@ model once per architecture).
 """
 import importlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -505,7 +506,11 @@ def _augmented(augment: bool):
                       L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.3)):
             h = layer(h)
     h = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(h)
-    h = L.GaussianNoise(0.1)(L.MaxPooling2D()(h)) if augment else L.MaxPooling2D()(h)
+    h = L.MaxPooling2D()(h)
+    if augment:     # keras.layers.AlphaDropout: Keras 3's tf.keras names a legacy class so
+        for layer in (L.GaussianNoise(0.1), L.SpatialDropout2D(0.3), L.GaussianDropout(0.2),
+                      keras.layers.AlphaDropout(0.2), L.ActivityRegularization(0.1)):
+            h = layer(h)
     h = L.Conv2D(4, 3, activation="relu", name="c2")(h)
     return tf.keras.Model(inp, L.Dense(3, activation="softmax", name="d")(L.Flatten()(h)))
 
@@ -514,8 +519,8 @@ def _augmented(augment: bool):
                                   "lrp.sequential_preset_a_flat", "grad_cam",
                                   "guided_backprop", "gradient"])
 def test_augmentation_layers_are_identities(fast, name):
-    """Keras' ``Random*`` augmentation layers and ``GaussianNoise`` are identities at
-    inference: the heatmaps are those of the same model without them."""
+    """Keras' ``Random*`` augmentation layers, ``GaussianNoise`` and the dropout layers are
+    identities at inference: the heatmaps are those of the same model without them."""
     with_aug, without = _augmented(True), _augmented(False)
     with_aug.set_weights(without.get_weights())
     x = np.random.default_rng(13).uniform(0, 1, (2, 8, 8, 3)).astype("float32")

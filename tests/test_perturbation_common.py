@@ -110,3 +110,33 @@ def test_fused_perturbation_equals_the_unfused_one(name, params, monkeypatch):
     plain = xb.create_analyzer(name, model, batch_size=16, **params)
     assert plain.kernel._perturb == plain._perturb
     np.testing.assert_allclose(fused.analyze(x), plain.analyze(x), rtol=1e-4, atol=1e-6)
+
+
+def test_grey_images_without_a_channel_axis():
+    """A model of (N, H, W) images (an MLP on ``Input((H, W))``, as in Keras' MNIST
+    examples): occlusion's logit drops are the linear model's closed form
+    sum_{window} w x (fill 0), and every method gives the maps of the same model taking
+    (N, H, W, 1); a model of flat vectors is refused at creation, in one line."""
+    grey, w, b = linear_model((6, 6), 3, seed=5)
+    channel, _, _ = linear_model((6, 6, 1), 3, seed=5)
+    x = np.random.default_rng(6).normal(size=(2, 6, 6)).astype(np.float32)
+    R = xb.create_analyzer("occlusion", grey, patch=2, fill=0.0, output="logit").analyze(x, 1)
+    assert R.shape == x.shape
+    contribution = (x.reshape(2, 36) * w[:, 1]).reshape(2, 3, 2, 3, 2).sum(axis=(2, 4))
+    np.testing.assert_allclose(R, np.repeat(np.repeat(contribution, 2, 1), 2, 2),
+                               rtol=1e-5, atol=1e-6)
+    quarters = np.arange(36).reshape(6, 6) // 9
+    for name, params in (("occlusion", {"patch": 2}), ("rmpd", {"scales": 2}),
+                         ("prediction_difference", {"inner": 2, "outer": 4, "samples": 2}),
+                         ("contextual_importance", {"segments": quarters}),
+                         ("lime", {"segments": quarters, "num_samples": 30})):
+        got = xb.create_analyzer(name, grey, seed=1, **params).analyze(x)
+        want = xb.create_analyzer(name, channel, seed=1, **params).analyze(x[..., None])
+        assert np.abs(want).max() > 0
+        np.testing.assert_array_equal(got, want[..., 0])
+    ci = xb.create_analyzer("contextual_importance", grey, segments=quarters,
+                            contrast_class="second")
+    assert ci.analyze_pair(x)[0].shape == x.shape
+    flat, _, _ = linear_model((36,), 3)
+    with pytest.raises(ValueError, match=r"takes \(N, 36\)\. Reshape inside the model"):
+        xb.create_analyzer("lime", flat)

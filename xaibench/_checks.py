@@ -44,8 +44,10 @@ def model_num_classes(model) -> int:
     return int(shape[1])
 
 
-def check_images(x, model=None, name: str = "x") -> np.ndarray:
-    """Return ``x`` as float32 ``(N, H, W, C)``; refuse wrong rank/shape and NaN/inf."""
+def check_images(x, model=None, name: str = "x", channels: bool = False) -> np.ndarray:
+    """Return ``x`` as float32 in the shape ``model`` takes (``(N, H, W, C)``); refuse wrong
+    rank/shape and NaN/inf. ``channels``: the images of a model of (N, H, W) grey images
+    come back as (N, H, W, 1), the shape the image metrics work on."""
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
     if not isinstance(x, np.ndarray):
@@ -87,7 +89,7 @@ def check_images(x, model=None, name: str = "x") -> np.ndarray:
             f"{name} contains {bad} NaN or infinite value(s); clean or re-preprocess the images "
             "(for example np.nan_to_num) before explaining them."
         )
-    return x
+    return x[..., None] if channels and x.ndim == 3 and model is not None else x
 
 
 def resolve_neuron_selection(neuron_selection, n: int, num_classes: int):

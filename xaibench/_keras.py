@@ -331,7 +331,7 @@ def _as_layer(op, args, kwargs):
     unchanged."""
     import tensorflow as tf
 
-    from xaibench._keras_ops import ConstantArithmetic, OperationCall, Selection
+    from xaibench._keras_ops import ConstantArithmetic, Selection
 
     L = tf.keras.layers
     name = _operation_name(op)
@@ -350,12 +350,23 @@ def _as_layer(op, args, kwargs):
             c = _constant(args[is_tensor.index(False)], tensor)
             if c is not None:
                 return ConstantArithmetic(kind, c, is_tensor[0], name=op.name), (tensor,), {}
+    return _as_recorded(op, args, kwargs, Selection if name in _SELECTIONS else None)
+
+
+def _as_recorded(op, args, kwargs, wrapper=None):
+    """``op`` called on several tensors (an operation, or a layer such as
+    ``MultiHeadAttention(query, value)``) as one layer on the list of its tensor arguments
+    that calls it as recorded (``wrapper``, default :class:`~xaibench._keras_ops.OperationCall`).
+    Without a tensor argument: unchanged."""
+    import tensorflow as tf
+
+    from xaibench._keras_ops import OperationCall
+
     tensors = [t for t in tf.nest.flatten((args, kwargs)) if _is_keras_tensor(t)]
     if not tensors:
         return op, args, kwargs
-    wrapper = Selection if name in _SELECTIONS else OperationCall
-    return wrapper(op, args, kwargs, name=op.name), (tensors if len(tensors) > 1
-                                                    else tensors[0],), {}
+    return (wrapper or OperationCall)(op, args, kwargs, name=op.name), (
+        tensors if len(tensors) > 1 else tensors[0],), {}
 
 
 def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> list:
@@ -378,10 +389,7 @@ def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> l
             args, kwargs = _node_call(node)
             layer, args, kwargs = _as_layer(layer, args, kwargs)
             if len(args) != 1 or any(_is_keras_tensor(v) for v in tf.nest.flatten(kwargs)):
-                raise UntraceableModel(
-                    f"layer {layer.name!r} ({type(layer).__name__}) is called with several "
-                    "tensor arguments; layers called on one argument (a tensor or a list of "
-                    "them) and Keras operations on tensors can be traced")
+                layer, args, kwargs = _as_recorded(layer, args, kwargs)   # attention(q, v)
             structure = tf.nest.map_structure(
                 lambda t: key(t) if _is_keras_tensor(t) else t, args[0])
             inputs = [key(t) for t in tf.nest.flatten(args[0]) if _is_keras_tensor(t)]

@@ -10,8 +10,9 @@ operation was recorded, so the native engine, ``prepare`` and Grad-CAM see layer
   ``scale x + offset``) to the relevance rules, which pass relevance through it;
 * :class:`Selection`: an operation that only moves or copies values (indexing,
   ``keras.ops.stack``); relevance follows the values back (its gradient);
-* :class:`OperationCall`: any other recorded operation, called as recorded: the gradient
-  family and Grad-CAM run through it, ``prepare`` refuses it for LRP by name.
+* :class:`OperationCall`: any other recorded operation, or a layer called on several
+  tensors (attention), called as recorded: the gradient family and Grad-CAM run through
+  it, ``prepare`` refuses it for LRP by name.
 """
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ class OperationCall(L.Layer):
     def operation(self) -> str:
         """The recorded operation's name (``GetItem``, ``math.truediv``)."""
         return getattr(self.op, "symbol", None) or type(self.op).__name__
+
+    @property
+    def called_layer(self):
+        """The ordinary layer recorded on several tensors (``attention(q, v)``), or None
+        when the record is an operation."""
+        from xaibench._keras import _operation_name
+
+        return self.op if isinstance(self.op, L.Layer) and _operation_name(self.op) is None \
+            else None
 
     def call(self, inputs, training=None):
         tensors = iter(tf.nest.flatten(inputs))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -56,9 +57,12 @@ AUGMENTATION_LAYERS = tuple(getattr(L, n) for n in (
     "RandomPerspective", "RandomPosterization", "RandomInvert", "RandomColorDegeneration",
     "RandomElasticTransform", "RandAugment", "AugMix", "CutMix", "MixUp", "Solarization")
     if hasattr(L, n))
+#: Keras 3's ``keras.layers.AlphaDropout``: its ``tf.keras.layers`` holds a legacy class
+#: of that name (the only layer the two namespaces name differently)
+_ALPHA_DROPOUT = tuple({L.AlphaDropout, keras.layers.AlphaDropout})
 IDENTITY_LAYERS = (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
-                   L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization
-                   ) + AUGMENTATION_LAYERS
+                   L.GaussianDropout, L.GaussianNoise, L.ActivityRegularization
+                   ) + _ALPHA_DROPOUT + AUGMENTATION_LAYERS
 MERGE_LAYERS = (L.Add, L.Average, L.Concatenate, L.Multiply)
 
 
@@ -361,6 +365,9 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):
             raise _unsupported(layer, "a softmax is only supported as the last layer")
+        elif isinstance(layer, OperationCall) and layer.called_layer is not None:
+            raise _unsupported(layer.called_layer, "no relevance rule is defined for this "
+                                                   "layer type (called on several tensors)")
         elif isinstance(layer, OperationCall):
             raise _unsupported(layer, f"it is the operation {layer.operation} applied to a "
                                       "Keras tensor, which has no relevance rule (arithmetic "
@@ -507,9 +514,17 @@ def logits_model(model) -> tf.keras.Model:
 
 
 def output_head(model, output: str):
-    """``(net, apply_softmax)``: ``net(x)``, followed by a softmax when ``apply_softmax``,
-    gives ``model``'s class probabilities (``output="probability"``) or pre-softmax logits
-    (``"logit"``); a model that already ends in a softmax is never softmaxed twice."""
+    """``(net, apply_softmax)``: ``net(x, training=False)``, followed by a softmax when
+    ``apply_softmax``, gives ``model``'s class probabilities (``output="probability"``) or
+    pre-softmax logits (``"logit"``); a model that already ends in a softmax is never
+    softmaxed twice. A model of (N, H, W) grey images gets them as (N, H, W, 1), the images
+    the perturbation methods and metrics build (``check_images(..., channels=True)``)."""
+    from xaibench._checks import model_input_shape
+
     if output == "probability" and ends_with_softmax(model):
-        return model, False
-    return logits_model(model), output == "probability"
+        net, softmax = model, False
+    else:
+        net, softmax = logits_model(model), output == "probability"
+    if len(model_input_shape(model)) == 2:
+        return (lambda x, training=False: net(x[..., 0], training=training)), softmax
+    return net, softmax

@@ -20,6 +20,9 @@ class Analyzer(abc.ABC):
 
     #: registry name, set by :func:`xaibench.analyzers.registry.register`
     name: str = ""
+    #: the method works on image regions, so on (N, H, W, C): a model of grey images
+    #: without a channel axis (input (N, H, W)) is explained on x[..., None]
+    needs_channels: bool = False
 
     def __init__(self, model, **params):
         self.model = model
@@ -35,7 +38,10 @@ class Analyzer(abc.ABC):
         """
         x = check_images(x, self.model)
         selection = resolve_neuron_selection(neuron_selection, len(x), self.num_classes)
-        heatmaps = np.asarray(self._analyze(x, selection), dtype=np.float32)
+        if self.needs_channels and x.ndim == 3:
+            heatmaps = np.asarray(self._analyze(x[..., None], selection), np.float32)[..., 0]
+        else:
+            heatmaps = np.asarray(self._analyze(x, selection), dtype=np.float32)
         if heatmaps.shape != x.shape:  # pragma: no cover - a bug in a subclass
             raise RuntimeError(
                 f"{type(self).__name__} returned shape {heatmaps.shape} for input {x.shape}"

@@ -49,6 +49,8 @@ def _ranks(graph) -> dict:
 #: layers after which the maps are no longer "the last convolutional layer's" (Selvaraju
 #: et al. take VGG-16's rectified conv5_3, not pool5)
 POOLING = (L.MaxPooling2D, L.AveragePooling2D, NestedOutput)
+#: the 2-D convolutions whose maps Grad-CAM may take by default
+CONVOLUTIONS = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D, L.Conv2DTranspose)
 #: where a classifier head begins (when every path to the logits passes through it: not the
 #: global pooling of a squeeze-and-excitation gate)
 HEAD_START = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D, L.Flatten)
@@ -73,15 +75,15 @@ def _passes_through(graph, index: int) -> bool:
 def default_call(graph, name: str) -> int:
     """The call of the last 4-D feature maps before the classifier head (the first global
     pooling or Flatten that every path to the logits passes through), from the last
-    Conv2D before it on, pooling excluded: the conv's own output or that of its batch norm,
+    2-D convolution (:data:`CONVOLUTIONS`) before it on, pooling excluded: the conv's own output or that of its batch norm,
     activation, residual ``Add``, ``Concatenate`` (ResNet50's ``conv5_block3_out``,
     MobileNetV2's ``out_relu``, InceptionV3's ``mixed10``, VGG-16's ``block5_conv3``)."""
     calls = graph.calls
     head = next((i for i, call in enumerate(calls) if isinstance(call.layer, HEAD_START)
                  and _passes_through(graph, i)), len(calls))
-    convs = [i for i in range(head) if isinstance(calls[i].layer, L.Conv2D)]
+    convs = [i for i in range(head) if isinstance(calls[i].layer, CONVOLUTIONS)]
     if not convs:
-        raise ValueError(f"model {name!r} has no Conv2D layer before its classifier head; "
+        raise ValueError(f"model {name!r} has no 2-D convolution before its classifier head; "
                          "Grad-CAM needs a convolutional layer (pass layer= a layer with a "
                          "4-D output).")
     ranks = _ranks(graph)

@@ -158,7 +158,7 @@ def _check_perturbation(perturbation, x_shape):
 
 def _check_common(model, x, R, order, perturbation, repeats, channel_reduce, output, seed,
                   batch_size, value_range, blur_sigma):
-    x = check_images(x, model)
+    x = check_images(x, model, channels=True)
     R = _check_heatmaps(R, x)
     if order not in ORDERS:
         raise ValueError(f"order={order!r} is not supported; use one of {', '.join(ORDERS)}.")
@@ -327,6 +327,8 @@ def predicted_classes(model, x: np.ndarray, batch_size: int | None = None) -> np
     """The top class of each image of ``x`` (checked float32 images), by the traced
     scoring-model call of :func:`_unperturbed` (no Keras ``predict`` set-up per call); the
     probability head, which never cuts a layer off, so any model the metrics take works."""
+    if x.ndim == 3:         # of a model of (N, H, W) grey images: check_images(channels=True)
+        x = x[..., None]
     return _unperturbed(_CACHE.setdefault(model, {}), model, x, None, "probability",
                         batch_size, None)[5]
 

@@ -53,10 +53,10 @@ def insertion_deletion(model, x, R, y=None, steps: int = 100, deletion_baseline=
     Returns a dict of numpy arrays: "fraction" (steps + 1,), "deletion" and "insertion"
     (N, steps + 1) curves, "deletion_auc" and "insertion_auc" (N,), "y" (N,).
     """
-    x, R, dele, _ = _check_common(model, x, R, "morf", deletion_baseline, 1, channel_reduce,
-                                  output, seed, batch_size, None, blur_sigma)
     _, _, ins, _ = _check_common(model, x, R, "morf", insertion_baseline, 1, channel_reduce,
                                  output, seed, batch_size, None, blur_sigma)
+    x, R, dele, _ = _check_common(model, x, R, "morf", deletion_baseline, 1, channel_reduce,
+                                  output, seed, batch_size, None, blur_sigma)
     for name, b in (("deletion_baseline", dele), ("insertion_baseline", ins)):
         if isinstance(b, str) and b == "uniform":
             raise ValueError(f"{name}='uniform' is not a baseline here; use a number, 'zero', "

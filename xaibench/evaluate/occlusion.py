@@ -43,7 +43,7 @@ def kept_score(model, x, R, y=None, threshold: float = 0.01, fill: float = 0.0,
     Returns a dict of (N,) arrays: "kept" p_c(x_kept), "whole" p_c(x), "kept_argmax"
     (bool: c is still the top class on x_kept), "kept_fraction" (share of pixels kept), "y".
     """
-    x = check_images(x, model)
+    x = check_images(x, model, channels=True)
     R = _check_heatmaps(R, x)
     keep = (R.mean(axis=-1) if R.ndim == 4 else R) >= np.float32(threshold)   # (N, H, W)
     kept = np.where(keep[..., None], x, np.float32(fill)).astype(np.float32)
@@ -71,7 +71,7 @@ def object_occlusion(model, x, boxes=None, image_shape=None, *, masks=None, y=No
     Returns a dict of (N,) arrays: "f" f_c(x), "object", "context", "size" S_in / S_tot (the
     object's share of the pixels) and "y".
     """
-    x = check_images(x, model)
+    x = check_images(x, model, channels=True)
     n, h, w, c = x.shape
     fill = np.asarray(fill, np.float32)
     if fill.ndim > 1 or (fill.ndim == 1 and fill.shape[0] != c):

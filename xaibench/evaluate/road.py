@@ -294,7 +294,7 @@ def road(model, x, R, fractions=DEFAULT_FRACTIONS, order: str = "morf", noise: f
     "accuracy" (F,) its mean over images, "y" (N,), "iterations" (int, the most CG
     iterations, all refinement steps together, any batch took) and "order".
     """
-    x = check_images(x, model)
+    x = check_images(x, model, channels=True)
     R = _check_heatmaps(R, x)
     if order not in ORDERS:
         raise ValueError(f"order={order!r} is not supported; use 'morf' or 'lerf'.")

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from xaibench._checks import check_in_range
+from xaibench._checks import check_in_range, model_input_shape
 from xaibench._keras import input_shape
 from xaibench._progress import inner_enabled
 from xaibench.prepare import output_head
@@ -70,7 +70,7 @@ def image_size(model, x=None) -> tuple:
         return tuple(x.shape[1:3])
     shape = input_shape(model)
     shape = shape[0] if isinstance(shape, list) else shape
-    return tuple(shape[1:3]) if len(shape) == 4 else (None, None)
+    return tuple(shape[1:3]) if len(shape) in (3, 4) else (None, None)
 
 
 # --------------------------------------------------------------------------- scores
@@ -274,8 +274,16 @@ class PerturbationAnalyzer:
     ``jit_compile`` and of the kernel; subclasses define ``_perturb``."""
 
     default_output = "probability"
+    needs_channels = True       # (N, H, W) grey images are explained as (N, H, W, 1)
 
     def _setup(self, model, output, batch_size, seed, jit_compile):
+        if len(model_input_shape(model)) not in (2, 3):
+            dims = ", ".join(map(str, model_input_shape(model)))
+            raise ValueError(
+                f"{type(self).__name__} perturbs image regions: it needs a model "
+                f"of images (N, H, W, C) or (N, H, W); model {model.name!r} takes (N, {dims}). "
+                "Reshape inside the model (an image Input, then Flatten) or use a "
+                "gradient-family analyzer.")
         self.output = check_output(self.default_output if output is None else output)
         self.batch_size = check_batch_size(batch_size)
         self.seed = check_seed(seed)

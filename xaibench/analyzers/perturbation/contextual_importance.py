@@ -130,8 +130,9 @@ class ContextualImportance(PerturbationAnalyzer, Analyzer):
                              "contrast_class=<class index> or 'second'.")
         x = check_images(x, self.model)
         sel = resolve_neuron_selection(neuron_selection, len(x), self.num_classes)
-        ci_j, ci_c = self._ci(x, sel, self._contrast_targets)
-        return ci_j, ci_c
+        grey = x.ndim == 3                  # a model of (N, H, W) images: see Analyzer
+        ci_j, ci_c = self._ci(x[..., None] if grey else x, sel, self._contrast_targets)
+        return (ci_j[..., 0], ci_c[..., 0]) if grey else (ci_j, ci_c)
 
     def _analyze(self, x, neuron_selection):
         if self.contrast_class is None:
