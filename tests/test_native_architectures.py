@@ -620,6 +620,35 @@ def _after_add(layer):
     return tf.keras.Model(inp, L.Dense(2)(L.Flatten()(layer(h))))
 
 
+def _mixed_precision():
+    """The model of :func:`_sequential` built under Keras' mixed-precision policy."""
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        return _sequential()
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_precision_is_refused_by_lrp_and_runs_the_gradient_family():
+    """A model computing in float16 is refused by LRP and Deep Taylor at creation, naming
+    the fix; the gradient family differentiates it as it is (float32 heatmaps)."""
+    model = _mixed_precision()
+    for name in ("lrp.epsilon", "deep_taylor"):
+        with pytest.raises(UnsupportedLayerError, match=r"layer 'c' of type Conv2D .* computes "
+                                                        r"in float16 \(mixed precision\).*"
+                                                        r"set_global_policy\('float32'\)"):
+            xb.create_analyzer(name, model)
+    x = np.random.default_rng(19).uniform(0, 1, (2, 6, 6, 2)).astype("float32")
+    with tf.GradientTape() as tape:
+        xt = tf.constant(x)
+        tape.watch(xt)
+        top = tf.reduce_max(tf.cast(model(xt), tf.float32), axis=1)
+    want = tape.gradient(top, xt).numpy()
+    got = xb.create_analyzer("gradient", model).analyze(x)
+    assert got.dtype == np.float32 and np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("build,layer_name,kind,accepted", [
     (lambda: _after_add(L.GroupNormalization(groups=1, name="gn")), "gn", "GroupNormalization",
      "none"),

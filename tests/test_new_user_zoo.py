@@ -129,3 +129,29 @@ def test_digits_returns_a_dataset_that_unpacks_as_the_old_tuple():
     with pytest.raises(ValueError, match="has no training split"):
         xb.data.clutter(2).split()
     assert [len(d) for d in xb.data.clutter(2)] == [1, 1]     # other sets iterate per image
+
+
+def test_a_saved_model_of_grey_images_without_a_channel_axis_runs_on_the_data_sets(tmp_path):
+    """Keras' MNIST examples build ``Input((28, 28))``; the data sets have (N, 28, 28, 1):
+    the loaded file takes those (its own layers: the same outputs as on x[..., 0]), and
+    ``xaibench explain`` runs LRP and occlusion on it."""
+    import tensorflow as tf
+
+    from xaibench.cli import main
+
+    L = tf.keras.layers
+    tf.keras.utils.set_random_seed(4)
+    model = tf.keras.Sequential([L.Input((28, 28)), L.Flatten(), L.Dense(8, activation="relu"),
+                                 L.Dense(10, activation="softmax")])
+    path = str(tmp_path / "mlp.keras")
+    model.save(path)
+    loaded = xb.zoo.load(path)
+    assert tuple(loaded.input_shape) == (None, 28, 28, 1)
+    x = xb.data.digits().x[:4]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x[..., 0], verbose=0),
+                               rtol=1e-6, atol=1e-7)
+    out = tmp_path / "explained"
+    assert main(["explain", "--model", path, "--data", "digits", "--analyzers",
+                 "lrp.epsilon,occlusion", "--n", "2", "--out", str(out)]) == 0
+    with np.load(out / "heatmaps.npz") as f:
+        assert f["lrp.epsilon"].shape == (2, 28, 28, 1) and np.abs(f["lrp.epsilon"]).max() > 0

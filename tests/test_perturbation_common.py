@@ -140,3 +140,27 @@ def test_grey_images_without_a_channel_axis():
     flat, _, _ = linear_model((36,), 3)
     with pytest.raises(ValueError, match=r"takes \(N, 36\)\. Reshape inside the model"):
         xb.create_analyzer("lime", flat)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", None])
+def test_binary_classifier_probability_is_its_sigmoid(activation):
+    """A binary classifier with one output (a sigmoid, or the bare logit z): its probability
+    is sigmoid(z), not a softmax over one unit (identically 1, so every map was 0): occlusion
+    gives sigmoid(z) - sigmoid(z of the occluded image); a metric's probability curve
+    starts at sigmoid(z)."""
+    model, w, b = linear_model((12, 12, 1), 1, activation=activation, seed=7)
+    x = np.random.default_rng(8).normal(size=(2, 12, 12, 1)).astype(np.float32)
+    sigmoid = lambda v: 1 / (1 + np.exp(-v.astype(np.float64)))  # noqa: E731
+    R = xb.create_analyzer("occlusion", model, patch=3, fill=0.0,
+                           output="probability").analyze(x)
+    occluded = x.copy()
+    occluded[:, :3, :3] = 0.0
+    z, zo = x.reshape(2, -1) @ w + b, occluded.reshape(2, -1) @ w + b
+    np.testing.assert_allclose(R[:, 0, 0, 0], (sigmoid(z) - sigmoid(zo))[:, 0], rtol=1e-5,
+                               atol=1e-7)
+    curves = xb.evaluate.perturbation_curve(model, x, R, region=3, steps=2, output="probability")
+    np.testing.assert_allclose(curves.values[:, 0, 0], sigmoid(z)[:, 0], rtol=1e-6)
+    for name, params in (("lime", {"segments": 4}), ("contextual_importance", {"segments": 4}),
+                         ("rmpd", {})):
+        R = xb.create_analyzer(name, model, seed=1, **params).analyze(x)
+        assert np.abs(R).max() > 1e-4, name

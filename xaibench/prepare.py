@@ -308,6 +308,13 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
 
     check_keras_model(model)
     nodes, inputs, output = _graph(model)
+    for node in nodes.values():
+        dtype = getattr(node.layer, "compute_dtype", None)
+        if dtype in ("float16", "bfloat16"):
+            raise _unsupported(node.layer, f"it computes in {dtype} (mixed precision), the "
+                                           "relevance rules in float32: build the model under "
+                                           "keras.mixed_precision.set_global_policy('float32'), "
+                                           "copy the weights (set_weights) and explain the copy")
 
     # 1. the final softmax
     out_layer = nodes[output].layer
@@ -459,9 +466,14 @@ def cached_prepare(model) -> tf.keras.Model:
 def ends_with_softmax(model) -> bool:
     """True when ``model``'s output is a softmax (a Softmax/Activation layer or a
     layer with ``activation="softmax"``; for a subclassed model: its last layer)."""
-    outputs = graph_outputs(model)
-    last = producer(outputs[0])[0] if len(outputs) == 1 else model.layers[-1]
+    last = _output_layer(model)
     return _is_softmax(last) or _activation_name(last) == "softmax"
+
+
+def _output_layer(model):
+    """The layer computing ``model``'s output (for a subclassed model: its last layer)."""
+    outputs = graph_outputs(model)
+    return producer(outputs[0])[0] if len(outputs) == 1 else model.layers[-1]
 
 
 class _PreActivation(L.Layer):
@@ -516,15 +528,22 @@ def logits_model(model) -> tf.keras.Model:
 def output_head(model, output: str):
     """``(net, apply_softmax)``: ``net(x, training=False)``, followed by a softmax when
     ``apply_softmax``, gives ``model``'s class probabilities (``output="probability"``) or
-    pre-softmax logits (``"logit"``); a model that already ends in a softmax is never
-    softmaxed twice. A model of (N, H, W) grey images gets them as (N, H, W, 1), the images
-    the perturbation methods and metrics build (``check_images(..., channels=True)``)."""
-    from xaibench._checks import model_input_shape
+    pre-softmax logits (``"logit"``). Outputs that are probabilities already (a softmax, or
+    sigmoids: binary and multi-label classifiers) are taken as they are; a single logit z
+    (a binary classifier without its sigmoid) gives p = sigmoid(z). A model of (N, H, W)
+    grey images gets them as (N, H, W, 1), the images the perturbation methods and metrics
+    build (``check_images(..., channels=True)``)."""
+    from xaibench._checks import model_input_shape, model_num_classes
 
-    if output == "probability" and ends_with_softmax(model):
+    probability = output == "probability"
+    if probability and (ends_with_softmax(model) or
+                        _activation_name(_output_layer(model)) == "sigmoid"):
         net, softmax = model, False
+    elif probability and model_num_classes(model) == 1:
+        logits = logits_model(model)
+        net, softmax = (lambda x, training=False: tf.sigmoid(logits(x, training=training))), False
     else:
-        net, softmax = logits_model(model), output == "probability"
+        net, softmax = logits_model(model), probability
     if len(model_input_shape(model)) == 2:
         return (lambda x, training=False: net(x[..., 0], training=training)), softmax
     return net, softmax

@@ -173,19 +173,33 @@ def load_file(path: str) -> tf.keras.Model:
     return tf.keras.models.load_model(path, compile=False)
 
 
+def with_channel_axis(model) -> tf.keras.Model:
+    """``model``, or, when it takes (N, H, W) grey images (``keras.Input((28, 28))``), the
+    same model (its own layers and weights) taking them as (N, H, W, 1): the images every
+    data set of the runner and the CLI has."""
+    from xaibench._checks import model_input_shape
+
+    shape = model_input_shape(model)
+    if len(shape) != 2 or None in shape:
+        return model
+    inp = L.Input(shape + (1,), name=f"{model.name}_images")
+    return tf.keras.Model(inp, model(L.Reshape(shape)(inp)), name=model.name)
+
+
 def load(spec: str) -> tf.keras.Model:
     """The model a run config or ``xaibench explain`` names: a shipped model
     (:data:`SHIPPED_NAMES`, :func:`shipped`), a saved Keras model file (:func:`load_file`), or
     a zoo builder with weights, ``vgg16:imagenet`` (or ``vgg16:/path/weights.h5``); a bare
     builder name is the untrained architecture and says so in an
-    :class:`~xaibench.runner.config.UntrainedModelWarning`."""
+    :class:`~xaibench.runner.config.UntrainedModelWarning`. A model file of (N, H, W) grey
+    images comes back taking (N, H, W, 1) (:func:`with_channel_axis`)."""
     import inspect
     import warnings
 
     if spec in SHIPPED_NAMES:
         return shipped(spec)
     if os.path.exists(spec):
-        return load_file(spec)
+        return with_channel_axis(load_file(spec))
     name, _, weights = spec.partition(":")
     if name not in BUILDERS:
         raise ValueError(f"model {spec!r} is neither {' / '.join(SHIPPED_NAMES)}, an "
