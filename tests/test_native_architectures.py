@@ -496,6 +496,44 @@ def test_python_arithmetic_on_tensors_equals_its_layers(fast, name):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
 
+def _scaled_residual(custom: bool, bias: bool = True):
+    """A conv block with InceptionResNetV2's scaled residual x + r * 0.17, as its
+    ``CustomScaleLayer`` (``custom``) or as ``Add`` and ``Rescaling`` layers."""
+    tf.keras.utils.set_random_seed(18)
+    inp = L.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, padding="same", activation="relu", use_bias=bias, name="c1")(inp)
+    r = L.Conv2D(4, 3, padding="same", use_bias=bias, name="c2")(x)
+    if custom:
+        scale = importlib.import_module("keras.src.applications.inception_resnet_v2")
+        h = scale.CustomScaleLayer(0.17)([x, r])
+    else:
+        h = L.Add()([x, L.Rescaling(0.17)(r)])
+    h = L.Activation("relu")(h)
+    return tf.keras.Model(inp, L.Dense(3, use_bias=bias, name="d")(L.Flatten()(h)))
+
+
+@pytest.mark.parametrize("name", ["lrp.z", "lrp.epsilon", "lrp.alpha_2_beta_1",
+                                  "lrp.sequential_preset_a_flat", "deep_taylor", "grad_cam"])
+def test_inception_resnet_scaled_residual_is_add_of_the_rescaled_branch(name):
+    """InceptionResNetV2's ``CustomScaleLayer`` (x + r * scale) gives the heatmaps of
+    ``Add`` and ``Rescaling`` with the same weights, and LRP-z over it conserves the logit
+    without biases."""
+    custom, layers = _scaled_residual(True), _scaled_residual(False)
+    layers.set_weights(custom.get_weights())
+    x = np.random.default_rng(19).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(custom(x).numpy(), layers(x).numpy())
+    kw = {"layer": "c2"} if name == "grad_cam" else {}
+    got = xb.create_analyzer(name, custom, **kw).analyze(x, neuron_selection=[0, 2])
+    want = xb.create_analyzer(name, layers, **kw).analyze(x, neuron_selection=[0, 2])
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    if name == "lrp.z":
+        unbiased = _scaled_residual(True, bias=False)
+        R = xb.create_analyzer(name, unbiased).analyze(x)
+        np.testing.assert_allclose(R.reshape(2, -1).sum(1), unbiased(x).numpy().max(1),
+                                   rtol=1e-4)
+
+
 def _augmented(augment: bool):
     """A small CNN with Keras' data augmentation layers in front (``augment``) or without."""
     tf.keras.utils.set_random_seed(12)

@@ -369,6 +369,27 @@ def _as_recorded(op, args, kwargs, wrapper=None):
         tensors if len(tensors) > 1 else tensors[0],), {}
 
 
+def _is_scaled_residual(layer) -> bool:
+    """``keras.applications``' InceptionResNetV2 ``CustomScaleLayer``: x + r * scale."""
+    return type(layer).__name__ == "CustomScaleLayer" and hasattr(layer, "scale")
+
+
+def _scaled_residual(layer, inputs: list, output: str) -> list:
+    """The calls computing ``CustomScaleLayer(scale)([x, r])`` as written, in layers the
+    rules know: ``r * scale`` (:class:`~xaibench._keras_ops.ConstantArithmetic`), then an
+    ``Add`` named as the layer."""
+    import tensorflow as tf
+
+    from xaibench._keras_ops import ConstantArithmetic
+
+    x, r = inputs
+    scaled = f"{output}/scaled"
+    times = ConstantArithmetic("Multiply", layer.scale, name=f"{layer.name}_scaled")
+    add = tf.keras.layers.Add(name=layer.name)
+    return [LayerCall(times, (r,), (scaled,), r, {}),
+            LayerCall(add, (x, scaled), (output,), [x, scaled], {})]
+
+
 def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> list:
     """Append the calls of the functional ``net``; ``rename`` maps its input keys to
     outer keys. Returns its output keys."""
@@ -398,6 +419,9 @@ def _splice(net, scope: str, calls: list, rename: dict, single_output=None) -> l
                 if len(outputs) != 1:
                     raise UntraceableModel(f"nested model {layer.name!r} must have one output")
                 _nested(layer, f"{scope}{id(layer)}/{id(node)}/", inputs, calls, key(outputs[0]))
+                continue
+            if _is_scaled_residual(layer):      # InceptionResNetV2's x + r * scale
+                calls.extend(_scaled_residual(layer, inputs, key(outputs[0])))
                 continue
             calls.append(LayerCall(layer, tuple(inputs), tuple(key(t) for t in outputs),
                                    structure, kwargs))

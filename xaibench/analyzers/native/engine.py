@@ -1,5 +1,6 @@
 """The backward walk: one forward pass that keeps every tensor, then each layer call's
-mapping in reverse order, summing what reaches a tensor from several consumers.
+mapping in reverse order, summing what reaches a tensor from several consumers (a call
+none of whose outputs gets relevance is not walked: a gate's branch).
 A mapping with a ``forward`` step runs its call in the forward pass and gets what it
 kept there as ``kept=`` (a kernel layer's pre-activation z, so that the epsilon and
 z rules do not compute W x + b a second time).
@@ -73,7 +74,8 @@ class ReverseWalk:
             ys = [values[k] for k in call.outputs]
             extra = {"kept": kept[i]} if i in kept else {}
             for k, r in zip(call.inputs, mapping(call, xs, ys, Rs, **extra)):
-                relevance[k] = relevance[k] + r if k in relevance else r
+                if r is not None:       # None: none at all (a gate's input), not walked on
+                    relevance[k] = relevance[k] + r if k in relevance else r
         return relevance.get(graph.input, tf.zeros_like(x))
 
     def function(self, indexed: bool, jit_compile: bool = False):

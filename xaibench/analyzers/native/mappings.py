@@ -1,5 +1,6 @@
 """How one layer call passes relevance (or a gradient signal) from its outputs to its
-inputs: ``mapping(call, xs, ys, Rs) -> Rs at the inputs``.
+inputs: ``mapping(call, xs, ys, Rs) -> Rs at the inputs`` (``None`` for an input that
+gets none).
 
 Kernel layers get an LRP rule (:mod:`~xaibench.analyzers.native.rules`); the other
 layers get one of the mappings here, chosen by the composite
@@ -153,9 +154,10 @@ class LayerNormLinear:
 class GatedSignal:
     """``Multiply`` gating (squeeze-and-excitation, x * sigmoid(s)): all relevance goes to
     the signal path, none to the gate. The gate is the input broadcast over the other
-    (fewer elements); with equal shapes, the first input is the signal."""
+    (fewer elements); with equal shapes, the first input is the signal. The gate gets
+    ``None``: no relevance, so the walk skips the gate's branch (zeros all the way)."""
 
     def __call__(self, call, xs, ys, Rs):
         sizes = [x.shape[1:].num_elements() or 0 for x in xs]
         signal = max(range(len(xs)), key=lambda i: (sizes[i], -i))
-        return [Rs[0] if i == signal else tf.zeros_like(x) for i, x in enumerate(xs)]
+        return [Rs[0] if i == signal else None for i in range(len(xs))]
