@@ -485,13 +485,18 @@ def _arithmetic(written: bool):
 def test_python_arithmetic_on_tensors_equals_its_layers(fast, name):
     """``a + b``, ``a * b``, ``x * c + d`` and ``c - x`` give the heatmaps of ``Add``,
     ``Multiply`` and ``Rescaling`` layers with the same weights."""
-    written, layers = _arithmetic(True), _arithmetic(False)
-    layers.set_weights(written.get_weights())
     x = np.random.default_rng(9).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
-    np.testing.assert_array_equal(written(x).numpy(), layers(x).numpy())
-    kw = {"layer": "c1"} if name == "grad_cam" else {}
-    got = xb.create_analyzer(name, written, **kw).analyze(x, neuron_selection=[0, 2])
-    want = xb.create_analyzer(name, layers, **kw).analyze(x, neuron_selection=[0, 2])
+    _same_heatmaps(_arithmetic(True), _arithmetic(False), x, name, "c1")
+
+
+def _same_heatmaps(model, twin, x, name: str, cam_layer: str):
+    """``twin`` (given ``model``'s weights) computes what ``model`` does, and analyzer
+    ``name`` (Grad-CAM at ``cam_layer``) gives it the same heatmaps, 1e-6 of max |R|."""
+    twin.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model(x).numpy(), twin(x).numpy())
+    kw = {"layer": cam_layer} if name == "grad_cam" else {}
+    got = xb.create_analyzer(name, model, **kw).analyze(x, neuron_selection=[0, 2])
+    want = xb.create_analyzer(name, twin, **kw).analyze(x, neuron_selection=[0, 2])
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
@@ -518,15 +523,8 @@ def test_inception_resnet_scaled_residual_is_add_of_the_rescaled_branch(name):
     """InceptionResNetV2's ``CustomScaleLayer`` (x + r * scale) gives the heatmaps of
     ``Add`` and ``Rescaling`` with the same weights, and LRP-z over it conserves the logit
     without biases."""
-    custom, layers = _scaled_residual(True), _scaled_residual(False)
-    layers.set_weights(custom.get_weights())
     x = np.random.default_rng(19).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
-    np.testing.assert_array_equal(custom(x).numpy(), layers(x).numpy())
-    kw = {"layer": "c2"} if name == "grad_cam" else {}
-    got = xb.create_analyzer(name, custom, **kw).analyze(x, neuron_selection=[0, 2])
-    want = xb.create_analyzer(name, layers, **kw).analyze(x, neuron_selection=[0, 2])
-    assert np.abs(want).max() > 0
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    _same_heatmaps(_scaled_residual(True), _scaled_residual(False), x, name, "c2")
     if name == "lrp.z":
         unbiased = _scaled_residual(True, bias=False)
         R = xb.create_analyzer(name, unbiased).analyze(x)
