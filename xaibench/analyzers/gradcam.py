@@ -74,10 +74,11 @@ def _passes_through(graph, index: int) -> bool:
 
 def default_call(graph, name: str) -> int:
     """The call of the last 4-D feature maps before the classifier head (the first global
-    pooling or Flatten that every path to the logits passes through), from the last
-    2-D convolution (:data:`CONVOLUTIONS`) before it on, pooling excluded: the conv's own output or that of its batch norm,
-    activation, residual ``Add``, ``Concatenate`` (ResNet50's ``conv5_block3_out``,
-    MobileNetV2's ``out_relu``, InceptionV3's ``mixed10``, VGG-16's ``block5_conv3``)."""
+    pooling or Flatten that every path to the logits passes through), from the last 2-D
+    convolution (:data:`CONVOLUTIONS`) before it on, pooling excluded: the conv's own
+    output or that of its batch norm, activation, residual ``Add``, ``Concatenate``
+    (ResNet50's ``conv5_block3_out``, MobileNetV2's ``out_relu``, InceptionV3's ``mixed10``,
+    VGG-16's ``block5_conv3``)."""
     calls = graph.calls
     head = next((i for i, call in enumerate(calls) if isinstance(call.layer, HEAD_START)
                  and _passes_through(graph, i)), len(calls))

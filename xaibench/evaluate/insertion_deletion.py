@@ -53,6 +53,7 @@ def insertion_deletion(model, x, R, y=None, steps: int = 100, deletion_baseline=
     Returns a dict of numpy arrays: "fraction" (steps + 1,), "deletion" and "insertion"
     (N, steps + 1) curves, "deletion_auc" and "insertion_auc" (N,), "y" (N,).
     """
+    # both checks read the caller's x (the returned one may have a channel axis added)
     _, _, ins, _ = _check_common(model, x, R, "morf", insertion_baseline, 1, channel_reduce,
                                  output, seed, batch_size, None, blur_sigma)
     x, R, dele, _ = _check_common(model, x, R, "morf", deletion_baseline, 1, channel_reduce,
