@@ -88,6 +88,9 @@ class _Depthwise(LinearLayer):
                                    dilations=tuple(layer.dilation_rate), data_format="NHWC")
         return z if bias is None else self.add_bias(layer, z, bias)
 
+    def add_bias(self, layer, z, bias):
+        return z + bias
+
 
 class _Separable(LinearLayer):
     def kernels(self, layer):
