@@ -371,7 +371,9 @@ def _as_recorded(op, args, kwargs, wrapper=None):
 
 def _is_scaled_residual(layer) -> bool:
     """``keras.applications``' InceptionResNetV2 ``CustomScaleLayer``: x + r * scale."""
-    return type(layer).__name__ == "CustomScaleLayer" and hasattr(layer, "scale")
+    kind = type(layer)
+    return kind.__name__ == "CustomScaleLayer" and kind.__module__.endswith(
+        "applications.inception_resnet_v2")
 
 
 def _scaled_residual(layer, inputs: list, output: str) -> list:
