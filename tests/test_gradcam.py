@@ -273,3 +273,18 @@ def test_gradcam_default_is_a_depthwise_or_separable_convolution():
     ref = _tape_gradcam(model, "sep_relu", x, np.array([1, 2]))
     assert ref.max() > 0
     np.testing.assert_allclose(R[..., 0], ref, rtol=1e-5, atol=1e-6 * ref.max())
+
+
+def test_gradcam_on_grey_images_without_a_channel_axis():
+    """A model of (N, H, W) images reshaped to one channel inside: the heatmaps have x's
+    shape and equal eq. 1-2 on Keras' forward pass."""
+    tf.keras.utils.set_random_seed(12)
+    inp = L.Input((8, 8))
+    h = L.Conv2D(3, 3, padding="same", activation="relu", name="c")(L.Reshape((8, 8, 1))(inp))
+    model = tf.keras.Model(inp, L.Dense(2)(L.Flatten()(h)))
+    x = np.random.RandomState(13).normal(0, 1, (2, 8, 8)).astype(np.float32)
+    R = xb.create_analyzer("grad_cam", model).analyze(x, neuron_selection=[0, 1])
+    assert R.shape == x.shape
+    ref = _tape_gradcam(model, "c", x, np.array([0, 1]))
+    assert ref.max() > 0
+    np.testing.assert_allclose(R, ref, rtol=1e-5, atol=1e-6 * ref.max())

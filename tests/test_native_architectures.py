@@ -656,6 +656,36 @@ def _after_add(layer):
     return tf.keras.Model(inp, L.Dense(2)(L.Flatten()(layer(h))))
 
 
+@pytest.mark.parametrize("strides,padding,output_padding",
+                         [(1, "valid", None), (2, "same", None), (2, "valid", 1)])
+def test_transposed_convolution_lrp_z_is_gradient_times_input(strides, padding,
+                                                             output_padding):
+    """Conv2DTranspose is a kernel layer (iNNvestigate counts it a conv layer): on a ReLU
+    network without biases LRP-z equals gradient x input, here through a transposed conv
+    and the batch norm folded into it (no shift: centre off, moving mean 0)."""
+    tf.keras.utils.set_random_seed(20)
+    inp = L.Input((6, 6, 2))
+    h = L.Conv2D(3, 3, activation="relu", use_bias=False)(inp)
+    h = L.Conv2DTranspose(4, 3, strides=strides, padding=padding, use_bias=False,
+                          output_padding=output_padding, name="up")(h)
+    bn = L.BatchNormalization(center=False)
+    h = L.ReLU()(bn(h))
+    model = tf.keras.Model(inp, L.Dense(3, use_bias=False)(L.Flatten()(h)))
+    rng = np.random.default_rng(21)
+    bn.set_weights([rng.uniform(0.5, 2, 4), np.zeros(4), rng.uniform(0.5, 2, 4)])
+    x = rng.normal(size=(2, 6, 6, 2)).astype("float32")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        top = tf.reduce_max(model(xt), axis=1)
+    want = (tape.gradient(top, xt) * xt).numpy()
+    got = xb.create_analyzer("lrp.z", model).analyze(x)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    for name in ("lrp.alpha_2_beta_1", "lrp.sequential_preset_a_flat", "deep_taylor"):
+        assert np.isfinite(xb.create_analyzer(name, model).analyze(x)).all()
+
+
 def _mixed_precision():
     """The model of :func:`_sequential` built under Keras' mixed-precision policy."""
     tf.keras.mixed_precision.set_global_policy("mixed_float16")
@@ -688,7 +718,7 @@ def test_mixed_precision_is_refused_by_lrp_and_runs_the_gradient_family():
 @pytest.mark.parametrize("build,layer_name,kind,accepted", [
     (lambda: _after_add(L.GroupNormalization(groups=1, name="gn")), "gn", "GroupNormalization",
      "none"),
-    (lambda: _sequential(L.Conv2DTranspose(2, 3, name="up")), "up", "Conv2DTranspose", "none"),
+    (lambda: _sequential(L.UnitNormalization(name="un")), "un", "UnitNormalization", "none"),
     (lambda: _sequential(L.MaxPooling2D(), L.ReLU(name="r")), "r", "ReLU", "none"),
     (lambda: _after_add(L.Activation("swish", name="sw")), "sw", "Activation", "LRP"),
 ])

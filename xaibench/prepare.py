@@ -47,7 +47,7 @@ L = tf.keras.layers
 KERNEL_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.Dense)
 TRANSPOSED = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
 #: kernel layers a batch norm can be folded into and an activation merged into
-LINEAR_LAYERS = KERNEL_LAYERS + (L.DepthwiseConv2D, L.SeparableConv2D)
+LINEAR_LAYERS = KERNEL_LAYERS + TRANSPOSED + (L.DepthwiseConv2D, L.SeparableConv2D)
 #: data augmentation layers (Keras' ``Random*`` and the mixing ones): identities at
 #: inference, where the analyzers call every layer with ``training=False``
 AUGMENTATION_LAYERS = tuple(getattr(L, n) for n in (
@@ -92,7 +92,8 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
 #: no constant): a weight-free linear layer like average pooling
 LINEAR_RESIZING = ("bilinear", "nearest", "area")
 SUPPORTED = (
-    "Conv1D/2D/3D, Dense, DepthwiseConv2D, SeparableConv2D, max/average pooling, global "
+    "Conv1D/2D/3D (and transposed), Dense, DepthwiseConv2D, SeparableConv2D, max/average "
+    "pooling, global "
     "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing "
     "(bilinear, nearest, area), Add, Average, Concatenate, Multiply (gating), Rescaling, "
     "Normalization, LayerScale, LayerNormalization over channels, arithmetic with a "

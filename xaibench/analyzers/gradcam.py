@@ -188,6 +188,8 @@ class GradCAM(Analyzer):
                 lmap = tf.nn.relu(lmap)
             size = tf.shape(x)[1:3]
             up = tf.image.resize(lmap, size, method="bilinear")
+            if x.shape.rank == 3:                   # grey images without a channel axis
+                return up[..., 0]
             return tf.repeat(up, tf.shape(x)[3], axis=-1)
 
         return cam

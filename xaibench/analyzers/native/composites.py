@@ -38,8 +38,9 @@ from xaibench.prepare import (ANY_MODEL, AFFINE_LAYERS, IDENTITY_LAYERS,  # noqa
 
 L = tf.keras.layers
 
+#: iNNvestigate's conv layers (Keras 2's transposed convs are Conv subclasses, Keras 3's not)
 CONV_LAYERS = (L.Conv1D, L.Conv2D, L.Conv3D, L.SeparableConv1D, L.SeparableConv2D,
-               L.DepthwiseConv2D)
+               L.DepthwiseConv2D, L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
 AVERAGE_POOLING = (L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
                    L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D)
 #: image resizing read as a weight-free linear layer (prepare admits the convex kinds)
@@ -177,8 +178,9 @@ class LRPComposite:
             layer = call.layer
             if has_kernel(layer):
                 if linear_of(layer) is None:
-                    raise unsupported(layer, "LRP", "LRP handles Dense, Conv1D/2D/3D, "
-                                      "DepthwiseConv2D and SeparableConv2D (channels last)")
+                    raise unsupported(layer, "LRP", "LRP handles Dense, Conv1D/2D/3D (and "
+                                      "transposed), DepthwiseConv2D and SeparableConv2D "
+                                      "(channels last)")
                 if conditional:
                     rule = self._conditional(i, layer, inputs, until, first)
                 else:

@@ -104,6 +104,26 @@ class _Separable(LinearLayer):
         return z if bias is None else self.add_bias(layer, z, bias)
 
 
+class _ConvTranspose(LinearLayer):
+    """Conv1D/2D/3DTranspose: the transpose of a convolution, ``tf.nn.conv_transpose`` to
+    the layer's own output size (its ``output_padding`` included)."""
+
+    def kernels(self, layer):
+        return [layer.kernel]       # (..., filters, in channels)
+
+    def apply(self, layer, x, kernels, bias=None):
+        (w,) = kernels
+        size = tuple(layer.compute_output_shape(tuple(x.shape)))[1:]
+        shape = tf.concat([tf.shape(x)[:1], tf.constant(size, tf.int32)], axis=0)
+        z = tf.nn.conv_transpose(x, w, shape, strides=tuple(layer.strides),
+                                 padding=layer.padding.upper(),
+                                 dilations=tuple(layer.dilation_rate))
+        return z if bias is None else self.add_bias(layer, z, bias)
+
+    def add_bias(self, layer, z, bias):
+        return tf.nn.bias_add(z, bias, data_format="N...C")
+
+
 def _channels_last(layer) -> bool:
     return getattr(layer, "data_format", "channels_last") == "channels_last"
 
@@ -116,8 +136,9 @@ def linear_of(layer) -> LinearLayer | None:
         return _Separable() if _channels_last(layer) else None
     if isinstance(layer, L.DepthwiseConv2D):
         return _Depthwise() if _channels_last(layer) else None
-    if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)) and not isinstance(
-            layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)):
+    if isinstance(layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)):
+        return _ConvTranspose() if _channels_last(layer) else None
+    if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)):
         grouped_first = getattr(layer, "groups", 1) != 1 and not _channels_last(layer)
         return None if layer.padding == "causal" or grouped_first else _Conv()
     return None
