@@ -89,7 +89,7 @@ def check_images(x, model=None, name: str = "x", channels: bool = False) -> np.n
             f"{name} contains {bad} NaN or infinite value(s); clean or re-preprocess the images "
             "(for example np.nan_to_num) before explaining them."
         )
-    return x[..., None] if channels and x.ndim == 3 and model is not None else x
+    return x[..., None] if channels and x.ndim == 3 else x      # 3-D: the model's rank
 
 
 def resolve_neuron_selection(neuron_selection, n: int, num_classes: int):

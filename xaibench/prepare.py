@@ -93,9 +93,9 @@ PASS_LAYERS = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
 LINEAR_RESIZING = ("bilinear", "nearest", "area")
 SUPPORTED = (
     "Conv1D/2D/3D (and transposed), Dense, DepthwiseConv2D, SeparableConv2D, max/average "
-    "pooling, global "
-    "pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, Resizing "
-    "(bilinear, nearest, area), Add, Average, Concatenate, Multiply (gating), Rescaling, "
+    "pooling, global pooling, Flatten, Reshape, Permute, ZeroPadding, Cropping, UpSampling, "
+    "Resizing (bilinear, nearest, area), Add, Average, Concatenate, Multiply (gating), "
+    "Rescaling, "
     "Normalization, LayerScale, LayerNormalization over channels, arithmetic with a "
     "constant (x / 127.5 - 1, x - mean), indexing (x[..., ::-1]); BatchNormalization "
     "directly after a kernel layer (folded), elsewhere kept as an affine layer; "
@@ -369,7 +369,7 @@ def prepare(model, name: str | None = None) -> tf.keras.Model:
             raise _unsupported(layer, "Resizing is read as a weight-free linear layer for "
                                       f"interpolation {', '.join(LINEAR_RESIZING)} without "
                                       "padding by a non-zero fill value")
-        elif isinstance(layer, KERNEL_LAYERS + LINEAR_LAYERS) or isinstance(layer, PASS_LAYERS):
+        elif isinstance(layer, LINEAR_LAYERS + PASS_LAYERS):
             continue
         elif _activation_name(layer) == "softmax" or _is_softmax(layer):
             raise _unsupported(layer, "a softmax is only supported as the last layer")

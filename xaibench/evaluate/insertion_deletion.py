@@ -26,7 +26,7 @@ import numpy as np
 
 from xaibench._checks import check_in_range, model_num_classes, resolve_neuron_selection
 from xaibench.evaluate.faithfulness import (Curves, _check_common, _check_curves, _check_ids,
-                                            _run, perturbation_curve)
+                                            _check_perturbation, _run, perturbation_curve)
 
 
 def _trapezoid(values, fraction):
@@ -53,11 +53,9 @@ def insertion_deletion(model, x, R, y=None, steps: int = 100, deletion_baseline=
     Returns a dict of numpy arrays: "fraction" (steps + 1,), "deletion" and "insertion"
     (N, steps + 1) curves, "deletion_auc" and "insertion_auc" (N,), "y" (N,).
     """
-    # both checks read the caller's x (the returned one may have a channel axis added)
-    _, _, ins, _ = _check_common(model, x, R, "morf", insertion_baseline, 1, channel_reduce,
-                                 output, seed, batch_size, None, blur_sigma)
     x, R, dele, _ = _check_common(model, x, R, "morf", deletion_baseline, 1, channel_reduce,
                                   output, seed, batch_size, None, blur_sigma)
+    ins = _check_perturbation(insertion_baseline, x.shape)
     for name, b in (("deletion_baseline", dele), ("insertion_baseline", ins)):
         if isinstance(b, str) and b == "uniform":
             raise ValueError(f"{name}='uniform' is not a baseline here; use a number, 'zero', "

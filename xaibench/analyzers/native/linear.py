@@ -89,6 +89,8 @@ class _Depthwise(LinearLayer):
         return z if bias is None else self.add_bias(layer, z, bias)
 
     def add_bias(self, layer, z, bias):
+        # an add, not BiasAdd: TF 2.21's grappler rewrote DepthwiseConv2D + BiasAdd inside
+        # the alpha-beta rule into a node without an op (and warned at every trace)
         return z + bias
 
 
